@@ -1,0 +1,37 @@
+"""lab: the experiments of the CNN lab (TP), their stored results and their figures.
+
+The report's chapters read every result through `lab.result(name)`.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the book
+
+from lab.experiments import EXPERIMENTS, get  # noqa: E402
+from lab.store import Run, StoredResultError  # noqa: E402
+
+ALLOW_TRAINING_VARIABLE = "LAB_ALLOW_TRAINING"
+
+
+def training_allowed() -> bool:
+    """Training on demand is allowed unless `$LAB_ALLOW_TRAINING` is 0 (the tests set it)."""
+    return os.environ.get(ALLOW_TRAINING_VARIABLE, "1").strip().lower() not in ("0", "false", "no")
+
+
+def result(name: str, seed: int = 0) -> Run:
+    """The stored run of an experiment, trained first if it is missing or stale and training is allowed."""
+    from lab import store, train
+
+    experiment = get(name)
+    state = store.status(experiment, seed)
+    if state == store.PRESENT:
+        return store.load(name, seed)
+    if not training_allowed():
+        raise StoredResultError(
+            f"the stored result of {name!r} seed {seed} is {state} and training is not allowed "
+            f"(${ALLOW_TRAINING_VARIABLE}=0). Train it with: lab train {name} --seeds {seed}"
+        )
+    return train.train(experiment, seed)
+
+
+__all__ = ["EXPERIMENTS", "Run", "StoredResultError", "get", "result", "training_allowed"]

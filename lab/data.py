@@ -1,0 +1,317 @@
+"""Load and prepare the two datasets of the brief.
+
+`load_fashion_mnist()` and `load_cifar10()` return `(x_train, y_train), (x_test, y_test)`
+exactly as `keras.datasets` does, and always go through `keras.datasets` when the genuine
+files can be had. The returned pair also carries `.provenance`: where the arrays came
+from, whether they are the genuine dataset, and a fingerprint of their content.
+
+Where the network is closed, an offline folder (`$LAB_DATA_DIR`, laid out like
+`shared/datasets`) seeds the Keras cache with what Keras would have downloaded. For
+CIFAR-10 that folder may hold only a JPEG copy: it is rebuilt in the genuine order and
+flagged `genuine: False`, with a warning, never silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import warnings
+import zipfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+DATA_DIR_VARIABLE = "LAB_DATA_DIR"
+
+FASHION_CLASS_NAMES = [
+    "T-shirts", "Pantalons", "Pulls", "Robes", "Manteaux",
+    "Sandales", "Chemises", "Baskets", "Sacs", "Bottines",
+]  # fmt: skip
+CIFAR10_CLASS_NAMES = [
+    "Avion", "Voiture", "Oiseau", "Chat", "Biche",
+    "Chien", "Grenouille", "Cheval", "Bateau", "Camion",
+]  # fmt: skip
+CLASS_NAMES = {"fashion_mnist": FASHION_CLASS_NAMES, "cifar10": CIFAR10_CLASS_NAMES}
+
+FASHION_FILES = (
+    "train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+)  # fmt: skip
+FASHION_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_TARBALL = "cifar-10-python.tar.gz"
+# Where keras.datasets.cifar10 (Keras 3) looks for the downloaded archive.
+CIFAR10_KERAS_ARCHIVE = "cifar-10-batches-py-target_archive"
+CIFAR10_JPEG_FOLDER = "cifar-10-jpeg"
+# The English folder names of the JPEG copy, in label order.
+CIFAR10_JPEG_CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+)  # fmt: skip
+
+SOURCE_KERAS_DOWNLOAD = "keras download"
+SOURCE_KERAS_CACHE = "keras cache"
+SOURCE_OFFLINE_GENUINE = "offline genuine"
+SOURCE_OFFLINE_JPEG = "offline JPEG copy"
+
+
+class DatasetUnavailableError(RuntimeError):
+    """Neither the network nor an offline folder could provide the dataset."""
+
+
+class NotGenuineDataWarning(UserWarning):
+    """The arrays are a lossy copy of the dataset, not the dataset itself."""
+
+
+@dataclass(frozen=True)
+class Provenance:
+    dataset: str
+    source: str
+    genuine: bool
+    sha256: str
+    detail: str = ""
+    # Mean absolute difference from the genuine pixels, in 0-255 units, where measured.
+    pixel_deviation: float | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class LoadedDataset(tuple):
+    """`((x_train, y_train), (x_test, y_test))`, plus the `provenance` of the arrays."""
+
+    provenance: Provenance
+
+    def __new__(cls, train, test, provenance: Provenance):
+        loaded = super().__new__(cls, (train, test))
+        loaded.provenance = provenance
+        return loaded
+
+
+# Setup
+
+
+def keras_home() -> Path:
+    """The folder Keras caches downloads in (`$KERAS_HOME`, else ~/.keras)."""
+    from keras.src.backend import config
+
+    return Path(os.path.expanduser(config.keras_home()))
+
+
+def offline_dir() -> Path | None:
+    value = os.environ.get(DATA_DIR_VARIABLE)
+    return Path(value).expanduser() if value else None
+
+
+def fingerprint(*arrays: np.ndarray) -> str:
+    """sha256 over the shapes, dtypes and bytes of the arrays."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(f"{array.shape}{array.dtype}".encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def _unavailable(dataset: str, url: str, looked_in: list[Path], reason: str) -> DatasetUnavailableError:
+    folders = ", ".join(str(p) for p in looked_in) or f"none (${DATA_DIR_VARIABLE} is not set)"
+    return DatasetUnavailableError(
+        f"{dataset} is not available: {reason}.\n"
+        f"  Keras downloads it from {url}, which could not be reached.\n"
+        f"  Offline folders searched: {folders}.\n"
+        f"  Fix: connect to the internet, or set {DATA_DIR_VARIABLE} to a folder laid out like "
+        f"shared/datasets (see README.md)."
+    )
+
+
+def _loaded(dataset, train, test, source, genuine, detail="", pixel_deviation=None):
+    provenance = Provenance(dataset, source, genuine, fingerprint(*train, *test), detail, pixel_deviation)
+    return LoadedDataset(train, test, provenance)
+
+
+# Fashion-MNIST
+
+
+def load_fashion_mnist() -> LoadedDataset:
+    """Fashion-MNIST through `keras.datasets`, seeding its cache from the offline folder."""
+    from keras.datasets import fashion_mnist
+
+    cache = keras_home() / "datasets" / "fashion-mnist"
+    source = SOURCE_KERAS_CACHE if _all_exist(cache, FASHION_FILES) else _seed_fashion(cache)
+    try:
+        train, test = fashion_mnist.load_data()
+    except Exception as error:
+        raise _unavailable("Fashion-MNIST", FASHION_URL, _offline_candidates("fashion-mnist"), str(error)) from None
+    return _loaded("fashion_mnist", train, test, source, genuine=True)
+
+
+def _all_exist(folder: Path, names) -> bool:
+    return all((folder / name).is_file() for name in names)
+
+
+def _offline_candidates(subfolder: str) -> list[Path]:
+    root = offline_dir()
+    return [root / subfolder] if root else []
+
+
+def _seed_fashion(cache: Path) -> str:
+    """Copy the offline files into the Keras cache; say where the data will come from."""
+    for folder in _offline_candidates("fashion-mnist"):
+        if _all_exist(folder, FASHION_FILES):
+            cache.mkdir(parents=True, exist_ok=True)
+            for name in FASHION_FILES:
+                _copy_atomically(folder / name, cache / name)
+            return SOURCE_OFFLINE_GENUINE
+    return SOURCE_KERAS_DOWNLOAD
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    partial = target.with_name(target.name + ".partial")
+    shutil.copyfile(source, partial)
+    os.replace(partial, target)
+
+
+# CIFAR-10
+
+
+def load_cifar10() -> LoadedDataset:
+    """CIFAR-10 through `keras.datasets`; the offline JPEG copy only where Keras cannot."""
+    from keras.datasets import cifar10
+
+    archive = keras_home() / "datasets" / CIFAR10_KERAS_ARCHIVE
+    source = SOURCE_KERAS_CACHE if archive.is_file() else _seed_cifar10_tarball(archive)
+    try:
+        train, test = cifar10.load_data()
+        return _loaded("cifar10", train, test, source, genuine=True)
+    except Exception as error:
+        keras_error = str(error).splitlines()[0] if str(error) else type(error).__name__
+    jpeg_folder = next((f for f in _offline_candidates(CIFAR10_JPEG_FOLDER) if f.is_dir()), None)
+    if jpeg_folder is None:
+        looked_in = _offline_candidates("")
+        raise _unavailable("CIFAR-10", CIFAR10_URL, looked_in, f"keras.datasets failed ({keras_error})")
+    return _load_cifar10_jpeg_copy(jpeg_folder)
+
+
+def _seed_cifar10_tarball(archive: Path) -> str:
+    """Put the genuine tarball where Keras looks, if the offline folder has it."""
+    for folder in _offline_candidates(""):
+        for candidate in (folder / CIFAR10_TARBALL, folder / "cifar-10" / CIFAR10_TARBALL):
+            if candidate.is_file():
+                archive.parent.mkdir(parents=True, exist_ok=True)
+                _copy_atomically(candidate, archive)  # Keras checks its sha256
+                return SOURCE_OFFLINE_GENUINE
+    return SOURCE_KERAS_DOWNLOAD
+
+
+def _load_cifar10_jpeg_copy(folder: Path) -> LoadedDataset:
+    """Rebuild CIFAR-10 from the JPEG copy, cached as arrays after the first time."""
+    train, test = _cached_jpeg_arrays(folder)
+    deviation = measure_deviation(folder / "genuine-sample.npz", train[0], test[0])
+    measured = f"{deviation:.2f}/255" if deviation is not None else "an unmeasured amount"
+    detail = (
+        f"rebuilt from {folder} (JPEG files, genuine labels and order); pixels differ from "
+        f"the genuine dataset by {measured} on average (JPEG compression loss)"
+    )
+    warnings.warn(
+        f"CIFAR-10 loaded from the offline JPEG copy, NOT the genuine dataset: {detail}.",
+        NotGenuineDataWarning,
+        stacklevel=3,
+    )
+    return _loaded("cifar10", train, test, SOURCE_OFFLINE_JPEG, False, detail, deviation)
+
+
+def measure_deviation(sample_npz: Path, x_train: np.ndarray, x_test: np.ndarray) -> float | None:
+    """Mean absolute pixel difference (0-255) between the copy and the genuine sample images."""
+    if not sample_npz.is_file():
+        return None
+    with np.load(sample_npz) as sample:
+        train = np.abs(x_train[sample["train_index"]].astype(np.int16) - sample["x_train"])
+        test = np.abs(x_test[sample["test_index"]].astype(np.int16) - sample["x_test"])
+    return float(np.concatenate([train.ravel(), test.ravel()]).mean())
+
+
+def _cached_jpeg_arrays(folder: Path):
+    key = _file_digest(folder / "images.zip", folder / "labels.npz")[:16]
+    cache = keras_home() / "datasets" / f"cifar-10-jpeg-rebuilt-{key}.npz"
+    if cache.is_file():
+        with np.load(cache) as arrays:
+            return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+    train, test = rebuild_cifar10_from_jpeg(folder / "images.zip", folder / "labels.npz")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    partial = cache.with_name(cache.stem + ".partial.npz")
+    np.savez(partial, x_train=train[0], y_train=train[1], x_test=test[0], y_test=test[1])
+    os.replace(partial, cache)
+    return train, test
+
+
+def _file_digest(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def rebuild_cifar10_from_jpeg(images_zip: Path, labels_npz: Path):
+    """Arrays in the layout and order of `keras.datasets.cifar10.load_data()`.
+
+    Within a split, the k-th image of class c in the genuine order is the file
+    `<split>/<class c>/<k as 4 digits>.jpg` (see shared/datasets/README.md).
+    """
+    from PIL import Image
+
+    with np.load(labels_npz) as labels, zipfile.ZipFile(images_zip) as archive:
+        splits = []
+        for split, key in (("train", "y_train"), ("test", "y_test")):
+            y = labels[key].astype(np.uint8)
+            x = np.empty((len(y), 32, 32, 3), dtype=np.uint8)
+            seen = np.zeros(len(CIFAR10_JPEG_CLASSES), dtype=int)
+            for i, label in enumerate(y):
+                name = f"{split}/{CIFAR10_JPEG_CLASSES[label]}/{seen[label]:04d}.jpg"
+                seen[label] += 1
+                with Image.open(io.BytesIO(archive.read(name))) as image:
+                    x[i] = np.asarray(image.convert("RGB"))
+            splits.append((x, y.reshape(-1, 1)))
+    return splits[0], splits[1]
+
+
+# Prepare the data for a CNN
+
+
+def load(dataset: str) -> LoadedDataset:
+    """Load a dataset of the brief by its name in `lab.experiments.DATASETS`."""
+    loaders = {"fashion_mnist": load_fashion_mnist, "cifar10": load_cifar10}
+    if dataset not in loaders:
+        raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(loaders)}")
+    return loaders[dataset]()
+
+
+def prepare_images(x: np.ndarray, normalize: bool) -> np.ndarray:
+    """float32 images with a channel axis, divided by 255 when `normalize`."""
+    if x.ndim == 3:
+        x = x[..., np.newaxis]  # grey images get their single channel
+    if x.ndim != 4:
+        raise ValueError(f"expected images of shape (N, H, W) or (N, H, W, C), got {x.shape}")
+    x = x.astype("float32")
+    return x / 255.0 if normalize else x
+
+
+def prepare_labels(y: np.ndarray) -> np.ndarray:
+    """Integer class indices of shape (N,): what sparse_categorical_crossentropy expects."""
+    return np.asarray(y).reshape(-1).astype("int64")
+
+
+def split_validation(x: np.ndarray, y: np.ndarray, fraction: float = 0.1):
+    """Hold out the last `fraction` of the training set for validation.
+
+    The same rule as Keras' `validation_split` (last samples, before any shuffling):
+    deterministic and independent of the seed, so every model is validated on the
+    same images, and the test set stays untouched until the final evaluation. Both
+    datasets are stored in no particular class order, so the tail is balanced.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"validation fraction must be between 0 and 1, got {fraction}")
+    cut = len(x) - int(round(len(x) * fraction))
+    return (x[:cut], y[:cut]), (x[cut:], y[cut:])

@@ -1,0 +1,177 @@
+"""Build a Keras model from an experiment's layer spec.
+
+`plan()` walks the spec without Keras: it checks every layer and computes every
+output shape, so that a spec that cannot be built is refused with a message naming
+the layer and the reason, before Keras is involved. `build()` turns the checked plan
+into a `keras.Sequential` model that starts with an explicit `Input` layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+INPUT_SHAPES = {"fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
+
+REQUIRED_FIELDS = {
+    "conv2d": ("filters", "kernel_size"),
+    "max_pool": ("pool_size",),
+    "flatten": (),
+    "dense": ("units",),
+    "dropout": ("rate",),
+    "batch_norm": (),
+    "output": ("units",),
+}
+PADDINGS = ("valid", "same")
+
+
+class SpecError(ValueError):
+    """A layer spec that cannot be built; the message names the layer and the reason."""
+
+
+@dataclass(frozen=True)
+class PlannedLayer:
+    index: int  # position in the spec, from 1
+    spec: dict
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+
+    @property
+    def kind(self) -> str:
+        return self.spec["type"]
+
+
+def describe(layer: dict) -> str:
+    """A short human name for a layer spec, e.g. `conv2d 16@5×5 valid`."""
+    kind = layer.get("type", "?")
+    if kind == "conv2d":
+        k = layer.get("kernel_size", "?")
+        return f"conv2d {layer.get('filters', '?')}@{k}×{k} {layer.get('padding', 'valid')}"
+    if kind in ("dense", "output"):
+        return f"{kind} {layer.get('units', '?')}"
+    if kind == "dropout":
+        return f"dropout {layer.get('rate', '?')}"
+    if kind == "max_pool":
+        return f"max_pool {layer.get('pool_size', '?')}×{layer.get('pool_size', '?')}"
+    return str(kind)
+
+
+def plan(layers, input_shape) -> list[PlannedLayer]:
+    """Check a layer spec and compute each layer's output shape (batch axis left out)."""
+    if not layers:
+        raise SpecError("the spec has no layers")
+    shape, planned = tuple(input_shape), []
+    for index, layer in enumerate(layers, start=1):
+        _check_fields(index, layer)
+        output_shape = _output_shape(index, layer, shape)
+        planned.append(PlannedLayer(index, dict(layer), shape, output_shape))
+        shape = output_shape
+    if planned[-1].kind != "output":
+        raise SpecError(f"layer {len(layers)} ({describe(layers[-1])}): the last layer must be of type 'output'")
+    return planned
+
+
+def _check_fields(index: int, layer: dict) -> None:
+    if not isinstance(layer, dict) or "type" not in layer:
+        raise SpecError(f"layer {index}: a layer is a dict with a 'type' field, got {layer!r}")
+    kind = layer["type"]
+    if kind not in REQUIRED_FIELDS:
+        valid = ", ".join(REQUIRED_FIELDS)
+        raise SpecError(f"layer {index}: unknown layer type {kind!r}; valid types: {valid}")
+    missing = [name for name in REQUIRED_FIELDS[kind] if name not in layer]
+    if missing:
+        raise SpecError(f"layer {index} ({kind}): missing field(s) {', '.join(missing)}")
+    if layer.get("padding", "valid") not in PADDINGS:
+        raise SpecError(f"layer {index} ({kind}): padding must be 'valid' or 'same', got {layer['padding']!r}")
+    if kind == "dropout" and not 0 <= layer["rate"] < 1:
+        raise SpecError(f"layer {index} (dropout): rate must be in [0, 1), got {layer['rate']}")
+
+
+def _output_shape(index: int, layer: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
+    kind = layer["type"]
+    if kind in ("conv2d", "max_pool") and len(shape) != 3:
+        raise SpecError(f"layer {index} ({describe(layer)}): needs an image input (H, W, C), got {shape}")
+    if kind in ("dense", "output") and len(shape) != 1:
+        raise SpecError(f"layer {index} ({describe(layer)}): needs a flat input; add a 'flatten' layer before it")
+    if kind == "conv2d":
+        return (*_conv_size(index, layer, shape), layer["filters"])
+    if kind == "max_pool":
+        return (*_pool_size(index, layer, shape), shape[2])
+    if kind == "flatten":
+        return (_product(shape),)
+    if kind in ("dense", "output"):
+        return (layer["units"],)
+    return shape  # dropout, batch_norm
+
+
+def _conv_size(index, layer, shape):
+    height, width, _ = shape
+    k = layer["kernel_size"]
+    if layer.get("padding", "valid") == "same":
+        return height, width
+    if height < k or width < k:
+        raise SpecError(
+            f"layer {index} ({describe(layer)}): its input is {height}×{width}, smaller than the "
+            f"{k}×{k} kernel, so the output would be {max(height - k + 1, 0)}×{max(width - k + 1, 0)}. "
+            "Use padding 'same' or remove a pooling layer before it."
+        )
+    return height - k + 1, width - k + 1
+
+
+def _pool_size(index, layer, shape):
+    height, width, _ = shape
+    p = layer["pool_size"]
+    if height < p or width < p:
+        raise SpecError(
+            f"layer {index} ({describe(layer)}): its input is {height}×{width}, smaller than the "
+            f"pool, so the output would be 0×0. Remove a pooling layer or use padding 'same' upstream."
+        )
+    return height // p, width // p
+
+
+def _product(values) -> int:
+    result = 1
+    for value in values:
+        result *= value
+    return result
+
+
+def build(experiment, input_shape=None):
+    """The Keras model of an experiment, with an explicit Input layer."""
+    import keras
+
+    input_shape = input_shape or INPUT_SHAPES[experiment.dataset]
+    planned = plan(experiment.layers, input_shape)
+    model = keras.Sequential(name=experiment.name.replace("-", "_"))
+    model.add(keras.Input(shape=input_shape, name="input"))
+    for layer in planned:
+        for keras_layer in _keras_layers(layer, experiment):
+            model.add(keras_layer)
+    return model
+
+
+def _keras_layers(layer: PlannedLayer, experiment) -> list:
+    """One spec layer as Keras layers (a separate LeakyReLU layer where one is used)."""
+    from keras import layers
+
+    spec, n = layer.spec, layer.index
+    leaky = experiment.activation == "leaky_relu"
+    activation = None if leaky else experiment.activation
+    kind = layer.kind
+    if kind == "conv2d":
+        main = layers.Conv2D(spec["filters"], spec["kernel_size"], padding=spec.get("padding", "valid"),
+                             activation=activation, name=f"conv2d_{n}")  # fmt: skip
+    elif kind == "dense":
+        main = layers.Dense(spec["units"], activation=activation, name=f"dense_{n}")
+    elif kind == "output":
+        return [layers.Dense(spec["units"], activation="softmax", name="output")]
+    elif kind == "max_pool":
+        return [layers.MaxPooling2D(spec["pool_size"], name=f"max_pool_{n}")]
+    elif kind == "flatten":
+        return [layers.Flatten(name=f"flatten_{n}")]
+    elif kind == "dropout":
+        return [layers.Dropout(spec["rate"], name=f"dropout_{n}")]
+    else:  # batch_norm
+        return [layers.BatchNormalization(name=f"batch_norm_{n}")]
+    if leaky:
+        return [main, layers.LeakyReLU(negative_slope=experiment.negative_slope, name=f"leaky_relu_{n}")]
+    return [main]

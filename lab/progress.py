@@ -1,0 +1,37 @@
+"""Progress bars for `lab train`: one overall (epochs of all runs), one per run."""
+
+from __future__ import annotations
+
+from tqdm import tqdm
+
+from lab import train
+
+
+class TrainingProgress:
+    """An overall bar over every epoch to train, and a bar per run."""
+
+    def __init__(self, runs):
+        self.total_epochs = sum(experiment.epochs for experiment, _ in runs)
+        self.overall = None
+
+    def __enter__(self):
+        self.overall = tqdm(total=self.total_epochs, desc="all runs", unit="epoch", position=0)
+        return self
+
+    def __exit__(self, *exc):
+        self.overall.close()
+        return False
+
+    def write(self, message: str) -> None:
+        tqdm.write(message)
+
+    def train(self, experiment, seed):
+        with tqdm(total=experiment.epochs, desc=f"{experiment.name} seed {seed}", unit="epoch",
+                  position=1, leave=False) as bar:  # fmt: skip
+
+            def on_epoch(epoch, logs):
+                bar.set_postfix(acc=f"{logs['accuracy']:.3f}", val=f"{logs['val_accuracy']:.3f}")
+                bar.update(1)
+                self.overall.update(1)
+
+            return train.train(experiment, seed, on_epoch=on_epoch)
