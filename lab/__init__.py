@@ -34,4 +34,9 @@ def result(name: str, seed: int = 0) -> Run:
     return train.train(experiment, seed)
 
 
-__all__ = ["EXPERIMENTS", "Run", "StoredResultError", "get", "result", "training_allowed"]
+def results(*names: str, seed: int = 0) -> dict[str, Run]:
+    """Several stored runs by name (all the brief's experiments if none is named)."""
+    return {name: result(name, seed) for name in (names or EXPERIMENTS)}
+
+
+__all__ = ["EXPERIMENTS", "Run", "StoredResultError", "get", "result", "results", "training_allowed"]

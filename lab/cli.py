@@ -1,9 +1,9 @@
 """The `lab` command: list the experiments, show what is stored, train.
 
-    lab list
-    lab status
-    lab train fashion-base cifar-norm --seeds 0 1
-    lab train --all [--missing]
+lab list
+lab status
+lab train fashion-base cifar-norm --seeds 0 1
+lab train --all [--missing]
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from lab import experiments, params, store
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lab", description="Experiments of the CNN lab (TP) and their stored results.")
+    description = "Experiments of the CNN lab (TP) and their stored results."
+    parser = argparse.ArgumentParser(prog="lab", description=description)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the experiments of the brief")
     status = commands.add_parser("status", help="present / stale / missing, per experiment and seed")

@@ -13,6 +13,7 @@ flagged `genuine: False`, with a warning, never silently.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -23,6 +24,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from lab import backend
 
 DATA_DIR_VARIABLE = "LAB_DATA_DIR"
 
@@ -95,6 +98,7 @@ class LoadedDataset(tuple):
 
 def keras_home() -> Path:
     """The folder Keras caches downloads in (`$KERAS_HOME`, else ~/.keras)."""
+    backend.keras()
     from keras.src.backend import config
 
     return Path(os.path.expanduser(config.keras_home()))
@@ -135,12 +139,13 @@ def _loaded(dataset, train, test, source, genuine, detail="", pixel_deviation=No
 
 def load_fashion_mnist() -> LoadedDataset:
     """Fashion-MNIST through `keras.datasets`, seeding its cache from the offline folder."""
-    from keras.datasets import fashion_mnist
+    fashion_mnist = backend.keras().datasets.fashion_mnist
 
     cache = keras_home() / "datasets" / "fashion-mnist"
     source = SOURCE_KERAS_CACHE if _all_exist(cache, FASHION_FILES) else _seed_fashion(cache)
     try:
-        train, test = fashion_mnist.load_data()
+        with _quiet_keras_download():
+            train, test = fashion_mnist.load_data()
     except Exception as error:
         raise _unavailable("Fashion-MNIST", FASHION_URL, _offline_candidates("fashion-mnist"), str(error)) from None
     return _loaded("fashion_mnist", train, test, source, genuine=True)
@@ -177,12 +182,13 @@ def _copy_atomically(source: Path, target: Path) -> None:
 
 def load_cifar10() -> LoadedDataset:
     """CIFAR-10 through `keras.datasets`; the offline JPEG copy only where Keras cannot."""
-    from keras.datasets import cifar10
+    cifar10 = backend.keras().datasets.cifar10
 
     archive = keras_home() / "datasets" / CIFAR10_KERAS_ARCHIVE
     source = SOURCE_KERAS_CACHE if archive.is_file() else _seed_cifar10_tarball(archive)
     try:
-        train, test = cifar10.load_data()
+        with _quiet_keras_download():
+            train, test = cifar10.load_data()
         return _loaded("cifar10", train, test, source, genuine=True)
     except Exception as error:
         keras_error = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -191,6 +197,16 @@ def load_cifar10() -> LoadedDataset:
         looked_in = _offline_candidates("")
         raise _unavailable("CIFAR-10", CIFAR10_URL, looked_in, f"keras.datasets failed ({keras_error})")
     return _load_cifar10_jpeg_copy(jpeg_folder)
+
+
+@contextlib.contextmanager
+def _quiet_keras_download():
+    """Keep Keras' "Downloading data from ..." line and progress bar out of notebooks.
+
+    A failed download is reported by our own error or warning instead.
+    """
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
 
 
 def _seed_cifar10_tarball(archive: Path) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lab import backend
+
 INPUT_SHAPES = {"fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
 
 REQUIRED_FIELDS = {
@@ -55,8 +57,11 @@ def describe(layer: dict) -> str:
     return str(kind)
 
 
-def plan(layers, input_shape) -> list[PlannedLayer]:
-    """Check a layer spec and compute each layer's output shape (batch axis left out)."""
+def plan(layers, input_shape, complete: bool = True) -> list[PlannedLayer]:
+    """Check a layer spec and compute each layer's output shape (batch axis left out).
+
+    With `complete=False` the spec may be the beginning of a model (no output layer yet).
+    """
     if not layers:
         raise SpecError("the spec has no layers")
     shape, planned = tuple(input_shape), []
@@ -65,7 +70,7 @@ def plan(layers, input_shape) -> list[PlannedLayer]:
         output_shape = _output_shape(index, layer, shape)
         planned.append(PlannedLayer(index, dict(layer), shape, output_shape))
         shape = output_shape
-    if planned[-1].kind != "output":
+    if complete and planned[-1].kind != "output":
         raise SpecError(f"layer {len(layers)} ({describe(layers[-1])}): the last layer must be of type 'output'")
     return planned
 
@@ -135,31 +140,48 @@ def _product(values) -> int:
     return result
 
 
-def build(experiment, input_shape=None):
-    """The Keras model of an experiment, with an explicit Input layer."""
-    import keras
+def build(experiment, input_shape=None, check: bool = True):
+    """The Keras model of an experiment, with an explicit Input layer.
+
+    `check=False` skips `plan()`, to see what Keras itself says of a bad spec.
+    """
+    keras = backend.keras()
 
     input_shape = input_shape or INPUT_SHAPES[experiment.dataset]
-    planned = plan(experiment.layers, input_shape)
+    if check:
+        plan(experiment.layers, input_shape)
     model = keras.Sequential(name=experiment.name.replace("-", "_"))
     model.add(keras.Input(shape=input_shape, name="input"))
-    for layer in planned:
-        for keras_layer in _keras_layers(layer, experiment):
+    for index, spec in enumerate(experiment.layers, start=1):
+        for keras_layer in _keras_layers(index, spec, experiment):
             model.add(keras_layer)
     return model
 
 
-def _keras_layers(layer: PlannedLayer, experiment) -> list:
-    """One spec layer as Keras layers (a separate LeakyReLU layer where one is used)."""
-    from keras import layers
+def keras_error(experiment, input_shape=None) -> str | None:
+    """The message Keras gives when building the spec without our checks, or None if it builds."""
+    try:
+        build(experiment, input_shape, check=False)
+    except Exception as error:  # noqa: BLE001 - we want whatever Keras raises, to show it
+        return f"{type(error).__name__}: {error}"
+    return None
 
-    spec, n = layer.spec, layer.index
+
+def _keras_layers(n: int, spec: dict, experiment) -> list:
+    """One spec layer as Keras layers (a separate LeakyReLU layer where one is used)."""
+    layers = backend.keras().layers
+
     leaky = experiment.activation == "leaky_relu"
     activation = None if leaky else experiment.activation
-    kind = layer.kind
+    kind = spec["type"]
     if kind == "conv2d":
-        main = layers.Conv2D(spec["filters"], spec["kernel_size"], padding=spec.get("padding", "valid"),
-                             activation=activation, name=f"conv2d_{n}")  # fmt: skip
+        main = layers.Conv2D(
+            spec["filters"],
+            spec["kernel_size"],
+            padding=spec.get("padding", "valid"),
+            activation=activation,
+            name=f"conv2d_{n}",
+        )
     elif kind == "dense":
         main = layers.Dense(spec["units"], activation=activation, name=f"dense_{n}")
     elif kind == "output":

@@ -92,6 +92,7 @@ def _write_atomically(path: Path, write) -> None:
     """Call `write(file)` on a temporary file beside `path`, then rename it into place."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(temporary, 0o644)  # mkstemp creates 0600; results are shared files
         with os.fdopen(handle, "wb") as file:
             write(file)
             file.flush()

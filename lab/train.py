@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from lab import data, models, params, store
+from lab import backend, data, models, params, store
 
 
 @functools.lru_cache(maxsize=2)
@@ -36,15 +36,14 @@ def prepared_data(experiment):
 
 
 def set_seed(seed: int) -> None:
-    import keras
-    import tensorflow as tf
+    keras, tf = backend.keras(), backend.tensorflow()
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 
 
 def compile_model(experiment, model) -> None:
-    import keras
+    keras = backend.keras()
 
     optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
     if experiment.optimizer not in optimizers:
@@ -54,7 +53,7 @@ def compile_model(experiment, model) -> None:
 
 
 def _callbacks(on_epoch):
-    import keras
+    keras = backend.keras()
 
     class EpochTimer(keras.callbacks.Callback):
         """Record each epoch's wall time in the logs, and report progress."""
@@ -71,8 +70,7 @@ def _callbacks(on_epoch):
 
 
 def environment() -> dict:
-    import keras
-    import tensorflow as tf
+    keras, tf = backend.keras(), backend.tensorflow()
 
     return {
         "python": platform.python_version(),
@@ -126,8 +124,12 @@ def train(experiment, seed: int = 0, root=None, on_epoch=None) -> store.Run:
         "seed": seed,
         "config": experiment.config(),
         "config_hash": experiment.config_hash(),
-        "data": {**provenance.as_dict(), "train_size": len(x_train), "val_size": len(x_val),
-                 "test_size": len(x_test)},  # fmt: skip
+        "data": {
+            **provenance.as_dict(),
+            "train_size": len(x_train),
+            "val_size": len(x_val),
+            "test_size": len(x_test),
+        },  # fmt: skip
         "params_total": int(model.count_params()),
         "params_expected": params.count_params(experiment),
         "metrics": metrics,

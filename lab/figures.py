@@ -1,0 +1,127 @@
+"""The report's figures: image grids, learning curves, confusion heatmaps, galleries.
+
+Each function returns a matplotlib `Figure` built without pyplot, so that a
+notebook shows it once, where the chapter's cell returns it, and no global figure
+state leaks between cells. Labels are in French, as the report is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from lab import analysis
+
+sns.set_theme(style="whitegrid", context="notebook")
+
+
+def _show_figures_in_notebooks() -> None:
+    """Let a notebook display a returned Figure as PNG, where no pyplot backend did it yet."""
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import select_figure_formats
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and Figure not in shell.display_formatter.formatters["image/png"].type_printers:
+        select_figure_formats(shell, {"png"})
+
+
+_show_figures_in_notebooks()
+
+
+def _image(ax, image, title, color="black"):
+    image = np.squeeze(image)
+    ax.imshow(image, cmap="gray_r" if image.ndim == 2 else None, interpolation="nearest")
+    ax.set_title(title, fontsize=9, color=color)
+    ax.axis("off")
+
+
+def image_grid(x, labels, names, n: int = 9, ncols: int = 3):
+    """The first `n` images with the name of their class."""
+    nrows = int(np.ceil(n / ncols))
+    fig = Figure(figsize=(1.9 * ncols, 2.0 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols)
+    for i, ax in enumerate(np.ravel(axes)):
+        if i < n:
+            _image(ax, x[i], f"{i} : {names[int(np.ravel(labels)[i])]}")
+        else:
+            ax.axis("off")
+    return fig
+
+
+def learning_curves(runs: dict, metrics=("loss", "accuracy")):
+    """Training (solid) and validation (dashed) curves of each run, per epoch."""
+    titles = {"loss": "Perte (entropie croisée)", "accuracy": "Exactitude (accuracy)"}
+    fig = Figure(figsize=(5.5 * len(metrics), 3.8), layout="constrained")
+    axes = fig.subplots(1, len(metrics), squeeze=False)
+    palette = sns.color_palette("deep", len(runs))
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        for color, (label, run) in zip(palette, runs.items(), strict=True):
+            history = run.history
+            ax.plot(history.index, history[metric], color=color, label=f"{label} (apprentissage)")
+            ax.plot(history.index, history[f"val_{metric}"], color=color, linestyle="--",
+                    label=f"{label} (validation)")  # fmt: skip
+        ax.set(title=titles.get(metric, metric), xlabel="époque")
+    axes[0][-1].legend(fontsize=8)
+    return fig
+
+
+def confusion_heatmap(run, normalize: bool = True):
+    """The test confusion matrix drawn with seaborn's heatmap (rows: true class)."""
+    matrix = analysis.confusion(run)
+    names = analysis.class_names(run)
+    values = matrix / matrix.sum(axis=1, keepdims=True) if normalize else matrix
+    fig = Figure(figsize=(7.5, 6.2), layout="constrained")
+    ax = fig.subplots()
+    sns.heatmap(values, annot=True, fmt=".2f" if normalize else "d", cmap="Blues", square=True,
+                xticklabels=names, yticklabels=names, cbar_kws={"shrink": 0.8}, ax=ax,
+                annot_kws={"fontsize": 8})  # fmt: skip
+    ax.set(xlabel="classe prédite", ylabel="vraie classe")
+    ax.tick_params(axis="x", rotation=45)
+    return fig
+
+
+def error_gallery(x_test, run, indices, ncols: int = 5):
+    """Misclassified test images: true class, predicted class and confidence."""
+    names = analysis.class_names(run)
+    nrows = int(np.ceil(len(indices) / ncols))
+    fig = Figure(figsize=(2.1 * ncols, 2.4 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols)
+    for ax, index in zip(np.ravel(axes), indices, strict=False):
+        true, predicted = run.y_true[index], run.y_pred[index]
+        confidence = run.probabilities[index, predicted]
+        _image(ax, x_test[index], f"{names[true]} → {names[predicted]}\n({confidence:.0%})", color="darkred")
+    for ax in np.ravel(axes)[len(indices) :]:
+        ax.axis("off")
+    return fig
+
+
+def per_class_bars(runs: dict):
+    """Test accuracy per class, for each run side by side."""
+    import pandas as pd
+
+    table = pd.concat({label: analysis.per_class_accuracy(run) for label, run in runs.items()}, axis=1)
+    table = table.sort_values(list(runs)[-1])
+    fig = Figure(figsize=(8, 3.8), layout="constrained")
+    ax = fig.subplots()
+    table.plot.bar(ax=ax, width=0.8)
+    ax.set(ylabel="exactitude sur le test", xlabel="", ylim=(0, 1))
+    ax.tick_params(axis="x", rotation=45)
+    return fig
+
+
+def comparison(summary, x: str = "params", size: str = "seconds"):
+    """Test accuracy against `x`, the marker's area showing `size`, one colour per dataset."""
+    labels = {"params": "paramètres", "seconds": "temps d'apprentissage (s)", "macs": "MAC par image"}
+    fig = Figure(figsize=(8.5, 5), layout="constrained")
+    ax = fig.subplots()
+    sns.scatterplot(data=summary, x=x, y="test_accuracy", size=size, hue="dataset", sizes=(40, 600),
+                    alpha=0.7, ax=ax)  # fmt: skip
+    for _, row in summary.iterrows():
+        ax.annotate(row["experiment"], (row[x], row["test_accuracy"]), fontsize=7,
+                    xytext=(4, 4), textcoords="offset points")  # fmt: skip
+    ax.set(xscale="log", xlabel=labels.get(x, x), ylabel="exactitude sur le test")
+    ax.legend(fontsize=8, loc="lower right")
+    return fig

@@ -1,0 +1,138 @@
+"""The book: its structure, its cross-references, and every chapter executed.
+
+These tests stand in for `quarto render`, which cannot run on the build machines:
+see tests/quarto_book.py.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests import quarto_book
+from tests.quarto_book import ROOT
+
+QUESTIONS = ROOT.parent / "shared" / "brief" / "questions.yml"
+CHAPTERS = quarto_book.chapter_files()
+TEXTS = {chapter: quarto_book.expanded_text(ROOT / chapter) for chapter in CHAPTERS if (ROOT / chapter).is_file()}
+BOOK_TEXT = "\n".join(TEXTS.values())
+
+
+def brief_ids() -> list[str]:
+    if not QUESTIONS.is_file():
+        pytest.skip(f"the brief is not beside the repository ({QUESTIONS})")
+    brief = yaml.safe_load(QUESTIONS.read_text())
+    return [key for part in brief.values() for key in part if key.startswith("q-")]
+
+
+# Structure
+
+
+def test_every_chapter_of_the_book_exists():
+    missing = [chapter for chapter in CHAPTERS if not (ROOT / chapter).is_file()]
+    assert CHAPTERS and not missing, f"chapters listed in _quarto.yml but absent: {missing}"
+
+
+def test_the_book_renders_html_and_typst_with_freeze():
+    config = quarto_book.book_config()
+    assert config["project"]["type"] == "book"
+    assert config["lang"] == "fr"
+    assert set(config["format"]) == {"html", "typst"}
+    assert config["execute"]["freeze"] == "auto"
+    assert quarto_book.chapter_files()[0] == "index.qmd"  # Quarto's required home page
+
+
+def test_every_item_of_the_brief_is_answered_once_in_order():
+    ids = brief_ids()
+    assert len(ids) == 38
+    found = [anchor for anchor in quarto_book.anchors(BOOK_TEXT) if anchor.startswith("q-")]
+    counts = Counter(found)
+    assert [i for i in ids if counts[i] == 0] == [], "items of the brief without an anchor"
+    assert [i for i in ids if counts[i] > 1] == [], "items of the brief answered twice"
+    assert found == ids, "the answers do not follow the brief's order"
+
+
+def test_labels_are_unique_and_every_reference_resolves():
+    labels = quarto_book.labels(BOOK_TEXT)
+    duplicates = [label for label, n in Counter(labels).items() if n > 1]
+    assert duplicates == []
+    unresolved = sorted(set(quarto_book.references(BOOK_TEXT)) - set(labels))
+    assert unresolved == [], f"@references without a label: {unresolved}"
+
+
+def _cell_options(text: str):
+    for chunk in re.findall(r"^```\{python\}\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL):
+        options = dict(re.findall(r"^#\|\s*([\w-]+):\s*(.*)$", chunk, flags=re.MULTILINE))
+        if "label" in options:
+            yield options
+
+
+def test_every_figure_and_table_has_a_caption_alt_text_and_a_reference():
+    references = set(quarto_book.references(BOOK_TEXT))
+    for options in _cell_options(BOOK_TEXT):
+        label = options["label"]
+        if label.startswith("fig-"):
+            assert options.get("fig-cap") and options.get("fig-alt"), f"{label} lacks fig-cap or fig-alt"
+        if label.startswith("tbl-"):
+            assert options.get("tbl-cap"), f"{label} lacks tbl-cap"
+        if label.startswith(("fig-", "tbl-")):
+            assert label in references, f"{label} is never cross-referenced from the prose"
+
+
+def _prose(text: str) -> str:
+    text = re.sub(r"^```.*?^```", "", text, flags=re.MULTILINE | re.DOTALL)  # code chunks
+    text = re.sub(r"`[^`]*`", "", text)  # inline code and inline expressions
+    text = re.sub(r"^---\n.*?\n---\n", "", text, flags=re.DOTALL)  # front matter
+    return re.sub(r"^>.*$", "", text, flags=re.MULTILINE)  # the brief's own words, quoted
+
+
+def test_no_measured_figure_is_typed_by_hand_in_the_prose():
+    typed = re.findall(r"\d+(?:[.,]\d+)?\s?%|\b0[.,]\d{2,}\b|\b\d+[.,]\d+\s?(?:s|min)\b", _prose(BOOK_TEXT))
+    assert typed == [], f"numbers that look measured but are typed in the prose: {typed}"
+
+
+# Execution
+
+
+@pytest.fixture(scope="session")
+def executed():
+    """Every chapter executed once, against the stored results, training disallowed."""
+    os.environ["LAB_ALLOW_TRAINING"] = "0"
+    chapters, started = {}, time.perf_counter()
+    for chapter in CHAPTERS:
+        chapters[chapter] = quarto_book.execute(ROOT / chapter)
+    print(f"\nexecuted {len(chapters)} chapters in {time.perf_counter() - started:.1f} s")
+    return chapters
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_executes_without_error_or_noise(executed, chapter):
+    result = executed[chapter]
+    assert result.stream_text("stderr") == "", "a chapter must print nothing on stderr (warnings, logs)"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_inline_expression_gives_a_value(executed, chapter):
+    for expression, value in executed[chapter].inline_values:
+        assert value and value.lower() not in ("nan", "none", "[]"), f"`{expression}` gave {value!r}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_figure_cell_shows_exactly_one_image(executed, chapter):
+    for cell in executed[chapter].code_cells():
+        if re.search(r"^#\|\s*label:\s*fig-", cell.source, flags=re.MULTILINE):
+            images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+            assert len(images) == 1, f"figure cell shows {len(images)} images:\n{cell.source[:200]}"
+
+
+def test_chapter_paths_are_relative_to_the_project():
+    assert all(not Path(chapter).is_absolute() for chapter in CHAPTERS)
