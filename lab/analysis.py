@@ -151,3 +151,199 @@ def provenance_sentence(run) -> str:
         "celles du vrai CIFAR-10, sans lui être identiques. Réentraîné sur une machine qui accède "
         "à internet, `lab` utilise le jeu authentique téléchargé par `keras.datasets`."
     )
+
+
+def error_table(runs: dict) -> pd.DataFrame:
+    """Error rates (1 − accuracy) on each split, one row per labelled run."""
+    rows = [{"modèle": label, "époques": len(run.history),
+             **{f"erreur {SPLITS[split]}": error_rate(run, split) for split in SPLITS}}
+            for label, run in runs.items()]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def min_val_loss_epoch(run) -> int:
+    """The epoch after which the validation loss was lowest: where overfitting starts."""
+    return int(run.history["val_loss"].idxmin())
+
+
+def settings(experiment) -> pd.DataFrame:
+    """The training settings of an experiment, in French, for the report."""
+    rows = {
+        "jeu de données": experiment.dataset,
+        "entrées": "divisées par 255" if experiment.normalize else "brutes (0 à 255)",
+        "activation": experiment.activation
+        + (f" (pente négative {experiment.negative_slope})" if experiment.activation == "leaky_relu" else ""),
+        "optimiseur": f"{experiment.optimizer} (taux d'apprentissage {experiment.learning_rate})",
+        "perte": "sparse_categorical_crossentropy",
+        "époques": experiment.epochs,
+        "taille de batch": experiment.batch_size,
+        "validation": f"les derniers {experiment.validation_fraction:.0%} de l'apprentissage",
+    }
+    return pd.DataFrame({"réglage": list(rows), "valeur": [str(v) for v in rows.values()]})
+
+
+def layer_list(experiment) -> pd.DataFrame:
+    """The layers of an experiment's spec, numbered, with their output shapes."""
+    from lab.models import INPUT_SHAPES
+    from lab.params import shape_progression
+
+    table = shape_progression(experiment.layers, INPUT_SHAPES[experiment.dataset])
+    return table.drop(columns="error").rename(columns={"layer": "couche", "output_shape": "forme de sortie"})
+
+
+def standard_error(accuracy: float, n: int) -> float:
+    """Standard error of an accuracy measured on n independent images: sqrt(p(1 − p)/n)."""
+    return float(np.sqrt(accuracy * (1 - accuracy) / n))
+
+
+def initial_outputs(experiment, x: np.ndarray, y: np.ndarray, seed: int = 0) -> dict:
+    """What the untrained model (same seed as training) outputs on images prepared as it expects.
+
+    Shows why the input scale matters: the spread of the pre-activations of the first
+    layer, the confidence of the initial predictions and the initial loss.
+    """
+    from lab import backend, data, models
+    from lab.train import set_seed
+
+    keras = backend.keras()
+    set_seed(seed)
+    model = models.build(experiment)
+    inputs = data.prepare_images(x, experiment.normalize)
+    first = keras.Model(model.inputs, model.layers[0].output)
+    probabilities = np.asarray(model(inputs, training=False))
+    labels = data.prepare_labels(y)
+    loss = -np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, None)).mean()
+    return {
+        "input_max": float(inputs.max()),
+        "first_layer_std": float(np.asarray(first(inputs)).std()),
+        "max_probability": float(probabilities.max(axis=1).mean()),
+        "loss": float(loss),
+    }
+
+
+def _near_end(epoch: int, run, margin: int = 2) -> bool:
+    return epoch >= len(run.history) - margin
+
+
+def more_epochs_verdict(run) -> str:
+    """A French sentence: would more epochs pay, judging from the validation curves?"""
+    best, lowest = best_epoch(run), min_val_loss_epoch(run)
+    if _near_end(best, run) and _near_end(lowest, run):
+        return ("La validation progresse encore à la fin de l'apprentissage, sans surapprentissage "
+                "marqué : **il paraît utile d'augmenter le nombre d'époques**, ce que vérifie la "
+                "question suivante.")  # fmt: skip
+    if not _near_end(lowest, run):
+        return (f"La perte de validation a cessé de baisser dès l'époque {lowest} : **plus d'époques "
+                "n'apporteraient guère**, sinon du surapprentissage ; la question suivante le vérifie.")  # fmt: skip
+    return ("La perte de validation baisse encore mais l'exactitude de validation oscille : plus "
+            "d'époques pourraient aider un peu, ce que vérifie la question suivante.")  # fmt: skip
+
+
+def paired_difference(a, b) -> tuple[float, float]:
+    """Test accuracy of b minus that of a, and the standard error of that difference.
+
+    Both runs are scored on the same test images, so the error is computed from the
+    per-image differences of correctness (a paired comparison), not as if the two
+    accuracies were independent.
+    """
+    correct_a = (a.y_pred == a.y_true).astype(float)
+    correct_b = (b.y_pred == b.y_true).astype(float)
+    difference = correct_b - correct_a
+    return float(difference.mean()), float(difference.std(ddof=1) / np.sqrt(len(difference)))
+
+
+def longer_training_verdict(short, long) -> str:
+    """A French sentence comparing the same model trained longer, against measurement noise."""
+    gain, error = paired_difference(short, long)
+    margin = f"{200 * error:.1f}".replace(".", ",")  # two standard errors, in points
+    if gain > 2 * error:
+        verdict = (
+            f"Le gain dépasse l'incertitude de mesure (±{margin}\u00a0points à deux erreurs types, "
+            "sur les mêmes images de test) : **les époques supplémentaires ont payé**."
+        )
+    elif gain < -2 * error:
+        verdict = (
+            "Le résultat se dégrade au-delà de l'incertitude de mesure : **les époques "
+            "supplémentaires ont nui**, par surapprentissage."
+        )
+    else:
+        verdict = (
+            f"La différence reste dans l'incertitude de mesure (±{margin}\u00a0points à deux erreurs "
+            "types) : **doubler le calcul n'a rien apporté de mesurable**."
+        )
+    if not _near_end(best_epoch(long), long, margin=3):
+        verdict += (
+            f" La validation plafonne dès l'époque {best_epoch(long)} : au-delà, l'apprentissage "
+            "ne fait plus progresser la généralisation."
+        )
+    return verdict
+
+
+def _points(value: float) -> str:
+    return f"{100 * value:.1f}".replace(".", ",") + "\u00a0points"
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.1f}".replace(".", ",") + "\u00a0%"
+
+
+def leaky_verdict(relu, leaky) -> str:
+    """A French sentence on LeakyReLU + 40 epochs + batch 128 against the ReLU model at 20 epochs."""
+    gain, error = paired_difference(relu, leaky)
+    ratio = leaky["wall_seconds"] / relu["wall_seconds"]
+    if gain > 2 * error:
+        outcome = f"Le gain, {_points(gain)}, dépasse l'incertitude de mesure (±{_points(2 * error)})"
+    elif gain < -2 * error:
+        outcome = f"La perte, {_points(-gain)}, dépasse l'incertitude de mesure (±{_points(2 * error)})"
+    else:
+        outcome = f"La différence, {_points(gain)}, reste dans l'incertitude de mesure (±{_points(2 * error)})"
+    return (
+        f"{outcome}, pour un temps de calcul multiplié par {ratio:.1f}".replace(".", ",")
+        + ". Trois réglages changent à la fois (activation, nombre d'époques, taille de batch) : "
+        "cette comparaison ne permet pas d'attribuer l'écart à la LeakyReLU seule."
+    )
+
+
+def pareto_frontier(table: pd.DataFrame) -> list[str]:
+    """Models that no other beats on test accuracy while costing no more training time."""
+    names = []
+    for name, row in table.iterrows():
+        others = table.drop(index=name)
+        dominated = ((others["test_accuracy"] >= row["test_accuracy"]) & (others["seconds"] <= row["seconds"])).any()
+        if not dominated:
+            names.append(name)
+    return sorted(names, key=lambda name: table.loc[name, "seconds"])
+
+
+def most_efficient(table: pd.DataFrame, runs: dict) -> dict:
+    """The most efficient model of `table` (indexed by experiment), and a French verdict.
+
+    Among the non-dominated models, the most accurate one is chosen, unless a model at
+    most half as long to train is within two standard errors of it on the test set.
+    """
+    frontier = pareto_frontier(table)
+    best = max(frontier, key=lambda name: table.loc[name, "test_accuracy"])
+    chosen = best
+    for cheaper in frontier:
+        if cheaper == best:
+            break
+        gain, error = paired_difference(runs[cheaper], runs[best])
+        if gain <= 2 * error and table.loc[cheaper, "seconds"] <= 0.5 * table.loc[best, "seconds"]:
+            chosen = cheaper
+            break
+    row = table.loc[chosen]
+    verdict = (
+        f"Nous retenons **{chosen}** : {_percent(row['test_accuracy'])} sur le test, un écart "
+        f"apprentissage − validation de {_points(row['gap'])}, {int(row['params']):,} paramètres".replace(",", "\u00a0")
+        + f" et {row['seconds'] / 60:.0f}\u00a0min d'apprentissage sur deux cœurs."
+    )
+    if chosen != best:
+        gain, error = paired_difference(runs[chosen], runs[best])
+        verdict += (
+            f" {best} fait un peu mieux sur le test ({_points(gain)}), mais dans l'incertitude de mesure "
+            f"(±{_points(2 * error)}) et pour un temps d'apprentissage "
+            f"{table.loc[best, 'seconds'] / row['seconds']:.1f} fois plus long.".replace(".", ",", 1)
+        )
+    else:
+        verdict += " Aucun modèle moins coûteux n'approche son exactitude de test à l'incertitude de mesure près."
+    return {"chosen": chosen, "best": best, "frontier": frontier, "verdict": verdict}

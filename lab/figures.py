@@ -68,6 +68,19 @@ def learning_curves(runs: dict, metrics=("loss", "accuracy")):
     return fig
 
 
+def learning_curves_side_by_side(runs: dict, metric: str = "accuracy"):
+    """One panel per run: training (solid) and validation (dashed) `metric`, on shared axes."""
+    fig = Figure(figsize=(5 * len(runs), 3.8), layout="constrained")
+    axes = fig.subplots(1, len(runs), sharey=True, squeeze=False)[0]
+    for ax, (label, run) in zip(axes, runs.items(), strict=True):
+        history = run.history
+        ax.plot(history.index, history[metric], label="apprentissage")
+        ax.plot(history.index, history[f"val_{metric}"], linestyle="--", label="validation")
+        ax.set(title=label, xlabel="époque", ylabel="exactitude" if metric == "accuracy" else metric)
+    axes[0].legend(fontsize=8)
+    return fig
+
+
 def confusion_heatmap(run, normalize: bool = True):
     """The test confusion matrix drawn with seaborn's heatmap (rows: true class)."""
     matrix = analysis.confusion(run)

@@ -104,3 +104,16 @@ def shape_progression(layers, input_shape) -> pd.DataFrame:
 def french(table: pd.DataFrame) -> pd.DataFrame:
     """The table with French column headers, for the report."""
     return table.rename(columns=COLUMNS)
+
+
+def layer_row(table: pd.DataFrame, kind: str, occurrence: int = -1) -> pd.Series:
+    """A row of `parameter_table` by layer kind (`conv2d`, `max_pool`, `flatten`, `dense`…).
+
+    `occurrence` picks among layers of that kind, in order (0 = first, −1 = last).
+    """
+    rows = table[table["layer"].str.split().str[0] == kind]
+    if rows.empty:
+        raise KeyError(
+            f"no {kind!r} layer in the table; kinds present: {sorted(set(table['layer'].str.split().str[0]))}"
+        )
+    return rows.iloc[occurrence]

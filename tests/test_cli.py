@@ -1,0 +1,152 @@
+"""The `lab` command line: list, status, train (training itself replaced by a stand-in)."""
+
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lab import cli, store
+from lab import train as train_module
+from lab.experiments import EXPERIMENTS
+
+
+def fake_record(experiment, seed):
+    return {
+        "experiment": experiment.name,
+        "seed": seed,
+        "config": experiment.config(),
+        "config_hash": experiment.config_hash(),
+        "metrics": {split: {"loss": 0.5, "accuracy": 0.75} for split in ("train", "val", "test")},
+        "history": [{"loss": 0.5, "accuracy": 0.75, "val_loss": 0.6, "val_accuracy": 0.7, "seconds": 1.0}],
+        "wall_seconds": 12.0,
+    }
+
+
+def store_fake(experiment, seed):
+    probabilities = np.full((4, 10), 0.1, dtype=np.float32)
+    return store.save(fake_record(experiment, seed), probabilities, np.arange(4))
+
+
+@pytest.fixture
+def fake_training(monkeypatch, results_root):
+    """Replace `lab.train.train` by a stand-in that stores a fake run at once; record the calls."""
+    calls = []
+
+    def fake_train(experiment, seed=0, root=None, on_epoch=None):
+        calls.append((experiment.name, seed))
+        for epoch in range(1, experiment.epochs + 1):
+            if on_epoch:
+                on_epoch(epoch, {"accuracy": 0.75, "val_accuracy": 0.7})
+        return store_fake(experiment, seed)
+
+    monkeypatch.setattr(train_module, "train", fake_train)
+    return calls
+
+
+def test_list_prints_every_experiment(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in EXPERIMENTS:
+        assert name in out
+    fashion_base = next(line for line in out.splitlines() if line.startswith("fashion-base "))
+    assert fashion_base.split()[1:5] == ["fashion_mnist", "244298", "20", "64"]
+    assert "q-2-2 q-2-3 q-2-4" in fashion_base
+
+
+def test_train_unknown_name_lists_valid_names(capsys, fake_training):
+    assert cli.main(["train", "nope"]) != 0
+    err = capsys.readouterr().err
+    assert "unknown experiment 'nope'" in err
+    for name in EXPERIMENTS:
+        assert name in err
+    assert fake_training == []
+
+
+def test_train_without_names_is_refused(fake_training):
+    with pytest.raises(SystemExit) as raised:
+        cli.main(["train"])
+    assert "name one or more experiments, or use --all" in str(raised.value.code)
+    with pytest.raises(SystemExit, match="not both"):
+        cli.main(["train", "--all", "fashion-base"])
+    assert fake_training == []
+
+
+def test_no_command_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as raised:
+        cli.main([])
+    assert raised.value.code == 2
+    assert "usage: lab" in capsys.readouterr().err
+
+
+def test_status_with_nothing_stored(capsys, results_root):
+    assert cli.main(["status"]) != 0
+    out = capsys.readouterr().out
+    for name in EXPERIMENTS:
+        assert f"{name} " in out
+    assert out.count("seed-0: missing") == len(EXPERIMENTS)
+    assert out.splitlines()[-1] == f"0 present, 0 stale, {len(EXPERIMENTS)} missing"
+
+
+def test_status_with_everything_stored(capsys, results_root):
+    for experiment in EXPERIMENTS.values():
+        store_fake(experiment, 0)
+    store_fake(EXPERIMENTS["cifar-norm"].replace(epochs=3), 1)  # seed 1 stored under another configuration
+    assert cli.main(["status"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"{len(EXPERIMENTS)} present, 0 stale, 0 missing"
+    assert cli.main(["status", "--seeds", "0", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "seed-0: present  seed-1: stale" in next(line for line in out.splitlines() if line.startswith("cifar-norm "))
+    assert out.splitlines()[-1] == f"{len(EXPERIMENTS)} present, 1 stale, {len(EXPERIMENTS) - 1} missing"
+
+
+def test_train_named_experiments_and_seeds(capsys, fake_training, results_root):
+    assert cli.main(["train", "fashion-base", "cifar-norm", "--seeds", "0", "1"]) == 0
+    assert fake_training == [("fashion-base", 0), ("fashion-base", 1), ("cifar-norm", 0), ("cifar-norm", 1)]
+    assert store.status(EXPERIMENTS["cifar-norm"], 1) == store.PRESENT
+    output = capsys.readouterr()
+    assert "cifar-norm seed 1: test accuracy 0.7500, 12 s" in output.out + output.err
+
+
+def test_train_missing_skips_fresh_runs(fake_training, results_root):
+    store_fake(EXPERIMENTS["fashion-base"], 0)
+    store_fake(EXPERIMENTS["cifar-norm"].replace(epochs=1), 0)  # stale: retrained
+    assert cli.main(["train", "fashion-base", "cifar-norm", "cifar-raw", "--missing"]) == 0
+    assert fake_training == [("cifar-norm", 0), ("cifar-raw", 0)]
+
+
+def test_train_all_missing(fake_training, results_root):
+    for experiment in EXPERIMENTS.values():
+        if experiment.name != "cifar-conv6":
+            store_fake(experiment, 0)
+    assert cli.main(["train", "--all", "--missing"]) == 0
+    assert fake_training == [("cifar-conv6", 0)]
+
+
+def test_train_interrupted(monkeypatch, capsys, results_root):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "train", interrupted)
+    assert cli.main(["train", "fashion-base"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_console_script_entry_point():
+    (entry_point,) = importlib.metadata.entry_points(group="console_scripts", name="lab")
+    assert entry_point.value == "lab.cli:main"
+    assert entry_point.load() is cli.main
+
+
+def test_console_script_runs(results_root):
+    script = shutil.which("lab", path=str(Path(sys.executable).parent))
+    if script is None:
+        pytest.skip("the `lab` console script is not installed beside this Python (pip install -e .)")
+    result = subprocess.run([script, "list"], capture_output=True, text=True, timeout=120, env=os.environ.copy())
+    assert result.returncode == 0, result.stderr
+    for name in EXPERIMENTS:
+        assert name in result.stdout

@@ -1,0 +1,238 @@
+"""The experiments of the brief, as data: names, settings, configuration and its hash."""
+
+import hashlib
+import json
+
+import pytest
+import yaml
+
+from lab import experiments
+from lab.experiments import EXPERIMENTS, Experiment, from_config, get
+
+NAMES = [
+    "fashion-base",
+    "fashion-dropout",
+    "fashion-dropout-long",
+    "fashion-dense128",
+    "fashion-dropout-norm",  # beyond the brief: the dropout model with inputs / 255 (q-2-7)
+    "cifar-raw",
+    "cifar-norm",
+    "cifar-dropout",
+    "cifar-conv4-pool4",
+    "cifar-conv4",
+    "cifar-conv4-same",
+    "cifar-conv4-same-dropout",
+    "cifar-conv6",
+    "cifar-conv6-bn",
+    "cifar-conv6-bn-20",
+    "cifar-conv6-bn-leaky",
+]
+
+
+def types(experiment):
+    return [layer["type"] for layer in experiment.layers]
+
+
+def test_names_exactly_as_listed_in_order():
+    assert list(EXPERIMENTS) == NAMES
+    assert all(EXPERIMENTS[name].name == name for name in NAMES)
+
+
+def test_get_returns_the_experiment():
+    assert get("cifar-norm") is EXPERIMENTS["cifar-norm"]
+
+
+def test_get_unknown_name_lists_valid_names():
+    with pytest.raises(experiments.UnknownExperimentError) as raised:
+        get("nope")
+    message = str(raised.value)
+    assert "'nope'" in message
+    for name in NAMES:
+        assert name in message
+    assert isinstance(raised.value, KeyError)  # a lookup error, as EXPERIMENTS[name] would raise
+
+
+def test_datasets():
+    for name, experiment in EXPERIMENTS.items():
+        expected = "fashion_mnist" if name.startswith("fashion-") else "cifar10"
+        assert experiment.dataset == expected
+        assert experiment.dataset in experiments.DATASETS
+
+
+def test_fashion_and_cifar_raw_use_raw_inputs_others_normalized():
+    for name, experiment in EXPERIMENTS.items():
+        raw = (name.startswith("fashion-") and name != "fashion-dropout-norm") or name == "cifar-raw"
+        assert experiment.normalize is (not raw), name
+
+
+def test_training_settings_of_the_brief():
+    assert {e.name for e in EXPERIMENTS.values() if e.epochs == 20} == {
+        "fashion-base", "fashion-dropout", "fashion-dense128", "fashion-dropout-norm", "cifar-conv6-bn-20",
+    }  # fmt: skip
+    assert get("fashion-dropout-long").epochs == 40
+    leaky = get("cifar-conv6-bn-leaky")
+    assert (leaky.activation, leaky.negative_slope, leaky.epochs, leaky.batch_size) == ("leaky_relu", 0.3, 40, 128)
+    for experiment in EXPERIMENTS.values():
+        if experiment is not leaky:
+            assert (experiment.activation, experiment.batch_size) == ("relu", 64)
+        if experiment.dataset == "cifar10" and experiment.name not in ("cifar-conv6-bn-20", "cifar-conv6-bn-leaky"):
+            assert experiment.epochs == 10
+        assert (experiment.optimizer, experiment.learning_rate) == ("adam", 1e-3)
+        assert experiment.validation_fraction == 0.1
+        assert experiment.train_limit is None
+        assert experiment.title and experiment.brief
+
+
+def test_first_model_as_the_brief_describes_it():
+    layers = get("fashion-base").layers
+    convs = [layer for layer in layers if layer["type"] == "conv2d"]
+    assert [(c["filters"], c["kernel_size"]) for c in convs] == [(16, 5), (32, 3)]
+    assert [layer["units"] for layer in layers if layer["type"] == "dense"] == [256, 128]
+    assert [layer["pool_size"] for layer in layers if layer["type"] == "max_pool"] == [2, 2]
+    assert layers[-1] == {"type": "output", "units": 10}
+    assert get("cifar-raw").layers == get("cifar-norm").layers == layers
+
+
+def test_dropout_after_every_pooling_and_dense_layer_q_2_5():
+    layers = get("fashion-dropout").layers
+    for before, after in zip(layers, layers[1:], strict=False):
+        if before["type"] in ("max_pool", "dense"):
+            assert after["type"] == "dropout"
+    rates = [layer["rate"] for layer in layers if layer["type"] == "dropout"]
+    assert rates == [0.25, 0.25, 0.5, 0.5]
+    assert get("fashion-dropout-long").layers == get("fashion-dropout-norm").layers == layers
+
+
+def test_dense128_adds_one_dense_layer_q_2_7():
+    dropout_model, dense128 = get("fashion-dropout").layers, get("fashion-dense128").layers
+    assert dense128 == dropout_model[:-1] + ({"type": "dense", "units": 128}, {"type": "dropout", "rate": 0.5},
+                                             {"type": "output", "units": 10})  # fmt: skip
+    assert types(get("fashion-dense128")).count("dense") == 3
+
+
+def test_cifar_dropout_two_dropout_half_in_classifier_q_3_9():
+    layers = get("cifar-dropout").layers
+    flat = types(get("cifar-dropout")).index("flatten")
+    assert [layer["rate"] for layer in layers if layer["type"] == "dropout"] == [0.5, 0.5]
+    assert all(layer["type"] != "dropout" for layer in layers[:flat])
+
+
+def test_conv4_kernels_3_and_padding():
+    for name, padding in (("cifar-conv4", "valid"), ("cifar-conv4-same", "same")):
+        convs = [layer for layer in get(name).layers if layer["type"] == "conv2d"]
+        assert [c["filters"] for c in convs] == [16, 16, 32, 32]
+        assert {c["kernel_size"] for c in convs} == {3}
+        assert {c["padding"] for c in convs} == {padding}
+
+
+def test_conv4_pool4_each_conv_followed_by_pooling_q_4_1():
+    kinds = types(get("cifar-conv4-pool4"))
+    assert kinds[:8] == ["conv2d", "max_pool"] * 4
+    assert {layer.get("padding") for layer in get("cifar-conv4-pool4").layers if layer["type"] == "conv2d"} == {"same"}
+    valid = [layer.get("padding") for layer in experiments.CONV4_POOL4_VALID if layer["type"] == "conv2d"]
+    assert valid == ["valid"] * 4
+
+
+def test_conv4_same_dropout_after_pooling_q_4_6():
+    layers = get("cifar-conv4-same-dropout").layers
+    for before, after in zip(layers, layers[1:], strict=False):
+        if before["type"] == "max_pool":
+            assert after == {"type": "dropout", "rate": 0.25}
+
+
+def test_conv6_third_block_of_64():
+    layers = get("cifar-conv6").layers
+    convs = [layer for layer in layers if layer["type"] == "conv2d"]
+    assert [c["filters"] for c in convs] == [16, 16, 32, 32, 64, 64]
+    assert types(get("cifar-conv6")).count("max_pool") == 3
+
+
+def test_five_batch_norm_three_after_conv_pairs_two_after_dense_q_5_2():
+    for name in ("cifar-conv6-bn", "cifar-conv6-bn-20", "cifar-conv6-bn-leaky"):
+        kinds = types(get(name))
+        assert kinds.count("batch_norm") == 5
+        before = [kinds[i - 1] for i, kind in enumerate(kinds) if kind == "batch_norm"]
+        assert before == ["conv2d"] * 3 + ["dense"] * 2
+        assert [kinds[i - 2] for i, kind in enumerate(kinds) if kind == "batch_norm"][:3] == ["conv2d"] * 3
+    without = [layer for layer in get("cifar-conv6-bn").layers if layer["type"] != "batch_norm"]
+    assert tuple(without) == get("cifar-conv6").layers
+
+
+def test_config_round_trips_through_json():
+    for experiment in EXPERIMENTS.values():
+        config = json.loads(json.dumps(experiment.config()))
+        rebuilt = from_config(config)
+        assert rebuilt == experiment
+        assert rebuilt.config_hash() == experiment.config_hash()
+        assert isinstance(rebuilt.layers, tuple) and isinstance(rebuilt.brief, tuple)
+
+
+def test_config_is_json_ready_data():
+    config = get("cifar-conv6-bn-leaky").config()
+    assert config["layers"][0] == {"type": "conv2d", "filters": 16, "kernel_size": 3, "padding": "same"}
+    assert config["brief"] == ["q-5-6", "q-5-7"]
+    assert json.loads(json.dumps(config)) == config
+
+
+def test_from_config_refuses_unknown_fields():
+    config = {**get("fashion-base").config(), "momentum": 0.9}
+    with pytest.raises(ValueError, match="momentum"):
+        from_config(config)
+
+
+def test_config_hash_is_sha256_of_canonical_json_without_descriptive_fields():
+    experiment = get("cifar-conv4")
+    config = experiment.config()
+    del config["title"], config["brief"]
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    assert experiment.config_hash() == hashlib.sha256(text.encode()).hexdigest()[:16]
+    assert len(experiment.config_hash()) == 16
+
+
+def test_changing_epochs_changes_the_hash():
+    experiment = get("fashion-base")
+    assert experiment.replace(epochs=21).config_hash() != experiment.config_hash()
+    assert experiment.replace(train_limit=600).config_hash() != experiment.config_hash()
+    assert experiment.replace(normalize=True).config_hash() != experiment.config_hash()
+
+
+def test_changing_title_or_brief_does_not_change_the_hash():
+    experiment = get("fashion-base")
+    assert experiment.replace(title="autre titre").config_hash() == experiment.config_hash()
+    assert experiment.replace(brief=("q-1-1",)).config_hash() == experiment.config_hash()
+
+
+def test_hashes_are_distinct():
+    hashes = [e.config_hash() for e in EXPERIMENTS.values()]
+    assert len(set(hashes)) == len(hashes)
+
+
+def test_experiment_is_frozen():
+    with pytest.raises(AttributeError):
+        get("fashion-base").epochs = 1  # type: ignore[misc]
+    assert isinstance(get("fashion-base").replace(epochs=1), Experiment)
+    assert get("fashion-base").epochs == 20
+
+
+@pytest.fixture(scope="module")
+def brief_ids(shared):
+    questions = shared / "brief" / "questions.yml" if shared else None
+    if questions is None or not questions.is_file():
+        pytest.skip("shared/brief/questions.yml not found (expected in ../shared beside the repository root)")
+    parts = yaml.safe_load(questions.read_text(encoding="utf-8"))
+    return {key for part in parts.values() for key in part if key.startswith("q-")}
+
+
+def test_every_brief_id_exists_in_the_brief(brief_ids):
+    ids = brief_ids
+    for experiment in EXPERIMENTS.values():
+        for brief_id in experiment.brief:
+            assert brief_id in ids, f"{experiment.name}: {brief_id} is not an item of the brief"
+
+
+def test_every_item_that_needs_a_trained_model_has_an_experiment(brief_ids):
+    ids = brief_ids
+    covered = {brief_id for experiment in EXPERIMENTS.values() for brief_id in experiment.brief}
+    # Items answered without training: loading the data, class lists, shapes, the output layer.
+    without_model = {i for i in ids if i.startswith("q-1-")} | {"q-2-1", "q-3-1", "q-3-2", "q-3-3", "q-3-4"}
+    assert ids - without_model - covered == set()

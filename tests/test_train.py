@@ -1,0 +1,110 @@
+"""Training end to end, on a tiny slice of Fashion-MNIST: the stored run and its reproducibility."""
+
+import json
+
+import numpy as np
+import pytest
+
+from lab import data, params, store, train
+from lab.experiments import get
+
+pytestmark = pytest.mark.slow
+
+TINY = get("fashion-base").replace(epochs=1, train_limit=600)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, fashion):
+    """One epoch on 540 training images (60 held out for validation), stored and read back."""
+    root = tmp_path_factory.mktemp("results")
+    epochs = []
+    run = train.train(TINY, seed=0, root=root, on_epoch=lambda epoch, logs: epochs.append((epoch, dict(logs))))
+    return run, root, epochs
+
+
+def test_train_stores_a_run_that_reads_back(tiny_run):
+    run, root, _ = tiny_run
+    assert run.folder == root / "fashion-base" / "seed-0"
+    loaded = store.load("fashion-base", 0, root=root)
+    assert loaded.record == run.record
+    assert loaded.record == json.loads((run.folder / "run.json").read_text())
+    assert store.status(TINY, 0, root=root) == store.PRESENT
+    # stored under the name of the full experiment, but with another configuration
+    assert store.status(get("fashion-base"), 0, root=root) == store.STALE
+
+
+def test_run_json_contents(tiny_run):
+    run, _, _ = tiny_run
+    record = run.record
+    assert record["experiment"] == "fashion-base" and record["seed"] == 0
+    assert record["config"] == TINY.config()
+    assert record["config_hash"] == TINY.config_hash()
+    provenance = record["data"]
+    assert provenance["dataset"] == "fashion_mnist"
+    assert provenance["genuine"] is True
+    assert provenance["source"] in (data.SOURCE_OFFLINE_GENUINE, data.SOURCE_KERAS_CACHE, data.SOURCE_KERAS_DOWNLOAD)
+    assert len(provenance["sha256"]) == 64
+    assert (provenance["train_size"], provenance["val_size"], provenance["test_size"]) == (540, 60, 10000)
+    assert record["params_total"] == record["params_expected"] == params.count_params(TINY) == 244298
+    for split in ("train", "val", "test"):
+        metrics = record["metrics"][split]
+        assert set(metrics) == {"loss", "accuracy"}
+        assert metrics["loss"] > 0 and 0 <= metrics["accuracy"] <= 1
+    assert len(record["history"]) == 1
+    assert set(record["history"][0]) == {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"}
+    assert record["history"][0]["seconds"] > 0
+    assert record["wall_seconds"] >= record["history"][0]["seconds"]
+    environment = record["environment"]
+    for key in ("python", "tensorflow", "keras", "cpu"):
+        assert environment[key]
+    assert environment["keras"].startswith("3.")
+    assert record["created"].endswith("+00:00")
+    assert record["predictions"].startswith("predictions-")
+
+
+def test_data_provenance_matches_the_loaded_dataset(tiny_run, fashion):
+    run, _, _ = tiny_run
+    assert run["data"]["sha256"] == fashion.provenance.sha256
+
+
+def test_predictions_cover_the_whole_test_set(tiny_run, fashion):
+    run, _, _ = tiny_run
+    assert run.probabilities.shape == (10000, 10)
+    np.testing.assert_allclose(run.probabilities.sum(axis=1), 1, atol=1e-2)  # float16 on disk
+    np.testing.assert_array_equal(run.y_true, fashion[1][1])
+    assert run.y_pred.shape == (10000,)
+    assert (run.y_pred == run.y_true).mean() == pytest.approx(run.accuracy("test"), abs=2e-3)
+
+
+def test_on_epoch_reports_each_epoch(tiny_run):
+    run, _, epochs = tiny_run
+    assert [epoch for epoch, _ in epochs] == [1]
+    logs = epochs[0][1]
+    assert logs["loss"] == pytest.approx(run.history.loc[1, "loss"])
+    assert logs["val_accuracy"] == pytest.approx(run.history.loc[1, "val_accuracy"])
+
+
+def test_same_seed_same_history(tiny_run, tmp_path):
+    first, _, _ = tiny_run
+    second = train.train(TINY, seed=0, root=tmp_path)
+    assert second.record["history"][0]["loss"] == first.record["history"][0]["loss"]
+    assert second.record["history"][0]["val_loss"] == first.record["history"][0]["val_loss"]
+    assert second.record["metrics"] == first.record["metrics"]
+    np.testing.assert_array_equal(second.probabilities, first.probabilities)
+
+
+def test_prepared_data(fashion):
+    (x_train, y_train), (x_val, y_val), (x_test, y_test), provenance = train.prepared_data(TINY)
+    assert x_train.shape == (540, 28, 28, 1) and x_val.shape == (60, 28, 28, 1)
+    assert x_test.shape == (10000, 28, 28, 1)
+    assert x_train.dtype == np.float32 and y_train.dtype == np.int64
+    assert x_train.max() == 255.0  # fashion-base keeps raw 0-255 inputs, as the brief asks
+    np.testing.assert_array_equal(y_val, fashion[0][1][540:600])
+    assert provenance.sha256 == fashion.provenance.sha256
+    normalized = train.prepared_data(TINY.replace(normalize=True))
+    assert normalized[0][0].max() == 1.0
+
+
+def test_unknown_optimizer():
+    with pytest.raises(ValueError, match="unknown optimizer 'adagrad'; valid: adam, sgd, rmsprop"):
+        train.compile_model(TINY.replace(optimizer="adagrad"), model=None)
