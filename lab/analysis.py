@@ -202,20 +202,19 @@ def initial_outputs(experiment, x: np.ndarray, y: np.ndarray, seed: int = 0) -> 
     Shows why the input scale matters: the spread of the pre-activations of the first
     layer, the confidence of the initial predictions and the initial loss.
     """
-    from lab import backend, data, models
+    from lab import data, models
     from lab.train import set_seed
 
-    keras = backend.keras()
     set_seed(seed)
     model = models.build(experiment)
     inputs = data.prepare_images(x, experiment.normalize)
-    first = keras.Model(model.inputs, model.layers[0].output)
+    first_layer = np.asarray(model.layers[0](inputs))
     probabilities = np.asarray(model(inputs, training=False))
     labels = data.prepare_labels(y)
     loss = -np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, None)).mean()
     return {
         "input_max": float(inputs.max()),
-        "first_layer_std": float(np.asarray(first(inputs)).std()),
+        "first_layer_std": float(first_layer.std()),
         "max_probability": float(probabilities.max(axis=1).mean()),
         "loss": float(loss),
     }
@@ -309,7 +308,9 @@ def pareto_frontier(table: pd.DataFrame) -> list[str]:
     names = []
     for name, row in table.iterrows():
         others = table.drop(index=name)
-        dominated = ((others["test_accuracy"] >= row["test_accuracy"]) & (others["seconds"] <= row["seconds"])).any()
+        no_worse = (others["test_accuracy"] >= row["test_accuracy"]) & (others["seconds"] <= row["seconds"])
+        better = (others["test_accuracy"] > row["test_accuracy"]) | (others["seconds"] < row["seconds"])
+        dominated = (no_worse & better).any()
         if not dominated:
             names.append(name)
     return sorted(names, key=lambda name: table.loc[name, "seconds"])

@@ -9,6 +9,7 @@ lab train --all [--missing]
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from lab import experiments, params, store
@@ -70,6 +71,8 @@ def cmd_train(args) -> int:
 
 
 def main(argv=None) -> int:
+    if argv is None and hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `lab list | head` ends quietly
     args = _parser().parse_args(argv)
     try:
         if args.command == "list":

@@ -13,7 +13,7 @@ NBSP = "\u00a0"
 
 def num(value) -> str:
     """An integer with a non-breaking space between thousands: 244 298."""
-    return f"{int(round(value)):,}".replace(",", NBSP)
+    return f"{int(round(float(value))):,}".replace(",", NBSP)
 
 
 def dec(value: float, digits: int = 2) -> str:

@@ -141,6 +141,8 @@ def load(name: str, seed: int = 0, root: Path | None = None) -> Run:
         record = json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise StoredResultError(f"{path} is not valid JSON ({error}); retrain with: lab train {name}") from None
+    if not isinstance(record, dict) or "experiment" not in record:
+        raise StoredResultError(f"{path} is not a run record; retrain with: lab train {name}")
     if not (folder / record.get("predictions", "")).is_file():
         raise StoredResultError(f"{path} names a predictions file that is missing; retrain with: lab train {name}")
     return Run(record, folder)
