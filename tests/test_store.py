@@ -179,6 +179,14 @@ def test_corrupt_run_json(tmp_path):
     assert store.status(experiment, 0, root=tmp_path) == store.MISSING
 
 
+def test_run_json_that_is_not_a_record(tmp_path):
+    experiment = get("cifar-norm")
+    store.save(make_record(experiment), *make_predictions(), root=tmp_path)
+    (tmp_path / "cifar-norm" / "seed-0" / "run.json").write_text("[]")
+    with pytest.raises(StoredResultError, match="is not a run record; retrain with: lab train cifar-norm"):
+        store.load("cifar-norm", root=tmp_path)
+
+
 def test_missing_predictions_file(tmp_path):
     experiment = get("cifar-norm")
     saved = store.save(make_record(experiment), *make_predictions(), root=tmp_path)
