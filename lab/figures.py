@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from lab import analysis
 
@@ -33,7 +34,7 @@ _show_figures_in_notebooks()
 
 def _image(ax, image, title, color="black"):
     image = np.squeeze(image)
-    ax.imshow(image, cmap="gray_r" if image.ndim == 2 else None, interpolation="nearest")
+    ax.imshow(image, cmap="gray" if image.ndim == 2 else None, interpolation="nearest")
     ax.set_title(title, fontsize=9, color=color)
     ax.axis("off")
 
@@ -64,6 +65,7 @@ def learning_curves(runs: dict, metrics=("loss", "accuracy")):
             ax.plot(history.index, history[f"val_{metric}"], color=color, linestyle="--",
                     label=f"{label} (validation)")  # fmt: skip
         ax.set(title=titles.get(metric, metric), xlabel="époque")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0][-1].legend(fontsize=8)
     return fig
 
@@ -77,6 +79,7 @@ def learning_curves_side_by_side(runs: dict, metric: str = "accuracy"):
         ax.plot(history.index, history[metric], label="apprentissage")
         ax.plot(history.index, history[f"val_{metric}"], linestyle="--", label="validation")
         ax.set(title=label, xlabel="époque", ylabel="exactitude" if metric == "accuracy" else metric)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].legend(fontsize=8)
     return fig
 
