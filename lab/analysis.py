@@ -1,5 +1,9 @@
 """Read stored runs: error rates, confusions, frequent errors, comparisons.
 
+Functions that return French sentences (the `*_verdict` ones, `provenance_sentence`)
+return plain text, without Markdown, so that an inline expression shows them as they
+are whatever way the renderer treats its text.
+
 Everything here works on `lab.store.Run` objects (stored predictions and
 metrics), so the report computes each figure it quotes without retraining.
 """
@@ -143,13 +147,13 @@ def provenance_sentence(run) -> str:
     deviation = data.get("pixel_deviation")
     measured = f"de {deviation:.2f}/255".replace(".", ",") if deviation is not None else "d'une quantité non mesurée"
     return (
-        "Les résultats CIFAR-10 de ce livre ont été calculés sur une **copie JPEG** de CIFAR-10, "
+        "Les résultats CIFAR-10 de ce livre ont été calculés sur une copie JPEG de CIFAR-10, "
         "et non sur le jeu authentique, que cette machine ne pouvait pas télécharger. La copie "
         "contient les mêmes images, dans le même ordre et avec les mêmes étiquettes, mais ses pixels "
         f"s'écartent en moyenne {measured} des pixels authentiques (perte due à la compression JPEG, "
         "mesurée sur un échantillon d'images authentiques). Les exactitudes sont donc proches de "
         "celles du vrai CIFAR-10, sans lui être identiques. Réentraîné sur une machine qui accède "
-        "à internet, `lab` utilise le jeu authentique téléchargé par `keras.datasets`."
+        "à internet, le paquet lab utilise le jeu authentique téléchargé par keras.datasets."
     )
 
 
@@ -229,11 +233,11 @@ def more_epochs_verdict(run) -> str:
     best, lowest = best_epoch(run), min_val_loss_epoch(run)
     if _near_end(best, run) and _near_end(lowest, run):
         return ("La validation progresse encore à la fin de l'apprentissage, sans surapprentissage "
-                "marqué : **il paraît utile d'augmenter le nombre d'époques**, ce que vérifie la "
+                "marqué : il paraît utile d'augmenter le nombre d'époques, ce que vérifie la "
                 "question suivante.")  # fmt: skip
     if not _near_end(lowest, run):
-        return (f"La perte de validation a cessé de baisser dès l'époque {lowest} : **plus d'époques "
-                "n'apporteraient guère**, sinon du surapprentissage ; la question suivante le vérifie.")  # fmt: skip
+        return (f"La perte de validation a cessé de baisser dès l'époque {lowest} : plus d'époques "
+                "n'apporteraient guère, sinon du surapprentissage ; la question suivante le vérifie.")  # fmt: skip
     return ("La perte de validation baisse encore mais l'exactitude de validation oscille : plus "
             "d'époques pourraient aider un peu, ce que vérifie la question suivante.")  # fmt: skip
 
@@ -258,17 +262,17 @@ def longer_training_verdict(short, long) -> str:
     if gain > 2 * error:
         verdict = (
             f"Le gain dépasse l'incertitude de mesure (±{margin}\u00a0points à deux erreurs types, "
-            "sur les mêmes images de test) : **les époques supplémentaires ont payé**."
+            "sur les mêmes images de test) : les époques supplémentaires ont payé."
         )
     elif gain < -2 * error:
         verdict = (
-            "Le résultat se dégrade au-delà de l'incertitude de mesure : **les époques "
-            "supplémentaires ont nui**, par surapprentissage."
+            "Le résultat se dégrade au-delà de l'incertitude de mesure : les époques "
+            "supplémentaires ont nui, par surapprentissage."
         )
     else:
         verdict = (
             f"La différence reste dans l'incertitude de mesure (±{margin}\u00a0points à deux erreurs "
-            "types) : **doubler le calcul n'a rien apporté de mesurable**."
+            "types) : doubler le calcul n'a rien apporté de mesurable."
         )
     if not _near_end(best_epoch(long), long, margin=3):
         verdict += (
@@ -334,7 +338,7 @@ def most_efficient(table: pd.DataFrame, runs: dict) -> dict:
             break
     row = table.loc[chosen]
     verdict = (
-        f"Nous retenons **{chosen}** : {_percent(row['test_accuracy'])} sur le test, un écart "
+        f"Nous retenons {chosen} : {_percent(row['test_accuracy'])} sur le test, un écart "
         f"apprentissage − validation de {_points(row['gap'])}, {int(row['params']):,} paramètres".replace(",", "\u00a0")
         + f" et {row['seconds'] / 60:.0f}\u00a0min d'apprentissage sur deux cœurs."
     )

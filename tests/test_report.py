@@ -136,3 +136,16 @@ def test_every_figure_cell_shows_exactly_one_image(executed, chapter):
 
 def test_chapter_paths_are_relative_to_the_project():
     assert all(not Path(chapter).is_absolute() for chapter in CHAPTERS)
+
+
+def test_links_between_chapters_reach_an_existing_anchor():
+    link = re.compile(r"\]\(([\w./-]*\.qmd)?#([\w-]+)\)")
+    for chapter, text in TEXTS.items():
+        for target, anchor in link.findall(_prose_with_links(text)):
+            path = (ROOT / chapter).parent / target if target else ROOT / chapter
+            assert path.is_file(), f"{chapter}: link to missing file {target}"
+            assert anchor in quarto_book.anchors(quarto_book.expanded_text(path)), f"{chapter}: #{anchor} not in {target}"
+
+
+def _prose_with_links(text: str) -> str:
+    return re.sub(r"^```.*?^```", "", text, flags=re.MULTILINE | re.DOTALL)
