@@ -39,7 +39,8 @@ def confusion(run) -> np.ndarray:
 def per_class_accuracy(run) -> pd.Series:
     """Share of each class's test images predicted correctly (recall), worst first."""
     matrix = confusion(run)
-    recall = np.diag(matrix) / matrix.sum(axis=1)
+    with np.errstate(invalid="ignore"):  # a class absent from the test set has no recall (NaN)
+        recall = np.diag(matrix) / matrix.sum(axis=1)
     return pd.Series(recall, index=class_names(run), name="accuracy").sort_values()
 
 

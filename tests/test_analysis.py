@@ -1,0 +1,137 @@
+"""Reading stored runs: confusions, frequent errors, comparisons, verdicts, French formatting."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lab import analysis, report, store
+from lab.experiments import get
+
+
+def make_run(tmp_path, name="cifar-norm", y_true=None, y_pred=None, accuracy=0.7, seconds=100.0, history=None):
+    experiment = get(name)
+    y_true = np.array([0, 0, 0, 1, 1, 2, 3, 3] if y_true is None else y_true)
+    y_pred = y_true.copy() if y_pred is None else np.array(y_pred)
+    probabilities = np.full((len(y_true), 10), 0.01, dtype=np.float32)
+    probabilities[np.arange(len(y_true)), y_pred] = 0.91
+    history = history or [
+        {"loss": 1.0, "accuracy": 0.5, "val_loss": 1.1, "val_accuracy": 0.45, "seconds": 10.0},
+        {"loss": 0.8, "accuracy": 0.6, "val_loss": 0.9, "val_accuracy": 0.55, "seconds": 12.0},
+    ]
+    record = {
+        "experiment": name, "seed": 0, "config": experiment.config(), "config_hash": experiment.config_hash(),
+        "data": {"dataset": experiment.dataset, "source": "test", "genuine": True, "sha256": "0" * 64},
+        "params_total": 1, "wall_seconds": seconds, "history": history,
+        "metrics": {split: {"loss": 0.5, "accuracy": accuracy} for split in ("train", "val", "test")},
+    }  # fmt: skip
+    return store.save(record, probabilities, y_true, root=tmp_path / name)
+
+
+def test_confusion_counts_true_rows_and_predicted_columns(tmp_path):
+    run = make_run(tmp_path, y_true=[0, 0, 1, 2], y_pred=[0, 1, 1, 1])
+    matrix = analysis.confusion(run)
+    assert matrix.shape == (10, 10) and matrix.sum() == 4
+    assert matrix[0, 0] == 1 and matrix[0, 1] == 1 and matrix[1, 1] == 1 and matrix[2, 1] == 1
+
+
+def test_per_class_accuracy_is_recall_worst_first(tmp_path):
+    run = make_run(tmp_path, y_true=[0, 0, 1, 1, 2], y_pred=[0, 1, 1, 1, 0])
+    recall = analysis.per_class_accuracy(run).dropna()
+    assert list(recall.index[:3]) == ["Oiseau", "Avion", "Voiture"]
+    assert list(recall.values[:3]) == [0.0, 0.5, 1.0]
+    assert analysis.worst_classes(run, 1) == ["Oiseau"]
+
+
+def test_frequent_errors_ranks_true_predicted_pairs(tmp_path):
+    run = make_run(tmp_path, y_true=[3, 3, 3, 5, 1, 1], y_pred=[5, 5, 3, 3, 9, 1])
+    errors = analysis.frequent_errors(run, 2)
+    assert list(zip(errors["true_name"], errors["predicted_name"], errors["count"], strict=True))[0] == (
+        "Chat", "Chien", 2
+    )  # fmt: skip
+    assert errors["share_of_errors"].iloc[0] == pytest.approx(2 / 4)
+
+
+def test_error_examples_take_each_pair_in_turn(tmp_path):
+    run = make_run(tmp_path, y_true=[3, 3, 3, 5, 5, 0], y_pred=[5, 5, 5, 3, 3, 0])
+    pairs = analysis.frequent_errors(run, 2)
+    chosen = analysis.error_examples(run, pairs, n=4)
+    assert len(chosen) == 4 and len(set(chosen)) == 4
+    assert {run.y_true[i] for i in chosen} == {3, 5}
+    assert all(run.y_true[i] != run.y_pred[i] for i in chosen)
+
+
+def test_paired_difference_and_its_standard_error(tmp_path):
+    truth = [0] * 100
+    a = make_run(tmp_path / "a", y_true=truth, y_pred=[0] * 80 + [1] * 20)
+    b = make_run(tmp_path / "b", y_true=truth, y_pred=[0] * 90 + [1] * 10)
+    gain, error = analysis.paired_difference(a, b)
+    assert gain == pytest.approx(0.10)
+    differences = np.array([0] * 80 + [1] * 10 + [0] * 10)
+    assert error == pytest.approx(differences.std(ddof=1) / 10)
+
+
+def test_pareto_frontier_keeps_only_undominated_models():
+    table = pd.DataFrame(
+        {"test_accuracy": [0.6, 0.7, 0.65, 0.8], "seconds": [10, 20, 30, 100]}, index=["a", "b", "c", "d"]
+    )
+    assert analysis.pareto_frontier(table) == ["a", "b", "d"]  # c is slower and worse than b
+
+
+def test_most_efficient_prefers_a_much_cheaper_model_within_noise(tmp_path):
+    truth = list(range(10)) * 10
+    cheap = make_run(tmp_path / "c", name="cifar-norm", y_true=truth, y_pred=truth[:99] + [0])
+    dear = make_run(tmp_path / "d", name="cifar-conv6-bn", y_true=truth)
+    table = pd.DataFrame({"test_accuracy": [0.99, 1.0], "seconds": [100, 1000], "gap": [0.01, 0.02],
+                          "params": [10, 20]}, index=["cifar-norm", "cifar-conv6-bn"])  # fmt: skip
+    choice = analysis.most_efficient(table, {"cifar-norm": cheap, "cifar-conv6-bn": dear})
+    assert choice["best"] == "cifar-conv6-bn" and choice["chosen"] == "cifar-norm"
+    assert "cifar-norm" in choice["verdict"]
+
+
+def test_verdicts_are_plain_text(tmp_path):
+    run = make_run(tmp_path)
+    for sentence in (analysis.more_epochs_verdict(run), analysis.longer_training_verdict(run, run),
+                     analysis.leaky_verdict(run, run), analysis.provenance_sentence(run)):  # fmt: skip
+        assert sentence and "**" not in sentence and "`" not in sentence
+
+
+def test_longer_training_without_change_is_within_noise(tmp_path):
+    run = make_run(tmp_path, y_true=[0, 1, 2, 3], y_pred=[0, 1, 2, 0])
+    assert "rien apporté de mesurable" in analysis.longer_training_verdict(run, run)
+
+
+def test_error_table_and_summary(tmp_path):
+    run = make_run(tmp_path, accuracy=0.75)
+    errors = analysis.error_table({"m": run})
+    assert list(errors.columns) == ["modèle", "époques", "erreur apprentissage", "erreur validation", "erreur test"]
+    assert errors["erreur test"].iloc[0] == pytest.approx(0.25)
+    summary = analysis.summary([run])
+    assert summary.loc[0, "seconds_per_epoch"] == pytest.approx(11.0)
+    assert summary.loc[0, "epochs"] == 2 and summary.loc[0, "best_epoch"] == 2
+
+
+def test_standard_error():
+    assert analysis.standard_error(0.5, 100) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize(
+    ("function", "value", "text"),
+    [
+        (report.num, 244298, "244\u00a0298"),
+        (report.num, "1152", "1\u00a0152"),
+        (report.pct, 0.8934, "89,3\u00a0%"),
+        (report.dec, 0.25, "0,25"),
+        (report.pts, -0.024, "−2,4\u00a0points"),
+        (report.duration, 42, "42\u00a0s"),
+        (report.duration, 192, "3\u00a0min 12\u00a0s"),
+        (report.duration, 3900, "1\u00a0h 05\u00a0min"),
+    ],
+)
+def test_french_formatting(function, value, text):
+    assert function(value) == text
+
+
+def test_names_and_markdown_table():
+    assert report.names(["Chat", "Chien"]) == "«\u00a0Chat\u00a0» et «\u00a0Chien\u00a0»"
+    markdown = report.table(pd.DataFrame({"a": [0.5], "b": ["x"]}), a=report.pct).data
+    assert "50,0\u00a0%" in markdown and markdown.count("|") >= 6
