@@ -144,7 +144,8 @@ def test_links_between_chapters_reach_an_existing_anchor():
         for target, anchor in link.findall(_prose_with_links(text)):
             path = (ROOT / chapter).parent / target if target else ROOT / chapter
             assert path.is_file(), f"{chapter}: link to missing file {target}"
-            assert anchor in quarto_book.anchors(quarto_book.expanded_text(path)), f"{chapter}: #{anchor} not in {target}"
+            anchors = quarto_book.anchors(quarto_book.expanded_text(path))
+            assert anchor in anchors, f"{chapter}: #{anchor} not in {target}"
 
 
 def _prose_with_links(text: str) -> str:
