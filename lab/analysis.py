@@ -353,3 +353,15 @@ def most_efficient(table: pd.DataFrame, runs: dict) -> dict:
     else:
         verdict += " Aucun modèle moins coûteux n'approche son exactitude de test à l'incertitude de mesure près."
     return {"chosen": chosen, "best": best, "frontier": frontier, "verdict": verdict}
+
+
+def history_difference(a, b) -> float:
+    """Largest absolute difference between two runs' histories over their common epochs.
+
+    Two runs of the same model and seed that differ only in their number of epochs
+    must agree exactly on the epochs they share: 0.0 shows that training is reproducible.
+    """
+    common = min(len(a.history), len(b.history))
+    columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
+    difference = a.history[columns].iloc[:common] - b.history[columns].iloc[:common]
+    return float(difference.abs().to_numpy().max())
