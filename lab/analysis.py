@@ -284,7 +284,9 @@ def longer_training_verdict(short, long) -> str:
 
 
 def _points(value: float) -> str:
-    return f"{100 * value:.1f}".replace(".", ",") + "\u00a0points"
+    from lab.report import pts
+
+    return pts(value).lstrip("+")
 
 
 def _percent(value: float) -> str:
@@ -365,3 +367,24 @@ def history_difference(a, b) -> float:
     columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
     difference = a.history[columns].iloc[:common] - b.history[columns].iloc[:common]
     return float(difference.abs().to_numpy().max())
+
+
+def difference_sentence(a, b) -> str:
+    """`b` against `a` on the test set, in French, qualified by the paired measurement noise.
+
+    E.g. "+1,2 points, au-delà de l'incertitude de mesure (±0,6 point à deux erreurs types)".
+    """
+    gain, error = paired_difference(a, b)
+    sign = "+" if gain >= 0 else "−"
+    within = "dans" if abs(gain) <= 2 * error else "au-delà de"
+    return f"{sign}{_points(abs(gain))}, {within} l'incertitude de mesure (±{_points(2 * error)} à deux erreurs types)"
+
+
+def val_test_gap(run) -> tuple[float, float]:
+    """Test error minus validation error, and the standard error of that difference.
+
+    The two sets are independent samples, so the errors of their accuracies add in quadrature.
+    """
+    n_val, n_test = run["data"]["val_size"], run["data"]["test_size"]
+    error = np.hypot(standard_error(run.accuracy("val"), n_val), standard_error(run.accuracy("test"), n_test))
+    return error_rate(run, "test") - error_rate(run, "val"), float(error)

@@ -26,10 +26,11 @@ def pct(value: float, digits: int = 1) -> str:
     return f"{dec(100 * value, digits)}{NBSP}%"
 
 
-def pts(value: float, digits: int = 1) -> str:
-    """A difference of proportions in percentage points, signed: +2,4 points."""
-    sign = "+" if value >= 0 else "−"
-    return f"{sign}{dec(abs(100 * value), digits)}{NBSP}points"
+def pts(value: float, digits: int = 1, signed: bool = True) -> str:
+    """A difference of proportions in percentage points, signed: +2,4 points, −0,6 point."""
+    sign = ("+" if value >= 0 else "−") if signed else ""
+    unit = "points" if round(abs(100 * value), digits) >= 2 else "point"  # French: 1,5 point, 2 points
+    return f"{sign}{dec(abs(100 * value), digits)}{NBSP}{unit}"
 
 
 def duration(seconds: float) -> str:
