@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
 from lab import analysis
 
@@ -129,15 +129,34 @@ def per_class_bars(runs: dict):
 
 
 def comparison(summary, x: str = "params", size: str = "seconds"):
-    """Test accuracy against `x`, the marker's area showing `size`, one colour per dataset."""
-    labels = {"params": "paramètres", "seconds": "temps d'apprentissage (s)", "macs": "MAC par image"}
-    fig = Figure(figsize=(8.5, 5), layout="constrained")
-    ax = fig.subplots()
-    sns.scatterplot(data=summary, x=x, y="test_accuracy", size=size, hue="dataset", sizes=(40, 600),
-                    alpha=0.7, ax=ax)  # fmt: skip
-    for _, row in summary.iterrows():
-        ax.annotate(row["experiment"], (row[x], row["test_accuracy"]), fontsize=7,
-                    xytext=(4, 4), textcoords="offset points")  # fmt: skip
-    ax.set(xscale="log", xlabel=labels.get(x, x), ylabel="exactitude sur le test")
-    ax.legend(fontsize=8, loc="lower right")
+    """Test accuracy against `x` (log scale), one panel per dataset; the marker's area shows `size`."""
+    labels = {"params": "paramètres", "macs": "MAC par image", "seconds": "temps d'apprentissage (s)"}
+    datasets = list(dict.fromkeys(summary["dataset"]))
+    fig = Figure(figsize=(6 * len(datasets), 4.8), layout="constrained")
+    axes = fig.subplots(1, len(datasets), squeeze=False)[0]
+    scale = 600 / summary[size].max()
+    for ax, dataset, color in zip(axes, datasets, sns.color_palette("deep"), strict=False):
+        rows = summary[summary["dataset"] == dataset]
+        ax.scatter(rows[x], rows["test_accuracy"], s=rows[size] * scale, alpha=0.6, color=color)
+        for _, row in rows.iterrows():
+            ax.annotate(row["experiment"], (row[x], row["test_accuracy"]), fontsize=7,
+                        xytext=(5, 3), textcoords="offset points")  # fmt: skip
+        ax.set(xscale="log", xlabel=labels.get(x, x), ylabel="exactitude sur le test", title=dataset)
+        ax.margins(x=0.25, y=0.15)
+        ax.xaxis.set_major_formatter(ScalarFormatter())  # plain numbers, not powers of ten
+    levels = _round_levels(summary[size].max())
+    handles = [axes[-1].scatter([], [], s=level * scale, color="grey", alpha=0.5) for level in levels]
+    texts = [f"{level / 60:.0f} min" if size == "seconds" else f"{level:,.0f}".replace(",", " ") for level in levels]
+    axes[-1].legend(handles, texts, title=labels.get(size, size), fontsize=8, loc="lower right",
+                    labelspacing=1.5, borderpad=1)  # fmt: skip
     return fig
+
+
+def _round_levels(largest: float) -> list[float]:
+    """Three legend levels (a quarter, half and all of `largest`), to one significant digit."""
+    levels = []
+    for fraction in (0.25, 0.5, 1.0):
+        value = largest * fraction
+        magnitude = 10 ** np.floor(np.log10(value))
+        levels.append(float(np.round(value / magnitude) * magnitude))
+    return levels
