@@ -388,3 +388,13 @@ def val_test_gap(run) -> tuple[float, float]:
     n_val, n_test = run["data"]["val_size"], run["data"]["test_size"]
     error = np.hypot(standard_error(run.accuracy("val"), n_val), standard_error(run.accuracy("test"), n_test))
     return error_rate(run, "test") - error_rate(run, "val"), float(error)
+
+
+def effect(a, b) -> str:
+    """What going from run `a` to run `b` does to test accuracy, as a French verb phrase."""
+    gain, error = paired_difference(a, b)
+    if gain > 2 * error:
+        return "améliore"
+    if gain < -2 * error:
+        return "dégrade"
+    return "ne change pas de façon mesurable"
