@@ -398,3 +398,15 @@ def effect(a, b) -> str:
     if gain < -2 * error:
         return "dégrade"
     return "ne change pas de façon mesurable"
+
+
+def val_test_sentence(run) -> str:
+    """French sentence: is the test accuracy consistent with the validation accuracy?"""
+    gap, error = val_test_gap(run)
+    ratio = f"{abs(gap) / error:.1f}".replace(".", ",")
+    direction = "plus basse" if gap > 0 else "plus haute"
+    if abs(gap) <= 2 * error:
+        return (f"L'exactitude de test est {direction} que celle de validation de {_points(abs(gap))}, soit "
+                f"{ratio} erreurs types : un écart que le hasard de l'échantillonnage suffit à expliquer.")  # fmt: skip
+    return (f"L'exactitude de test est {direction} que celle de validation de {_points(abs(gap))}, soit "
+            f"{ratio} erreurs types : plus que le seul hasard de l'échantillonnage ne l'explique.")  # fmt: skip
