@@ -259,10 +259,10 @@ def paired_difference(a, b) -> tuple[float, float]:
 def longer_training_verdict(short, long) -> str:
     """A French sentence comparing the same model trained longer, against measurement noise."""
     gain, error = paired_difference(short, long)
-    margin = f"{200 * error:.1f}".replace(".", ",")  # two standard errors, in points
+    margin = _points(2 * error)
     if gain > 2 * error:
         verdict = (
-            f"Le gain dépasse l'incertitude de mesure (±{margin}\u00a0points à deux erreurs types, "
+            f"Le gain dépasse l'incertitude de mesure (±{margin} à deux erreurs types, "
             "sur les mêmes images de test) : les époques supplémentaires ont payé."
         )
     elif gain < -2 * error:
@@ -272,7 +272,7 @@ def longer_training_verdict(short, long) -> str:
         )
     else:
         verdict = (
-            f"La différence reste dans l'incertitude de mesure (±{margin}\u00a0points à deux erreurs "
+            f"La différence reste dans l'incertitude de mesure (±{margin} à deux erreurs "
             "types) : doubler le calcul n'a rien apporté de mesurable."
         )
     if not _near_end(best_epoch(long), long, margin=3):
@@ -377,7 +377,7 @@ def difference_sentence(a, b) -> str:
     gain, error = paired_difference(a, b)
     sign = "+" if gain >= 0 else "−"
     within = "dans" if abs(gain) <= 2 * error else "au-delà de"
-    return f"{sign}{_points(abs(gain))}, {within} l'incertitude de mesure (±{_points(2 * error)} à deux erreurs types)"
+    return f"{sign}{_points(abs(gain))}, {within} l'incertitude de mesure de ±{_points(2 * error)} à deux erreurs types"
 
 
 def val_test_gap(run) -> tuple[float, float]:
