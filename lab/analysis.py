@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from lab import params
-from lab.data import CLASS_NAMES
+from lab.data import CLASS_NAMES, DISPLAY_NAMES, SOURCE_NAMES_FR
 from lab.experiments import get
 
 SPLITS = {"train": "apprentissage", "val": "validation", "test": "test"}
@@ -129,8 +129,8 @@ def provenance(runs) -> pd.DataFrame:
     for run in runs:
         data = run["data"]
         rows.setdefault(data["dataset"], {
-            "jeu": data["dataset"],
-            "source": data["source"],
+            "jeu": DISPLAY_NAMES[data["dataset"]],
+            "source": SOURCE_NAMES_FR.get(data["source"], data["source"]),
             "authentique": "oui" if data["genuine"] else "non",
             "écart moyen des pixels": "" if data.get("pixel_deviation") is None
             else f"{data['pixel_deviation']:.2f} / 255".replace(".", ","),
@@ -174,7 +174,7 @@ def min_val_loss_epoch(run) -> int:
 def settings(experiment) -> pd.DataFrame:
     """The training settings of an experiment, in French, for the report."""
     rows = {
-        "jeu de données": experiment.dataset,
+        "jeu de données": DISPLAY_NAMES[experiment.dataset],
         "entrées": "divisées par 255" if experiment.normalize else "brutes (0 à 255)",
         "activation": experiment.activation
         + (f" (pente négative {experiment.negative_slope})" if experiment.activation == "leaky_relu" else ""),

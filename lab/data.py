@@ -38,6 +38,7 @@ CIFAR10_CLASS_NAMES = [
     "Chien", "Grenouille", "Cheval", "Bateau", "Camion",
 ]  # fmt: skip
 CLASS_NAMES = {"fashion_mnist": FASHION_CLASS_NAMES, "cifar10": CIFAR10_CLASS_NAMES}
+DISPLAY_NAMES = {"fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
 
 FASHION_FILES = (
     "train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
@@ -58,6 +59,13 @@ SOURCE_KERAS_DOWNLOAD = "keras download"
 SOURCE_KERAS_CACHE = "keras cache"
 SOURCE_OFFLINE_GENUINE = "offline genuine"
 SOURCE_OFFLINE_JPEG = "offline JPEG copy"
+# How the report names each source, in French.
+SOURCE_NAMES_FR = {
+    SOURCE_KERAS_DOWNLOAD: "téléchargement par Keras",
+    SOURCE_KERAS_CACHE: "cache de Keras",
+    SOURCE_OFFLINE_GENUINE: "copie hors ligne authentique",
+    SOURCE_OFFLINE_JPEG: "copie JPEG hors ligne",
+}
 
 
 class DatasetUnavailableError(RuntimeError):

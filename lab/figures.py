@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
 from lab import analysis
+from lab.data import DISPLAY_NAMES
 
 sns.set_theme(style="whitegrid", context="notebook")
 
@@ -141,7 +142,7 @@ def comparison(summary, x: str = "params", size: str = "seconds"):
         for _, row in rows.iterrows():
             ax.annotate(row["experiment"], (row[x], row["test_accuracy"]), fontsize=7,
                         xytext=(5, 3), textcoords="offset points")  # fmt: skip
-        ax.set(xscale="log", xlabel=labels.get(x, x), ylabel="exactitude sur le test", title=dataset)
+        ax.set(xscale="log", xlabel=labels.get(x, x), ylabel="exactitude sur le test", title=DISPLAY_NAMES[dataset])
         ax.margins(x=0.25, y=0.15)
         ax.xaxis.set_major_formatter(ScalarFormatter())  # plain numbers, not powers of ten
     levels = _round_levels(summary[size].max())
