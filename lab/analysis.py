@@ -410,3 +410,8 @@ def val_test_sentence(run) -> str:
                 f"{ratio} erreurs types : un écart que le hasard de l'échantillonnage suffit à expliquer.")  # fmt: skip
     return (f"L'exactitude de test est {direction} que celle de validation de {_points(abs(gap))}, soit "
             f"{ratio} erreurs types : plus que le seul hasard de l'échantillonnage ne l'explique.")  # fmt: skip
+
+
+def irregularity(run) -> float:
+    """Mean absolute change of validation accuracy from one epoch to the next."""
+    return float(run.history["val_accuracy"].diff().abs().mean())
