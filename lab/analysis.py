@@ -390,14 +390,17 @@ def val_test_gap(run) -> tuple[float, float]:
     return error_rate(run, "test") - error_rate(run, "val"), float(error)
 
 
-def effect(a, b) -> str:
-    """What going from run `a` to run `b` does to test accuracy, as a French verb phrase."""
+def effect(a, b, plural: bool = False) -> str:
+    """What going from run `a` to run `b` does to test accuracy, as a French verb phrase.
+
+    `plural` conjugates the verb for a plural subject ("les convolutions ajoutées améliorent").
+    """
     gain, error = paired_difference(a, b)
     if gain > 2 * error:
-        return "améliore"
+        return "améliorent" if plural else "améliore"
     if gain < -2 * error:
-        return "dégrade"
-    return "ne change pas de façon mesurable"
+        return "dégradent" if plural else "dégrade"
+    return "ne changent pas de façon mesurable" if plural else "ne change pas de façon mesurable"
 
 
 def val_test_sentence(run) -> str:
