@@ -1,0 +1,50 @@
+"""The committed results: one fresh, complete run per experiment of the brief."""
+
+import numpy as np
+import pytest
+
+from lab import data, params, store
+from lab.experiments import EXPERIMENTS
+
+NAMES = list(EXPERIMENTS)
+
+
+@pytest.fixture(scope="module", params=NAMES)
+def run(request):
+    experiment = EXPERIMENTS[request.param]
+    assert store.status(experiment) == store.PRESENT, f"lab train {request.param}: its stored result is not fresh"
+    return store.load(request.param)
+
+
+def test_every_experiment_has_a_fresh_result(run):
+    assert run["config_hash"] == EXPERIMENTS[run.name].config_hash()
+
+
+def test_the_record_is_complete(run):
+    record = run.record
+    for key in ("experiment", "seed", "config", "config_hash", "data", "params_total", "metrics", "history",
+                "wall_seconds", "environment", "created", "predictions"):  # fmt: skip
+        assert key in record, key
+    assert set(record["metrics"]) == {"train", "val", "test"}
+    assert len(record["history"]) == run.config["epochs"]
+    assert all(set(epoch) >= {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"} for epoch in record["history"])
+
+
+def test_parameters_match_the_spec(run):
+    assert run["params_total"] == params.count_params(EXPERIMENTS[run.name])
+
+
+def test_provenance_says_what_the_data_was(run):
+    provenance = run["data"]
+    assert provenance["dataset"] == run.config["dataset"]
+    if provenance["source"] == data.SOURCE_OFFLINE_JPEG:
+        assert provenance["genuine"] is False and provenance["pixel_deviation"] > 0
+    else:
+        assert provenance["genuine"] is True
+    assert len(provenance["sha256"]) == 64
+
+
+def test_predictions_agree_with_the_stored_test_accuracy(run):
+    assert run.probabilities.shape == (run["data"]["test_size"], 10)
+    measured = float(np.mean(run.y_pred == run.y_true))
+    assert measured == pytest.approx(run.accuracy("test"), abs=2e-3)  # float16 storage may flip a tie
