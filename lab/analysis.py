@@ -391,16 +391,17 @@ def val_test_gap(run) -> tuple[float, float]:
 
 
 def effect(a, b, plural: bool = False) -> str:
-    """What going from run `a` to run `b` does to test accuracy, as a French verb phrase.
+    """What going from run `a` to run `b` does to test accuracy: a French predicate on "le modèle".
 
-    `plural` conjugates the verb for a plural subject ("les convolutions ajoutées améliorent").
+    `plural` conjugates the verb for a plural subject ("les convolutions ajoutées améliorent le modèle").
     """
     gain, error = paired_difference(a, b)
     if gain > 2 * error:
-        return "améliorent" if plural else "améliore"
+        return "améliorent le modèle" if plural else "améliore le modèle"
     if gain < -2 * error:
-        return "dégradent" if plural else "dégrade"
-    return "ne changent pas de façon mesurable" if plural else "ne change pas de façon mesurable"
+        return "dégradent le modèle" if plural else "dégrade le modèle"
+    verb = "ne changent" if plural else "ne change"
+    return f"{verb} pas le modèle de façon mesurable"
 
 
 def val_test_sentence(run) -> str:
