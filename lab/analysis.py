@@ -419,3 +419,9 @@ def val_test_sentence(run) -> str:
 def irregularity(run) -> float:
     """Mean absolute change of validation accuracy from one epoch to the next."""
     return float(run.history["val_accuracy"].diff().abs().mean())
+
+
+def crossing_epoch(run) -> int | None:
+    """First epoch whose training accuracy (measured during the epoch) exceeds the validation one."""
+    above = run.history.index[run.history["accuracy"] > run.history["val_accuracy"]]
+    return int(above[0]) if len(above) else None
