@@ -340,20 +340,31 @@ def most_efficient(table: pd.DataFrame, runs: dict) -> dict:
             chosen = cheaper
             break
     row = table.loc[chosen]
+    params = f"{int(row['params']):,}".replace(",", "\u00a0")
     verdict = (
         f"Nous retenons {chosen} : {_percent(row['test_accuracy'])} sur le test, un écart "
-        f"apprentissage − validation de {_points(row['gap'])}, {int(row['params']):,} paramètres".replace(",", "\u00a0")
-        + f" et {row['seconds'] / 60:.0f}\u00a0min d'apprentissage sur deux cœurs."
+        f"apprentissage − validation de {_points(row['gap'])}, {params} paramètres"
+        f" et {row['seconds'] / 60:.0f}\u00a0min d'apprentissage sur deux cœurs."
     )
     if chosen != best:
         gain, error = paired_difference(runs[chosen], runs[best])
+        ratio = f"{table.loc[best, 'seconds'] / row['seconds']:.1f}".replace(".", ",")
         verdict += (
             f" {best} fait un peu mieux sur le test ({_points(gain)}), mais dans l'incertitude de mesure "
-            f"(±{_points(2 * error)}) et pour un temps d'apprentissage "
-            f"{table.loc[best, 'seconds'] / row['seconds']:.1f} fois plus long.".replace(".", ",", 1)
+            f"(±{_points(2 * error)}) et pour un temps d'apprentissage {ratio} fois plus long."
         )
     else:
         verdict += " Aucun modèle moins coûteux n'approche son exactitude de test à l'incertitude de mesure près."
+    cheaper = [name for name in frontier if table.loc[name, "seconds"] <= 0.5 * row["seconds"]]
+    if cheaper:
+        alternative = max(cheaper, key=lambda name: table.loc[name, "test_accuracy"])
+        other = table.loc[alternative]
+        verdict += (
+            f" Si le temps de calcul compte davantage, {alternative} atteint {_percent(other['test_accuracy'])} "
+            f"en {other['seconds'] / 60:.0f}\u00a0min, avec un écart apprentissage − validation de "
+            f"{_points(other['gap'])} : c'est le meilleur compromis parmi les modèles au moins deux fois "
+            "plus rapides à entraîner."
+        )
     return {"chosen": chosen, "best": best, "frontier": frontier, "verdict": verdict}
 
 
