@@ -187,30 +187,24 @@ def test_fashion_seeds_a_fresh_keras_cache_from_the_offline_folder(fashion, fres
     assert first.provenance.sha256 == second.provenance.sha256 == fashion.provenance.sha256
 
 
-def test_no_data_and_no_network_fashion(tmp_path, monkeypatch, fresh_keras_home, no_network):
+@pytest.mark.parametrize(
+    ("load", "name", "subfolder", "url"),
+    [
+        (data.load_fashion_mnist, "Fashion-MNIST", "fashion-mnist", data.FASHION_URL),
+        (data.load_cifar10, "CIFAR-10", "", data.CIFAR10_URL),
+    ],
+)
+def test_no_data_and_no_network(tmp_path, monkeypatch, fresh_keras_home, no_network, load, name, subfolder, url):
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.setenv("LAB_DATA_DIR", str(empty))
     with pytest.raises(data.DatasetUnavailableError) as raised:
-        data.load_fashion_mnist()
+        load()
     message = str(raised.value)
-    assert "Fashion-MNIST is not available" in message
-    assert str(empty / "fashion-mnist") in message
+    assert f"{name} is not available" in message
+    assert str(empty / subfolder) in message
     assert "LAB_DATA_DIR" in message
-    assert data.FASHION_URL in message
-
-
-def test_no_data_and_no_network_cifar(tmp_path, monkeypatch, fresh_keras_home, no_network):
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    monkeypatch.setenv("LAB_DATA_DIR", str(empty))
-    with pytest.raises(data.DatasetUnavailableError) as raised:
-        data.load_cifar10()
-    message = str(raised.value)
-    assert "CIFAR-10 is not available" in message
-    assert str(empty) in message
-    assert "LAB_DATA_DIR" in message
-    assert data.CIFAR10_URL in message
+    assert url in message
 
 
 def test_no_offline_folder_at_all(monkeypatch, fresh_keras_home, no_network):
