@@ -16,6 +16,7 @@ import pandas as pd
 from lab import params
 from lab.data import CLASS_NAMES, DISPLAY_NAMES, SOURCE_NAMES_FR
 from lab.experiments import get
+from lab.report import pct, pts
 
 SPLITS = {"train": "apprentissage", "val": "validation", "test": "test"}
 
@@ -256,16 +257,29 @@ def paired_difference(a, b) -> tuple[float, float]:
     return float(difference.mean()), float(difference.std(ddof=1) / np.sqrt(len(difference)))
 
 
+BETTER, WORSE, SAME = "better", "worse", "same"
+
+
+def outcome(a, b) -> tuple[str, float, float]:
+    """Whether `b` beats `a` on the test set beyond two paired standard errors: outcome, gain, error."""
+    gain, error = paired_difference(a, b)
+    if gain > 2 * error:
+        return BETTER, gain, error
+    if gain < -2 * error:
+        return WORSE, gain, error
+    return SAME, gain, error
+
+
 def longer_training_verdict(short, long) -> str:
     """A French sentence comparing the same model trained longer, against measurement noise."""
-    gain, error = paired_difference(short, long)
+    result, _, error = outcome(short, long)
     margin = _points(2 * error)
-    if gain > 2 * error:
+    if result == BETTER:
         verdict = (
             f"Le gain dépasse l'incertitude de mesure (±{margin} à deux erreurs types, "
             "sur les mêmes images de test) : les époques supplémentaires ont payé."
         )
-    elif gain < -2 * error:
+    elif result == WORSE:
         verdict = (
             "Le résultat se dégrade au-delà de l'incertitude de mesure : les époques "
             "supplémentaires ont nui, par surapprentissage."
@@ -284,27 +298,21 @@ def longer_training_verdict(short, long) -> str:
 
 
 def _points(value: float) -> str:
-    from lab.report import pts
-
-    return pts(value).lstrip("+")
-
-
-def _percent(value: float) -> str:
-    return f"{100 * value:.1f}".replace(".", ",") + "\u00a0%"
+    return pts(value, signed=value < 0)
 
 
 def leaky_verdict(relu, leaky) -> str:
     """A French sentence on LeakyReLU + 40 epochs + batch 128 against the ReLU model at 20 epochs."""
-    gain, error = paired_difference(relu, leaky)
+    result, gain, error = outcome(relu, leaky)
     ratio = leaky["wall_seconds"] / relu["wall_seconds"]
-    if gain > 2 * error:
-        outcome = f"Le gain, {_points(gain)}, dépasse l'incertitude de mesure (±{_points(2 * error)})"
-    elif gain < -2 * error:
-        outcome = f"La perte, {_points(-gain)}, dépasse l'incertitude de mesure (±{_points(2 * error)})"
+    if result == BETTER:
+        sentence = f"Le gain, {_points(gain)}, dépasse l'incertitude de mesure (±{_points(2 * error)})"
+    elif result == WORSE:
+        sentence = f"La perte, {_points(-gain)}, dépasse l'incertitude de mesure (±{_points(2 * error)})"
     else:
-        outcome = f"La différence, {_points(gain)}, reste dans l'incertitude de mesure (±{_points(2 * error)})"
+        sentence = f"La différence, {_points(gain)}, reste dans l'incertitude de mesure (±{_points(2 * error)})"
     return (
-        f"{outcome}, pour un temps de calcul multiplié par {ratio:.1f}".replace(".", ",")
+        f"{sentence}, pour un temps de calcul multiplié par {ratio:.1f}".replace(".", ",")
         + ". Trois réglages changent à la fois (activation, nombre d'époques, taille de batch) : "
         "cette comparaison ne permet pas d'attribuer l'écart à la LeakyReLU seule."
     )
@@ -342,7 +350,7 @@ def most_efficient(table: pd.DataFrame, runs: dict) -> dict:
     row = table.loc[chosen]
     params = f"{int(row['params']):,}".replace(",", "\u00a0")
     verdict = (
-        f"Nous retenons {chosen} : {_percent(row['test_accuracy'])} sur le test, un écart "
+        f"Nous retenons {chosen} : {pct(row['test_accuracy'])} sur le test, un écart "
         f"apprentissage − validation de {_points(row['gap'])}, {params} paramètres"
         f" et {row['seconds'] / 60:.0f}\u00a0min d'apprentissage sur deux cœurs."
     )
@@ -360,7 +368,7 @@ def most_efficient(table: pd.DataFrame, runs: dict) -> dict:
         alternative = max(cheaper, key=lambda name: table.loc[name, "test_accuracy"])
         other = table.loc[alternative]
         verdict += (
-            f" Si le temps de calcul compte davantage, {alternative} atteint {_percent(other['test_accuracy'])} "
+            f" Si le temps de calcul compte davantage, {alternative} atteint {pct(other['test_accuracy'])} "
             f"en {other['seconds'] / 60:.0f}\u00a0min, avec un écart apprentissage − validation de "
             f"{_points(other['gap'])} : c'est le meilleur compromis parmi les modèles au moins deux fois "
             "plus rapides à entraîner."
@@ -385,10 +393,9 @@ def difference_sentence(a, b) -> str:
 
     E.g. "+1,2 points, au-delà de l'incertitude de mesure (±0,6 point à deux erreurs types)".
     """
-    gain, error = paired_difference(a, b)
-    sign = "+" if gain >= 0 else "−"
-    within = "dans" if abs(gain) <= 2 * error else "au-delà de"
-    return f"{sign}{_points(abs(gain))}, {within} l'incertitude de mesure de ±{_points(2 * error)} à deux erreurs types"
+    result, gain, error = outcome(a, b)
+    within = "dans" if result == SAME else "au-delà de"
+    return f"{pts(gain)}, {within} l'incertitude de mesure de ±{_points(2 * error)} à deux erreurs types"
 
 
 def val_test_gap(run) -> tuple[float, float]:
@@ -406,10 +413,10 @@ def effect(a, b, plural: bool = False) -> str:
 
     `plural` conjugates the verb for a plural subject ("les convolutions ajoutées améliorent le modèle").
     """
-    gain, error = paired_difference(a, b)
-    if gain > 2 * error:
+    result, _, _ = outcome(a, b)
+    if result == BETTER:
         return "améliorent le modèle" if plural else "améliore le modèle"
-    if gain < -2 * error:
+    if result == WORSE:
         return "dégradent le modèle" if plural else "dégrade le modèle"
     verb = "ne changent" if plural else "ne change"
     return f"{verb} pas le modèle de façon mesurable"
