@@ -5,10 +5,8 @@ The report's chapters read every result through `lab.result(name)`.
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the book
-
-from lab.experiments import EXPERIMENTS, get  # noqa: E402
-from lab.store import Run, StoredResultError  # noqa: E402
+from lab.experiments import EXPERIMENTS, get
+from lab.store import Run, StoredResultError
 
 ALLOW_TRAINING_VARIABLE = "LAB_ALLOW_TRAINING"
 
