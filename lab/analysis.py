@@ -443,3 +443,16 @@ def crossing_epoch(run) -> int | None:
     """First epoch whose training accuracy (measured during the epoch) exceeds the validation one."""
     above = run.history.index[run.history["accuracy"] > run.history["val_accuracy"]]
     return int(above[0]) if len(above) else None
+
+
+def main_cause(baseline, longer, leaky) -> str:
+    """Which of the two changes of q-5-6 brings most of the gain, in French.
+
+    `longer` is the ReLU model with the LeakyReLU run's epochs and batch size, so that
+    baseline → longer measures the training settings and longer → leaky the activation.
+    """
+    settings, _ = paired_difference(baseline, longer)
+    activation, _ = paired_difference(longer, leaky)
+    if settings >= activation:
+        return "l'apprentissage plus long (40 époques par batchs de 128), plus que de l'activation"
+    return "l'activation LeakyReLU, plus que de l'apprentissage plus long"

@@ -198,6 +198,11 @@ _ALL = (
                title="6 conv + BatchNorm", **CIFAR),
     Experiment("cifar-conv6-bn-20", layers=CONV6_BN, brief=("q-5-5",),
                title="6 conv + BatchNorm, 20 époques", **{**CIFAR, "epochs": 20}),
+    # Beyond the brief (q-5-6): the ReLU model with the LeakyReLU run's epochs and batch size,
+    # so that the effect of the activation can be told apart from that of longer training.
+    Experiment("cifar-conv6-bn-relu-40", layers=CONV6_BN, brief=("q-5-6",),
+               title="6 conv + BatchNorm, ReLU, 40 époques, batch 128",
+               batch_size=128, **{**CIFAR, "epochs": 40}),
     Experiment("cifar-conv6-bn-leaky", layers=CONV6_BN, brief=("q-5-6", "q-5-7"),
                title="6 conv + BatchNorm + LeakyReLU, 40 époques, batch 128",
                activation="leaky_relu", negative_slope=0.3, batch_size=128, **{**CIFAR, "epochs": 40}),

@@ -25,6 +25,7 @@ NAMES = [
     "cifar-conv6",
     "cifar-conv6-bn",
     "cifar-conv6-bn-20",
+    "cifar-conv6-bn-relu-40",  # beyond the brief: q-5-6's epochs and batch with ReLU, to isolate LeakyReLU
     "cifar-conv6-bn-leaky",
 ]
 
@@ -70,12 +71,16 @@ def test_training_settings_of_the_brief():
         "fashion-base", "fashion-dropout", "fashion-dense128", "fashion-dropout-norm", "cifar-conv6-bn-20",
     }  # fmt: skip
     assert get("fashion-dropout-long").epochs == 40
-    leaky = get("cifar-conv6-bn-leaky")
+    leaky, relu_40 = get("cifar-conv6-bn-leaky"), get("cifar-conv6-bn-relu-40")
     assert (leaky.activation, leaky.negative_slope, leaky.epochs, leaky.batch_size) == ("leaky_relu", 0.3, 40, 128)
+    assert (relu_40.activation, relu_40.epochs, relu_40.batch_size, relu_40.layers) == ("relu", 40, 128, leaky.layers)
     for experiment in EXPERIMENTS.values():
         if experiment is not leaky:
-            assert (experiment.activation, experiment.batch_size) == ("relu", 64)
-        if experiment.dataset == "cifar10" and experiment.name not in ("cifar-conv6-bn-20", "cifar-conv6-bn-leaky"):
+            assert experiment.activation == "relu"
+        if experiment not in (leaky, relu_40):
+            assert experiment.batch_size == 64
+        long_cifar = ("cifar-conv6-bn-20", "cifar-conv6-bn-relu-40", "cifar-conv6-bn-leaky")
+        if experiment.dataset == "cifar10" and experiment.name not in long_cifar:
             assert experiment.epochs == 10
         assert (experiment.optimizer, experiment.learning_rate) == ("adam", 1e-3)
         assert experiment.validation_fraction == 0.1

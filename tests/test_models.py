@@ -67,6 +67,7 @@ BY_HAND = {
     "cifar-conv4-same": CIFAR_CONV4_SAME,
     "cifar-conv4-same-dropout": CIFAR_CONV4_SAME,
     "cifar-conv6-bn": CIFAR_CONV6_BN,
+    "cifar-conv6-bn-relu-40": CIFAR_CONV6_BN,
     "cifar-conv6-bn-leaky": CIFAR_CONV6_BN,  # LeakyReLU has no parameters
 }
 
