@@ -16,7 +16,7 @@ import pandas as pd
 from lab import params
 from lab.data import CLASS_NAMES, DISPLAY_NAMES, SOURCE_NAMES_FR
 from lab.experiments import get
-from lab.report import pct, pts
+from lab.report import dec, num, pct, pts
 
 SPLITS = {"train": "apprentissage", "val": "validation", "test": "test"}
 
@@ -134,7 +134,7 @@ def provenance(runs) -> pd.DataFrame:
             "source": SOURCE_NAMES_FR.get(data["source"], data["source"]),
             "authentique": "oui" if data["genuine"] else "non",
             "écart moyen des pixels": "" if data.get("pixel_deviation") is None
-            else f"{data['pixel_deviation']:.2f} / 255".replace(".", ","),
+            else f"{dec(data['pixel_deviation'], 2)} / 255",
             "empreinte SHA-256": data["sha256"][:16] + "…",
         })  # fmt: skip
     return pd.DataFrame(rows.values())
@@ -147,7 +147,7 @@ def provenance_sentence(run) -> str:
         return (f"Les résultats sur ce jeu ont été calculés sur les données authentiques "
                 f"(source : {data['source']}).")  # fmt: skip
     deviation = data.get("pixel_deviation")
-    measured = f"de {deviation:.2f}/255".replace(".", ",") if deviation is not None else "d'une quantité non mesurée"
+    measured = f"de {dec(deviation, 2)}/255" if deviation is not None else "d'une quantité non mesurée"
     return (
         "Les résultats CIFAR-10 de ce livre ont été calculés sur une copie JPEG de CIFAR-10, "
         "et non sur le jeu authentique, que cette machine ne pouvait pas télécharger. La copie "
@@ -312,7 +312,7 @@ def leaky_verdict(relu, leaky) -> str:
     else:
         sentence = f"La différence, {_points(gain)}, reste dans l'incertitude de mesure (±{_points(2 * error)})"
     return (
-        f"{sentence}, pour un temps de calcul multiplié par {ratio:.1f}".replace(".", ",")
+        f"{sentence}, pour un temps de calcul multiplié par {dec(ratio, 1)}"
         + ". Trois réglages changent à la fois (activation, nombre d'époques, taille de batch) : "
         "cette comparaison ne permet pas d'attribuer l'écart à la LeakyReLU seule."
     )
@@ -348,15 +348,15 @@ def most_efficient(table: pd.DataFrame, runs: dict) -> dict:
             chosen = cheaper
             break
     row = table.loc[chosen]
-    params = f"{int(row['params']):,}".replace(",", "\u00a0")
+    parameters = num(row["params"])
     verdict = (
         f"Nous retenons {chosen} : {pct(row['test_accuracy'])} sur le test, un écart "
-        f"apprentissage − validation de {_points(row['gap'])}, {params} paramètres"
+        f"apprentissage − validation de {_points(row['gap'])}, {parameters} paramètres"
         f" et {row['seconds'] / 60:.0f}\u00a0min d'apprentissage sur deux cœurs."
     )
     if chosen != best:
         gain, error = paired_difference(runs[chosen], runs[best])
-        ratio = f"{table.loc[best, 'seconds'] / row['seconds']:.1f}".replace(".", ",")
+        ratio = dec(table.loc[best, "seconds"] / row["seconds"], 1)
         verdict += (
             f" {best} fait un peu mieux sur le test ({_points(gain)}), mais dans l'incertitude de mesure "
             f"(±{_points(2 * error)}) et pour un temps d'apprentissage {ratio} fois plus long."
@@ -425,7 +425,7 @@ def effect(a, b, plural: bool = False) -> str:
 def val_test_sentence(run) -> str:
     """French sentence: is the test accuracy consistent with the validation accuracy?"""
     gap, error = val_test_gap(run)
-    ratio = f"{abs(gap) / error:.1f}".replace(".", ",")
+    ratio = dec(abs(gap) / error, 1)
     direction = "plus basse" if gap > 0 else "plus haute"
     if abs(gap) <= 2 * error:
         return (f"L'exactitude de test est {direction} que celle de validation de {_points(abs(gap))}, soit "

@@ -14,6 +14,7 @@ from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
 from lab import analysis
 from lab.data import DISPLAY_NAMES
+from lab.report import num
 
 sns.set_theme(style="whitegrid", context="notebook")
 
@@ -147,7 +148,7 @@ def comparison(summary, x: str = "params", size: str = "seconds"):
         ax.xaxis.set_major_formatter(ScalarFormatter())  # plain numbers, not powers of ten
     levels = _round_levels(summary[size].max())
     handles = [axes[-1].scatter([], [], s=level * scale, color="grey", alpha=0.5) for level in levels]
-    texts = [f"{level / 60:.0f} min" if size == "seconds" else f"{level:,.0f}".replace(",", " ") for level in levels]
+    texts = [f"{level / 60:.0f} min" if size == "seconds" else num(level) for level in levels]
     axes[-1].legend(handles, texts, title=labels.get(size, size), fontsize=8, loc="lower right",
                     labelspacing=1.5, borderpad=1)  # fmt: skip
     return fig
