@@ -16,7 +16,7 @@ import pandas as pd
 from lab import params
 from lab.data import CLASS_NAMES, DISPLAY_NAMES, SOURCE_NAMES_FR
 from lab.experiments import get
-from lab.report import dec, num, pct, pts
+from lab.report import as_markdown, dec, md, num, pct, pts
 
 SPLITS = {"train": "apprentissage", "val": "validation", "test": "test"}
 
@@ -140,6 +140,7 @@ def provenance(runs) -> pd.DataFrame:
     return pd.DataFrame(rows.values())
 
 
+@as_markdown
 def provenance_sentence(run) -> str:
     """A French sentence that says on which copy of the data a run was computed."""
     data = run["data"]
@@ -230,6 +231,7 @@ def _near_end(epoch: int, run, margin: int = 2) -> bool:
     return epoch >= len(run.history) - margin
 
 
+@as_markdown
 def more_epochs_verdict(run) -> str:
     """A French sentence: would more epochs pay, judging from the validation curves?"""
     best, lowest = best_epoch(run), min_val_loss_epoch(run)
@@ -270,6 +272,7 @@ def outcome(a, b) -> tuple[str, float, float]:
     return SAME, gain, error
 
 
+@as_markdown
 def longer_training_verdict(short, long) -> str:
     """A French sentence comparing the same model trained longer, against measurement noise."""
     result, _, error = outcome(short, long)
@@ -301,6 +304,7 @@ def _points(value: float) -> str:
     return pts(value, signed=value < 0)
 
 
+@as_markdown
 def leaky_verdict(relu, leaky) -> str:
     """A French sentence on LeakyReLU + 40 epochs + batch 128 against the ReLU model at 20 epochs."""
     result, gain, error = outcome(relu, leaky)
@@ -373,7 +377,7 @@ def most_efficient(table: pd.DataFrame, runs: dict) -> dict:
             f"{_points(other['gap'])} : c'est le meilleur compromis parmi les modèles au moins deux fois "
             "plus rapides à entraîner."
         )
-    return {"chosen": chosen, "best": best, "frontier": frontier, "verdict": verdict}
+    return {"chosen": chosen, "best": best, "frontier": frontier, "verdict": md(verdict)}
 
 
 def history_difference(a, b) -> float:
@@ -388,6 +392,7 @@ def history_difference(a, b) -> float:
     return float(difference.abs().to_numpy().max())
 
 
+@as_markdown
 def difference_sentence(a, b) -> str:
     """`b` against `a` on the test set, in French, qualified by the paired measurement noise.
 
@@ -408,6 +413,7 @@ def val_test_gap(run) -> tuple[float, float]:
     return error_rate(run, "test") - error_rate(run, "val"), float(error)
 
 
+@as_markdown
 def effect(a, b, plural: bool = False) -> str:
     """What going from run `a` to run `b` does to test accuracy: a French predicate on "le modèle".
 
@@ -422,6 +428,7 @@ def effect(a, b, plural: bool = False) -> str:
     return f"{verb} pas le modèle de façon mesurable"
 
 
+@as_markdown
 def val_test_sentence(run) -> str:
     """French sentence: is the test accuracy consistent with the validation accuracy?"""
     gap, error = val_test_gap(run)
@@ -445,6 +452,7 @@ def crossing_epoch(run) -> int | None:
     return int(above[0]) if len(above) else None
 
 
+@as_markdown
 def main_cause(baseline, longer, leaky) -> str:
     """Which of the two changes of q-5-6 brings most of the gain, in French.
 

@@ -10,13 +10,17 @@ from __future__ import annotations
 import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator, ScalarFormatter
+from matplotlib.ticker import MaxNLocator
 
 from lab import analysis
 from lab.data import DISPLAY_NAMES
 from lab.report import num
 
-sns.set_theme(style="whitegrid", context="notebook")
+# Figures are drawn at the size they are printed: the body of an A4 page and of the HTML
+# book is about 16 cm wide, and no text is smaller than 7 pt there.
+PAGE_WIDTH = 6.3  # inches
+SMALLEST_FONT = 7  # points
+sns.set_theme(style="whitegrid", context="paper", rc={"legend.fontsize": 8, "axes.titlesize": 9.5})
 
 
 def _show_figures_in_notebooks() -> None:
@@ -37,14 +41,15 @@ _show_figures_in_notebooks()
 def _image(ax, image, title, color="black"):
     image = np.squeeze(image)
     ax.imshow(image, cmap="gray" if image.ndim == 2 else None, interpolation="nearest")
-    ax.set_title(title, fontsize=9, color=color)
+    ax.set_title(title, fontsize=SMALLEST_FONT + 1, color=color)
     ax.axis("off")
 
 
 def image_grid(x, labels, names, n: int = 9, ncols: int = 3):
     """The first `n` images with the name of their class."""
     nrows = int(np.ceil(n / ncols))
-    fig = Figure(figsize=(1.9 * ncols, 2.0 * nrows), layout="constrained")
+    side = min(1.9, PAGE_WIDTH / ncols)
+    fig = Figure(figsize=(side * ncols, (side + 0.1) * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols)
     for i, ax in enumerate(np.ravel(axes)):
         if i < n:
@@ -54,35 +59,56 @@ def image_grid(x, labels, names, n: int = 9, ncols: int = 3):
     return fig
 
 
+def _seeds(runs) -> list:
+    """A run, or the runs of several seeds, as a list."""
+    return list(runs) if isinstance(runs, (list, tuple)) else [runs]
+
+
+def _curve(ax, runs, column: str, **style):
+    """The mean over seeds of one history column, with a band from the lowest to the highest seed."""
+    import pandas as pd
+
+    values = pd.concat([run.history[column] for run in _seeds(runs)], axis=1)
+    ax.plot(values.index, values.mean(axis=1), **style)
+    if values.shape[1] > 1:
+        ax.fill_between(values.index, values.min(axis=1), values.max(axis=1), color=style.get("color"),
+                        alpha=0.15, linewidth=0)  # fmt: skip
+
+
 def learning_curves(runs: dict, metrics=("loss", "accuracy")):
-    """Training (solid) and validation (dashed) curves of each run, per epoch."""
-    titles = {"loss": "Perte (entropie croisée)", "accuracy": "Exactitude (accuracy)"}
-    fig = Figure(figsize=(5.5 * len(metrics), 3.8), layout="constrained")
+    """Training (solid) and validation (dashed) curves of each run, per epoch.
+
+    A value of `runs` may be a list of runs of the same experiment (several seeds): the
+    curve is then their mean, inside a band from the lowest to the highest seed.
+    """
+    titles = {"loss": "Perte (entropie croisée)", "accuracy": "Exactitude"}
+    fig = Figure(figsize=(PAGE_WIDTH, 3.3), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)
     palette = sns.color_palette("deep", len(runs))
     for ax, metric in zip(axes[0], metrics, strict=True):
         for color, (label, run) in zip(palette, runs.items(), strict=True):
-            history = run.history
-            ax.plot(history.index, history[metric], color=color, label=f"{label} (apprentissage)")
-            ax.plot(history.index, history[f"val_{metric}"], color=color, linestyle="--",
-                    label=f"{label} (validation)")  # fmt: skip
+            _curve(ax, run, metric, color=color, label=f"{label} (apprentissage)")
+            _curve(ax, run, f"val_{metric}", color=color, linestyle="--", label=f"{label} (validation)")
         ax.set(title=titles.get(metric, metric), xlabel="époque")
+        _french_ticks(ax)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes[0][-1].legend(fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2)
     return fig
 
 
 def learning_curves_side_by_side(runs: dict, metric: str = "accuracy"):
     """One panel per run: training (solid) and validation (dashed) `metric`, on shared axes."""
-    fig = Figure(figsize=(5 * len(runs), 3.8), layout="constrained")
+    fig = Figure(figsize=(PAGE_WIDTH, 3.1), layout="constrained")
     axes = fig.subplots(1, len(runs), sharey=True, squeeze=False)[0]
     for ax, (label, run) in zip(axes, runs.items(), strict=True):
-        history = run.history
-        ax.plot(history.index, history[metric], label="apprentissage")
-        ax.plot(history.index, history[f"val_{metric}"], linestyle="--", label="validation")
-        ax.set(title=label, xlabel="époque", ylabel="exactitude" if metric == "accuracy" else metric)
+        _curve(ax, run, metric, label="apprentissage")
+        _curve(ax, run, f"val_{metric}", linestyle="--", label="validation")
+        ax.set(title=label, xlabel="époque")
+        _french_ticks(ax)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes[0].legend(fontsize=8)
+    axes[0].set(ylabel="exactitude" if metric == "accuracy" else metric)
+    axes[0].legend()
     return fig
 
 
@@ -91,11 +117,11 @@ def confusion_heatmap(run, normalize: bool = True):
     matrix = analysis.confusion(run)
     names = analysis.class_names(run)
     values = matrix / matrix.sum(axis=1, keepdims=True) if normalize else matrix
-    fig = Figure(figsize=(7.5, 6.2), layout="constrained")
+    fig = Figure(figsize=(PAGE_WIDTH, 5.4), layout="constrained")
     ax = fig.subplots()
     sns.heatmap(values, annot=True, fmt=".2f" if normalize else "d", cmap="Blues", square=True,
                 xticklabels=names, yticklabels=names, cbar_kws={"shrink": 0.8}, ax=ax,
-                annot_kws={"fontsize": 8})  # fmt: skip
+                annot_kws={"fontsize": SMALLEST_FONT + 0.5})  # fmt: skip
     ax.set(xlabel="classe prédite", ylabel="vraie classe")
     ax.tick_params(axis="x", rotation=45)
     return fig
@@ -105,7 +131,8 @@ def error_gallery(x_test, run, indices, ncols: int = 5):
     """Misclassified test images: true class, predicted class and confidence."""
     names = analysis.class_names(run)
     nrows = int(np.ceil(len(indices) / ncols))
-    fig = Figure(figsize=(2.1 * ncols, 2.4 * nrows), layout="constrained")
+    side = PAGE_WIDTH / ncols
+    fig = Figure(figsize=(PAGE_WIDTH, (side + 0.35) * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols)
     for ax, index in zip(np.ravel(axes), indices, strict=False):
         true, predicted = run.y_true[index], run.y_pred[index]
@@ -122,7 +149,7 @@ def per_class_bars(runs: dict):
 
     table = pd.concat({label: analysis.per_class_accuracy(run) for label, run in runs.items()}, axis=1)
     table = table.sort_values(list(runs)[-1])
-    fig = Figure(figsize=(8, 3.8), layout="constrained")
+    fig = Figure(figsize=(PAGE_WIDTH, 3.4), layout="constrained")
     ax = fig.subplots()
     table.plot.bar(ax=ax, width=0.8)
     ax.set(ylabel="exactitude sur le test", xlabel="", ylim=(0, 1))
@@ -131,27 +158,93 @@ def per_class_bars(runs: dict):
 
 
 def comparison(summary, x: str = "params", size: str = "seconds"):
-    """Test accuracy against `x` (log scale), one panel per dataset; the marker's area shows `size`."""
+    """Test accuracy against `x` (log scale), one panel per dataset; the marker's area shows `size`.
+
+    Each model is marked with its number, moved off its disc when it would cover
+    another number, and a key beside the panel names it.
+    """
     labels = {"params": "paramètres", "macs": "MAC par image", "seconds": "temps d'apprentissage (s)"}
     datasets = list(dict.fromkeys(summary["dataset"]))
-    fig = Figure(figsize=(6 * len(datasets), 4.8), layout="constrained")
-    axes = fig.subplots(1, len(datasets), squeeze=False)[0]
-    scale = 600 / summary[size].max()
-    for ax, dataset, color in zip(axes, datasets, sns.color_palette("deep"), strict=False):
+    fig = Figure(figsize=(PAGE_WIDTH, 3.0 * len(datasets)), layout="constrained")
+    grid = fig.subplots(len(datasets), 2, squeeze=False, gridspec_kw={"width_ratios": [2.2, 1]})
+    scale = 300 / summary[size].max()
+    for (ax, key), dataset, color in zip(grid, datasets, sns.color_palette("deep"), strict=False):
         rows = summary[summary["dataset"] == dataset]
-        ax.scatter(rows[x], rows["test_accuracy"], s=rows[size] * scale, alpha=0.6, color=color)
-        for _, row in rows.iterrows():
-            ax.annotate(row["experiment"], (row[x], row["test_accuracy"]), fontsize=7,
-                        xytext=(5, 3), textcoords="offset points")  # fmt: skip
-        ax.set(xscale="log", xlabel=labels.get(x, x), ylabel="exactitude sur le test", title=DISPLAY_NAMES[dataset])
-        ax.margins(x=0.25, y=0.15)
-        ax.xaxis.set_major_formatter(ScalarFormatter())  # plain numbers, not powers of ten
+        ax.scatter(rows[x], rows["test_accuracy"], s=rows[size] * scale, alpha=0.45, color=color)
+        ax.set(xscale="log", xlabel=labels.get(x, x), ylabel="exactitude (test)", title=DISPLAY_NAMES[dataset])
+        ax.margins(x=0.15, y=0.15)
+        _french_ticks(ax, percent_y=True)
+        key.axis("off")
+    _draw(fig)  # the axes' final positions, to place the numbers in printed points
+    number = 0
+    for (ax, key), dataset in zip(grid, datasets, strict=False):
+        rows = summary[summary["dataset"] == dataset]
+        numbers = [str(number + i + 1) for i in range(len(rows))]
+        number += len(rows)
+        _label_points(ax, rows[x].to_numpy(), rows["test_accuracy"].to_numpy(), numbers)
+        lines = [f"{n}  {name}" for n, name in zip(numbers, rows["experiment"], strict=True)]
+        key.text(0, 1, "\n".join(lines), va="top", fontsize=SMALLEST_FONT + 0.5, family="monospace",
+                 transform=key.transAxes)  # fmt: skip
     levels = _round_levels(summary[size].max())
-    handles = [axes[-1].scatter([], [], s=level * scale, color="grey", alpha=0.5) for level in levels]
+    handles = [grid[-1][0].scatter([], [], s=level * scale, color="grey", alpha=0.5) for level in levels]
     texts = [f"{level / 60:.0f} min" if size == "seconds" else num(level) for level in levels]
-    axes[-1].legend(handles, texts, title=labels.get(size, size), fontsize=8, loc="lower right",
-                    labelspacing=1.5, borderpad=1)  # fmt: skip
+    grid[-1][0].legend(handles, texts, title=labels.get(size, size), loc="lower right", labelspacing=1.2)
     return fig
+
+
+LABEL_OFFSETS = [(0, 0), (0, 11), (0, -11), (13, 0), (-13, 0), (11, 10), (-11, 10), (11, -10), (-11, -10),
+                 (0, 21), (0, -21), (22, 0), (-22, 0)]  # fmt: skip
+
+
+def _label_points(ax, xs, ys, texts):
+    """Write each text on its point, or at the nearest offset where it covers no earlier text."""
+    font = SMALLEST_FONT + 1
+    to_points = ax.transData + fig_points(ax.figure).inverted()
+    placed = []
+    for x, y, text in zip(xs, ys, texts, strict=True):
+        px, py = to_points.transform((x, y))
+        half_width, half_height = 0.35 * font * len(text) + 1, 0.5 * font + 1
+        for dx, dy in LABEL_OFFSETS:
+            box = (px + dx - half_width, py + dy - half_height, px + dx + half_width, py + dy + half_height)
+            if not any(_overlap(box, other) for other in placed):
+                break
+        placed.append(box)
+        arrow = {"arrowstyle": "-", "lw": 0.5, "color": "0.4"} if (dx, dy) != (0, 0) else None
+        label = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", ha="center",
+                            va="center", fontsize=font, fontweight="bold", arrowprops=arrow)  # fmt: skip
+        label.set_in_layout(False)
+
+
+def fig_points(fig):
+    """The transform from printed points (1/72 inch) to the figure's display coordinates."""
+    from matplotlib.transforms import Affine2D
+
+    return Affine2D().scale(fig.dpi / 72)
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _draw(fig):
+    """Lay the figure out now (constrained layout runs at draw time)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+
+
+def _french_ticks(ax, percent_y: bool = False):
+    """Tick labels with a decimal comma, plain numbers on log axes, percentages where asked."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    plain = FuncFormatter(lambda value, _: num(value) if value == int(value) else f"{value:g}".replace(".", ","))
+    for axis in (ax.xaxis, ax.yaxis):
+        if axis.get_scale() == "log":
+            axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            axis.set_minor_formatter(NullFormatter())
+        axis.set_major_formatter(plain)
+    if percent_y:
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{100 * value:g}\u00a0%".replace(".", ",")))
 
 
 def _round_levels(largest: float) -> list[float]:

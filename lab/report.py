@@ -2,30 +2,61 @@
 
 Numbers quoted in the prose go through these functions, so that the book writes
 `89,3 %` and `244 298` as French typography wants, from the stored values.
+
+Every formatter returns a `MarkdownText`: Quarto writes an inline value's `text/markdown`
+representation as Markdown, but a plain `str`'s `repr()` with its escapes ("60\\xa0000")
+and with its Markdown punctuation backslash-escaped (see tests/quarto_book.py).
 """
 
 from __future__ import annotations
+
+import functools
 
 import pandas as pd
 
 NBSP = "\u00a0"
 
 
+class MarkdownText(str):
+    """A string that Quarto (and Jupyter) display as Markdown, not as its `repr()`."""
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
+def md(text) -> MarkdownText:
+    """Text to be written as Markdown where an inline expression shows it."""
+    return MarkdownText(text)
+
+
+def as_markdown(formatter):
+    """Decorate a function returning text so that it returns `MarkdownText`."""
+    @functools.wraps(formatter)
+    def wrapper(*args, **kwargs) -> MarkdownText:
+        return MarkdownText(formatter(*args, **kwargs))
+
+    return wrapper
+
+
+@as_markdown
 def num(value) -> str:
     """An integer with a non-breaking space between thousands: 244 298."""
     return f"{int(round(float(value))):,}".replace(",", NBSP)
 
 
+@as_markdown
 def dec(value: float, digits: int = 2) -> str:
     """A decimal number with a decimal comma: 0,25."""
     return f"{value:.{digits}f}".replace(".", ",")
 
 
+@as_markdown
 def pct(value: float, digits: int = 1) -> str:
     """A proportion as a French percentage: 0.8934 -> 89,3 %."""
     return f"{dec(100 * value, digits)}{NBSP}%"
 
 
+@as_markdown
 def pts(value: float, digits: int = 1, signed: bool = True) -> str:
     """A difference of proportions in percentage points, signed: +2,4 points, −0,6 point."""
     sign = ("+" if value >= 0 else "−") if signed else ""
@@ -33,6 +64,7 @@ def pts(value: float, digits: int = 1, signed: bool = True) -> str:
     return f"{sign}{dec(abs(100 * value), digits)}{NBSP}{unit}"
 
 
+@as_markdown
 def duration(seconds: float) -> str:
     """A duration in words: 42 s, 3 min 12 s, 1 h 05 min."""
     seconds = int(round(seconds))
@@ -45,6 +77,7 @@ def duration(seconds: float) -> str:
     return f"{hours}{NBSP}h {minutes:02d}{NBSP}min"
 
 
+@as_markdown
 def names(items) -> str:
     """A French enumeration: « a », « b » et « c »."""
     quoted = [f"«{NBSP}{item}{NBSP}»" for item in items]
@@ -63,3 +96,44 @@ def table(frame: pd.DataFrame, index: bool = False, **formats):
         frame[column] = [formatter(value) if pd.notna(value) else "" for value in frame[column]]
     frame = frame.astype(object).where(frame.notna(), "")
     return Markdown(frame.to_markdown(index=index, disable_numparse=True))
+
+
+def parameters(experiment):
+    """The parameter table of an experiment, per layer and per neuron, in French (7 columns at most).
+
+    The last column is the cost (multiply-accumulates per image), or the trainable
+    parameters where some are not trained (BatchNormalization's moving statistics).
+    """
+    from lab import params
+
+    frame = params.parameter_table(experiment)
+    last = "trainable" if (frame["trainable"] != frame["params"]).any() else "macs"
+    columns = ["layer", "output_shape", "weights_per_neuron", "formula", "params", last]
+    return table(params.french(frame[columns]), **{params.COLUMNS["params"]: num, params.COLUMNS[last]: num})
+
+
+def accuracy_table(summary: pd.DataFrame):
+    """Accuracies after training and the train − validation gap, one row per model."""
+    columns = {"experiment": "modèle", "epochs": "époques", "train_accuracy": "apprentissage",
+               "val_accuracy": "validation", "test_accuracy": "test", "gap": "écart"}  # fmt: skip
+    frame = summary[list(columns)].rename(columns=columns)
+    return table(frame, apprentissage=pct, validation=pct, test=pct, écart=pts)
+
+
+def cost_table(summary: pd.DataFrame):
+    """Size and computing cost, one row per model."""
+    columns = {"experiment": "modèle", "params": "paramètres", "macs": "MAC / image",
+               "seconds": "temps", "seconds_per_epoch": "s / époque"}  # fmt: skip
+    frame = summary[list(columns)].rename(columns=columns)
+    formats = {"paramètres": num, "MAC / image": num, "temps": duration, "s / époque": lambda s: dec(s, 1)}
+    return table(frame, **formats)
+
+
+def shape_progression(layers, dataset: str):
+    """How the maps shrink layer after layer; a layer that cannot be built says so, in French."""
+    from lab import params
+
+    frame = params.shape_progression(layers, params.INPUT_SHAPES[dataset])
+    frame.loc[frame["error"] != "", "output_shape"] = "impossible : carte d'entrée plus petite que le noyau"
+    frame = frame.drop(columns="error").rename(columns={"layer": "couche", "output_shape": "forme de sortie"})
+    return table(frame)

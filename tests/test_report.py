@@ -120,9 +120,74 @@ def test_chapter_executes_without_error_or_noise(executed, chapter):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_every_inline_expression_gives_a_value(executed, chapter):
-    for expression, value in executed[chapter].inline_values:
-        assert value and value.lower() not in ("nan", "none", "[]"), f"`{expression}` gave {value!r}"
+def test_every_inline_value_renders_as_written(executed, chapter):
+    """Each inline value as Quarto writes it: no backslash, stray quote, literal marker or float."""
+    problems = {value.expression: value.problems() for value in executed[chapter].inline_values}
+    problems = {expression: found for expression, found in problems.items() if found}
+    assert problems == {}, (
+        f"{chapter}: inline values that Quarto would garble (return lab.report.md/num/pct/... "
+        "instead of a plain str or float; see tests/quarto_book.py)"
+    )
+
+
+def test_no_prose_line_starts_with_an_inline_value():
+    """Quarto substitutes before Markdown is parsed: "145. Ces poids" at a line start is a list item."""
+    for chapter, text in TEXTS.items():
+        lines = quarto_book.lines_starting_with_an_inline_value(text)
+        assert lines == [], f"{chapter}: move these inline values off the start of their line: {lines}"
+
+
+def test_every_file_of_the_book_has_its_own_level_one_heading():
+    """Quarto builds the sidebar and the PDF contents before it expands includes."""
+    for chapter in CHAPTERS:
+        own_text = quarto_book.without_code((ROOT / chapter).read_text())
+        assert re.search(r"^# \S", own_text, flags=re.MULTILINE), f"{chapter} has no level-1 heading of its own"
+
+
+MAX_TABLE_COLUMNS = 7  # what fits an A4 page and the HTML body at the book's font size
+
+
+def _pipe_tables(markdown: str) -> list[list[list[str]]]:
+    tables, rows = [], []
+    for line in markdown.splitlines() + [""]:
+        if line.strip().startswith("|"):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+        elif rows:
+            tables.append([row for row in rows if not all(re.fullmatch(r":?-+:?", c) for c in row)])
+            rows = []
+    return tables
+
+
+def _book_tables(executed) -> dict[str, list[list[list[str]]]]:
+    found = {}
+    for chapter, result in executed.items():
+        markdown = "\n\n".join([result.rendered_markdown("typst"), *result.markdown_outputs()])
+        found[chapter] = _pipe_tables(markdown)
+    return found
+
+
+@pytest.mark.slow
+def test_every_table_fits_the_page(executed):
+    wide = {chapter: [table[0] for table in tables if len(table[0]) > MAX_TABLE_COLUMNS]
+            for chapter, tables in _book_tables(executed).items()}  # fmt: skip
+    assert {chapter: headers for chapter, headers in wide.items() if headers} == {}, (
+        f"tables wider than {MAX_TABLE_COLUMNS} columns: split them or drop a column"
+    )
+
+
+@pytest.mark.slow
+def test_no_table_cell_starts_like_a_list_item(executed):
+    """Typst reads a cell that begins with "+ ", "- " or "1. " as a list."""
+    marker = re.compile(r"^(?:[+*-]|\d+[.)])\s")
+    cells = {chapter: [cell for table in tables for row in table for cell in row if marker.match(cell)]
+             for chapter, tables in _book_tables(executed).items()}  # fmt: skip
+    assert {chapter: found for chapter, found in cells.items() if found} == {}, "table cells read as list items"
+
+
+def test_the_book_runs_from_the_project_root():
+    """`execute-dir: project`: chapters import `lab` from the root, with or without `pip install -e .`."""
+    assert quarto_book.book_config()["project"].get("execute-dir") == "project"
+    assert quarto_book.execute_dir() == ROOT
 
 
 @pytest.mark.slow

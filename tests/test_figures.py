@@ -1,0 +1,70 @@
+"""The book's figures at their printed size: they fit the page, their text is legible, no label overlaps."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.text import Annotation, Text
+
+import lab
+from lab import analysis, figures
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return lab.results()
+
+
+def _book_figures(runs):
+    """One figure of each kind, drawn from the stored runs as the chapters draw them."""
+    fashion = [lab.result("fashion-base", seed) for seed in (0, 1, 2)]
+    drop = runs["cifar-conv4-same-dropout"]
+    x_test = np.zeros((len(drop.y_true), 32, 32, 3), dtype=np.uint8)
+    return {
+        "learning_curves": figures.learning_curves({"sans dropout": fashion, "avec dropout": runs["fashion-dropout"]}),
+        "side_by_side": figures.learning_curves_side_by_side({"a": runs["cifar-conv4-same"], "b": drop}),
+        "confusion": figures.confusion_heatmap(runs["cifar-dropout"]),
+        "gallery": figures.error_gallery(x_test, drop, np.arange(25)),
+        "image_grid": figures.image_grid(x_test, drop.y_true, analysis.class_names(drop), n=25, ncols=5),
+        "per_class": figures.per_class_bars({"a": runs["cifar-conv6-bn"]}),
+        "comparison": figures.comparison(analysis.summary(runs.values()), x="seconds", size="params"),
+    }
+
+
+def _texts(fig) -> list[Text]:
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+def test_every_figure_fits_the_page_with_legible_text(runs):
+    for name, fig in _book_figures(runs).items():
+        width, _ = fig.get_size_inches()
+        assert width <= figures.PAGE_WIDTH, f"{name} is {width} in wide: it would be shrunk on the page"
+        small = {t.get_text(): t.get_fontsize() for t in _texts(fig) if t.get_fontsize() < figures.SMALLEST_FONT}
+        assert small == {}, f"{name}: text smaller than {figures.SMALLEST_FONT} pt at printed size"
+
+
+def test_no_two_model_labels_of_the_comparison_overlap(runs):
+    fig = figures.comparison(analysis.summary(runs.values()), x="seconds", size="params")
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    labels = [t for t in fig.findobj(Annotation) if t.get_text().strip()]
+    assert len(labels) == len(runs)
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in labels]
+    overlapping = [(a, b) for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2) if box_a.overlaps(box_b)]
+    assert overlapping == []
+
+
+def test_label_placement_moves_a_label_that_would_cover_another():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3, 3))
+    ax = fig.subplots()
+    ax.set(xlim=(0, 1), ylim=(0, 1))
+    figures._draw(fig)
+    figures._label_points(ax, np.array([0.5, 0.5, 0.5]), np.array([0.5, 0.5, 0.5]), ["1", "2", "3"])
+    offsets = [t.xyann for t in fig.findobj(Annotation)]
+    assert len(set(offsets)) == 3 and offsets[0] == (0, 0)
