@@ -1,7 +1,11 @@
-"""Benchmark: execute every chapter of the book from the stored results, as the tests do.
+"""Benchmark: execute every chapter of the book from the stored results, as `quarto render` does.
 
-Prints each chapter's time and the total against the target (the whole book in under
-two minutes on the project's 2-core machine), as a ratio measured in this run.
+A cold `quarto render` executes every chapter once per output format (HTML and Typst:
+freeze results are kept per format), so the book's execution time counts twice. This
+prints each chapter's time, one execution of the whole book, and the two formats'
+executions as a ratio of the target (a cold render of both formats in 90 s on two
+cores), all measured in this run. Quarto's own work (pandoc, Typst) comes on top and
+cannot be measured on machines without Quarto.
 
     LAB_DATA_DIR=../shared/datasets .venv/bin/python benchmarks/execute_book.py
 """
@@ -17,7 +21,8 @@ os.environ.setdefault("LAB_ALLOW_TRAINING", "0")
 
 from tests import quarto_book  # noqa: E402
 
-TARGET_SECONDS = 120
+TARGET_SECONDS = 90  # a cold render of both formats
+FORMATS = 2  # HTML and Typst
 
 
 def main() -> None:
@@ -28,7 +33,10 @@ def main() -> None:
         seconds = time.perf_counter() - started
         total += seconds
         print(f"{chapter:<40} {seconds:6.1f} s")
-    print(f"{'whole book':<40} {total:6.1f} s = {total / TARGET_SECONDS:.2f} × the {TARGET_SECONDS} s target")
+    both = FORMATS * total
+    print(f"{'one execution of the book':<40} {total:6.1f} s")
+    ratio = both / TARGET_SECONDS
+    print(f"{'both formats (2 executions)':<40} {both:6.1f} s = {ratio:.2f} × the {TARGET_SECONDS} s target")
 
 
 if __name__ == "__main__":

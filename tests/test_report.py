@@ -144,6 +144,12 @@ def test_every_file_of_the_book_has_its_own_level_one_heading():
         assert re.search(r"^# \S", own_text, flags=re.MULTILINE), f"{chapter} has no level-1 heading of its own"
 
 
+def test_no_heading_holds_code():
+    """Typst justifies a heading with long code in it by stretching its spaces."""
+    headings = re.findall(r"^#{1,6} .*$", quarto_book.without_code(BOOK_TEXT), flags=re.MULTILINE)
+    assert [heading for heading in headings if "`" in heading] == []
+
+
 MAX_TABLE_COLUMNS = 7  # what fits an A4 page and the HTML body at the book's font size
 
 

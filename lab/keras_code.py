@@ -1,0 +1,72 @@
+"""The Keras code of an experiment, written as a reader of the report would write it.
+
+The book shows this code for each model the brief asks to build; it is generated from
+the experiment's declarative spec (which keys the stored results), and the tests
+execute it and compare the model it builds with `lab.models.build`, layer by layer.
+Generating it needs no TensorFlow, so chapters that show it stay fast.
+"""
+
+from __future__ import annotations
+
+from lab.models import INPUT_SHAPES, plan
+
+INDENT = "    "
+
+
+def _activation(experiment) -> str:
+    return "" if experiment.activation == "leaky_relu" else f', activation="{experiment.activation}"'
+
+
+def _layer_lines(spec: dict, experiment) -> list[str]:
+    kind = spec["type"]
+    if kind == "conv2d":
+        padding = f', padding="{spec["padding"]}"' if spec.get("padding", "valid") != "valid" else ""
+        lines = [f"layers.Conv2D({spec['filters']}, {spec['kernel_size']}{padding}{_activation(experiment)}),"]
+    elif kind == "dense":
+        lines = [f"layers.Dense({spec['units']}{_activation(experiment)}),"]
+    elif kind == "output":
+        return [f'layers.Dense({spec["units"]}, activation="softmax"),']
+    elif kind == "max_pool":
+        return [f"layers.MaxPooling2D({spec['pool_size']}),"]
+    elif kind == "flatten":
+        return ["layers.Flatten(),"]
+    elif kind == "dropout":
+        return [f"layers.Dropout({spec['rate']}),"]
+    else:  # batch_norm
+        return ["layers.BatchNormalization(),"]
+    if experiment.activation == "leaky_relu":
+        lines.append(f"layers.LeakyReLU(negative_slope={experiment.negative_slope}),")
+    return lines
+
+
+def model_code(experiment) -> str:
+    """`model = keras.Sequential([keras.Input(...), layers.Conv2D(...), ...])` for the experiment."""
+    plan(experiment.layers, INPUT_SHAPES[experiment.dataset])  # refuse a spec that cannot be built
+    lines = [f"keras.Input(shape={INPUT_SHAPES[experiment.dataset]}),"]
+    for spec in experiment.layers:
+        lines += _layer_lines(spec, experiment)
+    body = "\n".join(INDENT + line for line in lines)
+    return f"model = keras.Sequential([\n{body}\n])"
+
+
+OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
+
+
+def training_code(experiment) -> str:
+    """The `compile` and `fit` calls with the experiment's settings (as `lab.train` makes them)."""
+    optimizer = f"keras.optimizers.{OPTIMIZERS[experiment.optimizer]}(learning_rate={experiment.learning_rate:g})"
+    return (
+        f"model.compile(optimizer={optimizer},\n"
+        '              loss="sparse_categorical_crossentropy", metrics=["accuracy"])\n'
+        "# the last 10 % of the training images, the same for every model, validate it\n"
+        f"history = model.fit(x_fit, y_fit, validation_data=(x_val, y_val), epochs={experiment.epochs},\n"
+        f"                    batch_size={experiment.batch_size}, verbose=2)"
+    )
+
+
+def show(experiment, training: bool = False):
+    """The experiment's Keras code as a Markdown Python block, for a cell whose output shows it."""
+    from IPython.display import Markdown
+
+    code = model_code(experiment) + ("\n" + training_code(experiment) if training else "")
+    return Markdown(f"```python\n{code}\n```")
