@@ -11,9 +11,29 @@ from lab.store import Run, StoredResultError
 ALLOW_TRAINING_VARIABLE = "LAB_ALLOW_TRAINING"
 
 
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+class ConfigurationError(ValueError):
+    """An environment variable of lab holds a value lab does not understand."""
+
+
 def training_allowed() -> bool:
-    """Training on demand is allowed unless `$LAB_ALLOW_TRAINING` is 0 (the tests set it)."""
-    return os.environ.get(ALLOW_TRAINING_VARIABLE, "1").strip().lower() not in ("0", "false", "no")
+    """Whether `lab.result()` may train a missing result: `$LAB_ALLOW_TRAINING`, allowed if unset.
+
+    1/true/yes/on allow it, 0/false/no/off forbid it (any case); anything else is refused,
+    so that a typo never starts hours of training inside a render.
+    """
+    value = os.environ.get(ALLOW_TRAINING_VARIABLE)
+    if value is None:
+        return True
+    word = value.strip().lower()
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise ConfigurationError(
+        f"${ALLOW_TRAINING_VARIABLE} is {value!r}: use one of {', '.join(TRUE_WORDS)} to allow training "
+        f"on demand, or one of {', '.join(FALSE_WORDS)} to forbid it"
+    )
 
 
 def result(name: str, seed: int = 0) -> Run:
@@ -24,6 +44,8 @@ def result(name: str, seed: int = 0) -> Run:
     state = store.status(experiment, seed)
     if state == store.PRESENT:
         return store.load(name, seed)
+    if state == store.CORRUPT:
+        store.load(name, seed)  # raises CorruptResultError, which says what is wrong
     if not training_allowed():
         raise StoredResultError(
             f"the stored result of {name!r} seed {seed} is {state} and training is not allowed "
@@ -37,4 +59,5 @@ def results(*names: str, seed: int = 0) -> dict[str, Run]:
     return {name: result(name, seed) for name in (names or EXPERIMENTS)}
 
 
-__all__ = ["EXPERIMENTS", "Run", "StoredResultError", "get", "result", "results", "training_allowed"]
+__all__ = ["EXPERIMENTS", "ConfigurationError", "Run", "StoredResultError", "get", "result", "results",
+           "training_allowed"]  # fmt: skip

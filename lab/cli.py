@@ -11,8 +11,22 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import warnings
 
-from lab import experiments, params, store
+from lab import ConfigurationError, experiments, params, store
+from lab.data import DatasetUnavailableError
+from lab.models import SpecError
+
+
+def _seed(text: str) -> int:
+    """A seed: a non-negative integer (what `keras.utils.set_random_seed` accepts)."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number, got {text!r}") from None
+    if not 0 <= seed < 2**32:
+        raise argparse.ArgumentTypeError(f"a seed is between 0 and 2**32 - 1, got {seed}")
+    return seed
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,13 +34,14 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lab", description=description)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the experiments of the brief")
-    status = commands.add_parser("status", help="present / stale / missing, per experiment and seed")
-    status.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds to check (default: 0)")
+    status = commands.add_parser("status", help="present / stale / missing / corrupt, per experiment and seed")
+    status.add_argument("--seeds", type=_seed, nargs="+", default=[0], help="seeds to check (default: 0)")
     train = commands.add_parser("train", help="train experiments and store their results")
     train.add_argument("names", nargs="*", help="experiment names (see `lab list`)")
     train.add_argument("--all", action="store_true", help="every experiment of the brief")
-    train.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds to train (default: 0)")
-    train.add_argument("--missing", action="store_true", help="skip runs that are already present and fresh")
+    train.add_argument("--seeds", type=_seed, nargs="+", default=[0], help="seeds to train (default: 0)")
+    train.add_argument("--missing", action="store_true",
+                       help="train only runs that are missing, stale or corrupt")  # fmt: skip
     return parser
 
 
@@ -39,7 +54,7 @@ def cmd_list() -> int:
 
 
 def cmd_status(seeds) -> int:
-    counts = {store.PRESENT: 0, store.STALE: 0, store.MISSING: 0}
+    counts = dict.fromkeys(store.STATES, 0)
     for e in experiments.EXPERIMENTS.values():
         states = {seed: store.status(e, seed) for seed in seeds}
         for state in states.values():
@@ -57,22 +72,42 @@ def _selected(args) -> list:
 
 
 def cmd_train(args) -> int:
+    from lab import train
     from lab.progress import TrainingProgress
 
     runs = [(e, seed) for e in _selected(args) for seed in args.seeds]
+    store.check_writable()  # before any training: a result that cannot be stored is hours lost
     if args.missing:
         runs = [(e, seed) for e, seed in runs if store.status(e, seed) != store.PRESENT]
+    busy = []
     with TrainingProgress(runs) as progress:
         for experiment, seed in runs:
-            run = progress.train(experiment, seed)
+            try:
+                run = progress.train(experiment, seed)
+            except train.RunInProgressError as error:
+                progress.write(f"lab: skipped: {error}")
+                busy.append(experiment.name)
+                continue
+            after = run.record.get("resumed_after_epoch")
+            resumed = f", resumed after epoch {after}" if after else ""
             progress.write(f"{run.name} seed {seed}: test accuracy {run.accuracy('test'):.4f}, "
-                           f"{run['wall_seconds']:.0f} s -> {run.folder}")  # fmt: skip
-    return 0
+                           f"{run['wall_seconds']:.0f} s{resumed} -> {run.folder}")  # fmt: skip
+    return 1 if busy else 0
+
+
+# Errors that say what is wrong and how to fix it: printed as one line, without a traceback.
+KNOWN_ERRORS = (store.StoredResultError, store.ResultsNotWritableError, DatasetUnavailableError, SpecError,
+                ConfigurationError)  # fmt: skip
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"lab: warning: {message}\n"
 
 
 def main(argv=None) -> int:
     if argv is None and hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `lab list | head` ends quietly
+    warnings.formatwarning = _one_line_warning
     args = _parser().parse_args(argv)
     try:
         if args.command == "list":
@@ -83,8 +118,12 @@ def main(argv=None) -> int:
     except experiments.UnknownExperimentError as error:
         print(f"lab: {error}", file=sys.stderr)
         return 2
+    except KNOWN_ERRORS as error:
+        print(f"lab: {' '.join(str(error).split())}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print("\nlab: interrupted; finished runs are stored, the run in progress was not saved.", file=sys.stderr)
+        print("\nlab: interrupted; finished runs are stored, the run in progress resumes from its last "
+              "epoch at the next `lab train`.", file=sys.stderr)  # fmt: skip
         return 130
 
 

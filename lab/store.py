@@ -5,15 +5,25 @@ A run is two files: `run.json` (configuration, metrics, history, provenance) and
 `run.json` names its predictions file, whose name carries a digest of its content.
 Each file is written to a temporary name and renamed into place, predictions
 first: a run killed at any moment leaves either the previous complete result or
-the new one, never a mix of the two.
+the new one, never a mix of the two. Writers of one run folder take its lock
+(`.lock`), so that two processes saving the same run cannot delete each other's
+predictions.
+
+Reading checks what was written: `run.json` must be UTF-8 JSON with the fields of a
+run, the predictions file must carry the digest its name says, and the accuracy it
+gives must be the stored test accuracy. A run that fails a check is `corrupt`: it is
+never served, `lab status` reports it and `lab train --missing` retrains it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from functools import cached_property
 from pathlib import Path
 
@@ -21,11 +31,24 @@ import numpy as np
 import pandas as pd
 
 RESULTS_DIR_VARIABLE = "LAB_RESULTS_DIR"
-PRESENT, STALE, MISSING = "present", "stale", "missing"
+PRESENT, STALE, MISSING, CORRUPT = "present", "stale", "missing", "corrupt"
+STATES = (PRESENT, STALE, MISSING, CORRUPT)
+# The fields every reader of a run relies on.
+REQUIRED_FIELDS = ("experiment", "seed", "config", "config_hash", "metrics", "history", "predictions")
+# Probabilities are stored as float16: rounding may flip the argmax of a near tie.
+ACCURACY_TOLERANCE = 2e-3
 
 
 class StoredResultError(RuntimeError):
     """A stored result that is missing, stale or unreadable where one is required."""
+
+
+class CorruptResultError(StoredResultError):
+    """A stored result whose files are unreadable or disagree with each other."""
+
+
+class ResultsNotWritableError(OSError):
+    """The results folder cannot be written: training there would be lost at the end."""
 
 
 def results_dir() -> Path:
@@ -36,6 +59,11 @@ def results_dir() -> Path:
 
 def run_dir(name: str, seed: int, root: Path | None = None) -> Path:
     return (root or results_dir()) / name / f"seed-{seed}"
+
+
+def checkpoints_dir(root: Path | None = None) -> Path:
+    """Where interrupted trainings keep their state (not committed; see lab.train)."""
+    return (root or results_dir()) / ".checkpoints"
 
 
 class Run:
@@ -88,7 +116,7 @@ class Run:
 # Writing
 
 
-def _write_atomically(path: Path, write) -> None:
+def write_atomically(path: Path, write) -> None:
     """Call `write(file)` on a temporary file beside `path`, then rename it into place."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -108,15 +136,64 @@ def save(record: dict, probabilities: np.ndarray, y_true: np.ndarray, root: Path
     folder = run_dir(record["experiment"], record["seed"], root)
     folder.mkdir(parents=True, exist_ok=True)
     buffer = _npz_bytes(probabilities.astype(np.float16), y_true.astype(np.uint8))
-    predictions = f"predictions-{hashlib.sha256(buffer).hexdigest()[:12]}.npz"
-    _write_atomically(folder / predictions, lambda file: file.write(buffer))
+    predictions = f"predictions-{_digest(buffer)}.npz"
     record = {**record, "predictions": predictions}
     text = json.dumps(record, indent=1, ensure_ascii=False) + "\n"
-    _write_atomically(folder / "run.json", lambda file: file.write(text.encode()))
-    for old in folder.glob("predictions-*.npz"):
-        if old.name != predictions:
-            old.unlink()
+    with folder_lock(folder):
+        write_atomically(folder / predictions, lambda file: file.write(buffer))
+        write_atomically(folder / "run.json", lambda file: file.write(text.encode()))
+        for old in folder.glob("predictions-*.npz"):
+            if old.name != predictions:
+                old.unlink(missing_ok=True)
     return Run(record, folder)
+
+
+def _digest(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()[:12]
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path, blocking: bool = True, name: str = ".lock", shared: bool = False):
+    """A lock on a run folder, held by this process until the block ends.
+
+    Writers take it exclusive, readers shared (so that no writer swaps the files while a
+    reader reads them). Raises `BlockingIOError` at once if `blocking` is false and
+    another process holds it. A folder where no lock file can be made (a read-only copy
+    of the results) is read without one: nobody can write there either.
+    """
+    try:
+        handle = open(folder / name, "a")
+    except OSError:
+        if not shared:
+            raise
+        yield
+        return
+    with handle:
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        fcntl.flock(handle, mode | (0 if blocking else fcntl.LOCK_NB))
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def check_writable(root: Path | None = None) -> Path:
+    """Make sure runs can be stored under `root` (or `results_dir()`), before hours of training."""
+    root = root or results_dir()
+    variable = f" (${RESULTS_DIR_VARIABLE})" if os.environ.get(RESULTS_DIR_VARIABLE) else ""
+    if root.exists() and not root.is_dir():
+        raise ResultsNotWritableError(f"the results folder {root}{variable} is a file, not a folder; "
+                                      f"point {RESULTS_DIR_VARIABLE} at a folder")  # fmt: skip
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".write-test-"):
+            pass
+    except OSError as error:
+        raise ResultsNotWritableError(
+            f"cannot write in the results folder {root}{variable}: {error.strerror or error}; "
+            f"make it writable or set {RESULTS_DIR_VARIABLE} to a writable folder"
+        ) from None
+    return root
 
 
 def _npz_bytes(probabilities, y_true) -> bytes:
@@ -131,27 +208,63 @@ def _npz_bytes(probabilities, y_true) -> bytes:
 
 
 def load(name: str, seed: int = 0, root: Path | None = None) -> Run:
-    """The stored run, whatever its freshness; `StoredResultError` if there is none."""
+    """The stored run, whatever its freshness, checked; `StoredResultError` if there is none.
+
+    `CorruptResultError` (a `StoredResultError`) if its files are unreadable or disagree.
+    """
     folder = run_dir(name, seed, root)
     path = folder / "run.json"
+    retrain = f"retrain it with: lab train {name} --seeds {seed}"
     if not path.is_file():
         raise StoredResultError(f"no stored result for {name!r} seed {seed} (looked for {path}); "
                                 f"train it with: lab train {name} --seeds {seed}")  # fmt: skip
+    with folder_lock(folder, shared=True):
+        record = _read_record(path, retrain)
+        run = Run(record, folder)
+        _check_predictions(run, path, retrain)  # reads the predictions now, while no writer can swap them
+    return run
+
+
+def _read_record(path: Path, retrain: str) -> dict:
     try:
-        record = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise StoredResultError(f"{path} is not valid JSON ({error}); retrain with: lab train {name}") from None
-    if not isinstance(record, dict) or "experiment" not in record:
-        raise StoredResultError(f"{path} is not a run record; retrain with: lab train {name}")
-    if not (folder / record.get("predictions", "")).is_file():
-        raise StoredResultError(f"{path} names a predictions file that is missing; retrain with: lab train {name}")
-    return Run(record, folder)
+        record = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CorruptResultError(f"{path} is not valid UTF-8 JSON ({error}); {retrain}") from None
+    if not isinstance(record, dict):
+        raise CorruptResultError(f"{path} is not a run record; {retrain}")
+    missing = [key for key in REQUIRED_FIELDS if key not in record]
+    if missing:
+        raise CorruptResultError(f"{path} is not a run record (no {', '.join(missing)}); {retrain}")
+    return record
+
+
+def _check_predictions(run: Run, path: Path, retrain: str) -> None:
+    """The predictions file exists, carries the digest of its name, and gives the stored accuracy."""
+    predictions = run.folder / str(run.record["predictions"])
+    if not predictions.is_file():
+        raise CorruptResultError(f"{path} names a predictions file that is missing ({predictions.name}); {retrain}")
+    expected = predictions.name.removeprefix("predictions-").removesuffix(".npz")
+    if _digest(predictions.read_bytes()) != expected:
+        raise CorruptResultError(f"{predictions} does not have the digest its name says "
+                                 f"(replaced or damaged); {retrain}")  # fmt: skip
+    try:
+        measured = float(np.mean(run.y_pred == run.y_true))
+        stored = run.accuracy("test")
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
+        raise CorruptResultError(f"{predictions} cannot be read ({error}); {retrain}") from None
+    if abs(measured - stored) > ACCURACY_TOLERANCE:
+        raise CorruptResultError(
+            f"{predictions} gives a test accuracy of {measured:.4f} but {path} says {stored:.4f}: "
+            f"the predictions belong to another run; {retrain}"
+        )
 
 
 def status(experiment, seed: int = 0, root: Path | None = None) -> str:
-    """`present` (fresh), `stale` (stored under another configuration) or `missing`."""
+    """`present` (fresh), `stale` (another configuration), `missing` or `corrupt`."""
     try:
         run = load(experiment.name, seed, root)
+    except CorruptResultError:
+        return CORRUPT
     except StoredResultError:
         return MISSING
     return PRESENT if run["config_hash"] == experiment.config_hash() else STALE

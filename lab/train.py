@@ -3,15 +3,28 @@
 Setup, prepare the data, build the model, train, evaluate, store: in that order,
 as in the keras-io examples. The seed fixes the initial weights, the shuffling and
 the dropout masks (`keras.utils.set_random_seed` with TensorFlow op determinism).
+
+An interrupted training resumes from its last completed epoch. After every epoch a
+checkpoint (`<results>/.checkpoints/<experiment>/seed-<n>/state.npz`) keeps every
+variable of the model (weights, BatchNormalization statistics, the dropout layers'
+random state), the optimizer's variables and the history so far. Resuming restores
+them and replays the data order of the epochs already done (the shuffle stream of
+Keras' array adapter, drawn without training), so that the resumed run stores exactly
+the result of an uninterrupted one: same history, metrics and predictions.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
+import io
+import json
 import os
 import platform
+import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -52,21 +65,110 @@ def compile_model(experiment, model) -> None:
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
-def _callbacks(on_epoch):
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
+
+
+class RunInProgressError(RuntimeError):
+    """Another process is training the same experiment and seed."""
+
+
+def _callbacks(on_epoch, checkpoint):
     keras = backend.keras()
 
     class EpochTimer(keras.callbacks.Callback):
-        """Record each epoch's wall time in the logs, and report progress."""
+        """Record each epoch's wall time in the logs, checkpoint, and report progress."""
 
         def on_epoch_begin(self, epoch, logs=None):
             self.started = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
             logs["seconds"] = time.perf_counter() - self.started
+            checkpoint.save(self.model, epoch + 1, {key: float(logs[key]) for key in HISTORY_KEYS})
             if on_epoch:
                 on_epoch(epoch + 1, logs)
 
     return [EpochTimer()]
+
+
+class Checkpoint:
+    """The state of a training after its last completed epoch, kept beside the results."""
+
+    def __init__(self, experiment, seed: int, root: Path | None = None):
+        self.experiment, self.seed = experiment, seed
+        self.folder = store.checkpoints_dir(root) / experiment.name / f"seed-{seed}"
+        self.path = self.folder / "state.npz"
+        self.rows: list[dict] = []
+        self.elapsed = 0.0  # training seconds spent before this process
+        self.started = time.perf_counter()
+
+    @property
+    def epoch(self) -> int:
+        return len(self.rows)
+
+    def save(self, model, epoch: int, row: dict) -> None:
+        self.rows.append(row)
+        meta = {"config_hash": self.experiment.config_hash(), "seed": self.seed, "epoch": epoch,
+                "history": self.rows, "elapsed": self.elapsed + time.perf_counter() - self.started}  # fmt: skip
+        arrays = {f"model_{i}": np.asarray(v) for i, v in enumerate(model.variables)}
+        arrays |= {f"optimizer_{i}": np.asarray(v) for i, v in enumerate(model.optimizer.variables)}
+        buffer = io.BytesIO()
+        np.savez(buffer, meta=np.array(json.dumps(meta)), **arrays)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        store.write_atomically(self.path, lambda file: file.write(buffer.getvalue()))
+
+    def restore(self, model) -> bool:
+        """Load the saved state into `model` (built and compiled); False if there is none that fits."""
+        model.optimizer.build(model.trainable_variables)
+        variables = list(model.variables) + list(model.optimizer.variables)
+        try:
+            with np.load(self.path) as saved:
+                meta = json.loads(str(saved["meta"]))
+                names = [f"model_{i}" for i in range(len(model.variables))]
+                names += [f"optimizer_{i}" for i in range(len(model.optimizer.variables))]
+                values = [saved[name] for name in names] if len(saved.files) == len(names) + 1 else []
+        except (OSError, KeyError, ValueError, EOFError):
+            return False  # no checkpoint, or a damaged one: start from the beginning
+        same_run = (meta["config_hash"], meta["seed"]) == (self.experiment.config_hash(), self.seed)
+        same_shapes = len(values) == len(variables) and all(
+            np.shape(value) == tuple(variable.shape) for value, variable in zip(values, variables, strict=True)
+        )
+        if not (same_run and same_shapes and 0 < meta["epoch"] < self.experiment.epochs):
+            return False
+        for variable, value in zip(variables, values, strict=True):
+            variable.assign(value)
+        self.rows, self.elapsed = list(meta["history"]), float(meta["elapsed"])
+        return True
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _replayed_shuffles(epochs: int):
+    """Advance the shuffled training data of the next `fit` by `epochs` epochs, without training.
+
+    Keras' array adapter draws each epoch's order from one stateful shuffle op in its
+    tf.data pipeline; iterating the dataset draws the same orders the skipped epochs drew.
+    """
+    from keras.src.trainers.data_adapters import array_data_adapter
+
+    adapter = array_data_adapter.ArrayDataAdapter
+    original = adapter.get_tf_dataset
+    to_replay = {"epochs": epochs}  # only the first shuffled adapter: the training data
+
+    def replayed(self):
+        dataset = original(self)
+        if self._shuffle and to_replay.get("epochs"):
+            for _ in range(to_replay.pop("epochs")):
+                for _batch in dataset:
+                    pass
+        return dataset
+
+    adapter.get_tf_dataset = replayed
+    try:
+        yield
+    finally:
+        adapter.get_tf_dataset = original
 
 
 def environment() -> dict:
@@ -101,20 +203,39 @@ def _evaluate(model, x, y, batch_size) -> dict:
 
 
 def train(experiment, seed: int = 0, root=None, on_epoch=None) -> store.Run:
-    """Train `experiment` with `seed`, evaluate it on train, validation and test, store it."""
+    """Train `experiment` with `seed`, evaluate it on train, validation and test, store it.
+
+    Resumes from the checkpoint of an interrupted training of the same run, if any.
+    """
+    folder = store.run_dir(experiment.name, seed, store.check_writable(root))
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        with store.folder_lock(folder, blocking=False, name=".training.lock"):
+            return _train(experiment, seed, root, on_epoch)
+    except BlockingIOError:
+        raise RunInProgressError(
+            f"{experiment.name} seed {seed} is being trained by another process (lock {folder}/.training.lock); "
+            "wait for it to finish, or stop it first"
+        ) from None
+
+
+def _train(experiment, seed, root, on_epoch) -> store.Run:
     # Setup
     set_seed(seed)
-    started = time.perf_counter()
+    checkpoint = Checkpoint(experiment, seed, root)
     # Prepare the data
     (x_train, y_train), (x_val, y_val), (x_test, y_test), provenance = prepared_data(experiment)
     # Build the model
     model = models.build(experiment)
     compile_model(experiment, model)
+    resumed_after = checkpoint.epoch if checkpoint.restore(model) else 0
     # Train
-    fit = model.fit(
-        x_train, y_train, validation_data=(x_val, y_val), epochs=experiment.epochs,
-        batch_size=experiment.batch_size, shuffle=True, verbose=0, callbacks=_callbacks(on_epoch),
-    )  # fmt: skip
+    with _replayed_shuffles(resumed_after):
+        model.fit(
+            x_train, y_train, validation_data=(x_val, y_val), epochs=experiment.epochs,
+            initial_epoch=checkpoint.epoch, batch_size=experiment.batch_size, shuffle=True, verbose=0,
+            callbacks=_callbacks(on_epoch, checkpoint),
+        )  # fmt: skip
     # Evaluate
     splits = {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
     metrics = {name: _evaluate(model, x, y, 512) for name, (x, y) in splits.items()}
@@ -133,14 +254,13 @@ def train(experiment, seed: int = 0, root=None, on_epoch=None) -> store.Run:
         "params_total": int(model.count_params()),
         "params_expected": params.count_params(experiment),
         "metrics": metrics,
-        "history": _history_rows(fit.history),
-        "wall_seconds": time.perf_counter() - started,
+        "history": checkpoint.rows,
+        "wall_seconds": checkpoint.elapsed + time.perf_counter() - checkpoint.started,
         "environment": environment(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    return store.save(record, probabilities, y_test, root)
-
-
-def _history_rows(history: dict) -> list[dict]:
-    keys = ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
-    return [{key: float(history[key][i]) for key in keys} for i in range(len(history["loss"]))]
+    if resumed_after:
+        record["resumed_after_epoch"] = resumed_after
+    run = store.save(record, probabilities, y_test, root)
+    checkpoint.discard()
+    return run

@@ -29,7 +29,7 @@ def fake_record(experiment, seed):
 
 def store_fake(experiment, seed):
     probabilities = np.full((4, 10), 0.1, dtype=np.float32)
-    return store.save(fake_record(experiment, seed), probabilities, np.arange(4))
+    return store.save(fake_record(experiment, seed), probabilities, np.array([0, 0, 0, 1]))  # accuracy 0.75
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_status_with_nothing_stored(capsys, results_root):
     for name in EXPERIMENTS:
         assert f"{name} " in out
     assert out.count("seed-0: missing") == len(EXPERIMENTS)
-    assert out.splitlines()[-1] == f"0 present, 0 stale, {len(EXPERIMENTS)} missing"
+    assert out.splitlines()[-1] == f"0 present, 0 stale, {len(EXPERIMENTS)} missing, 0 corrupt"
 
 
 def test_status_with_everything_stored(capsys, results_root):
@@ -97,11 +97,11 @@ def test_status_with_everything_stored(capsys, results_root):
         store_fake(experiment, 0)
     store_fake(EXPERIMENTS["cifar-norm"].replace(epochs=3), 1)  # seed 1 stored under another configuration
     assert cli.main(["status"]) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == f"{len(EXPERIMENTS)} present, 0 stale, 0 missing"
+    assert capsys.readouterr().out.splitlines()[-1] == f"{len(EXPERIMENTS)} present, 0 stale, 0 missing, 0 corrupt"
     assert cli.main(["status", "--seeds", "0", "1"]) == 1
     out = capsys.readouterr().out
     assert "seed-0: present  seed-1: stale" in next(line for line in out.splitlines() if line.startswith("cifar-norm "))
-    assert out.splitlines()[-1] == f"{len(EXPERIMENTS)} present, 1 stale, {len(EXPERIMENTS) - 1} missing"
+    assert out.splitlines()[-1] == f"{len(EXPERIMENTS)} present, 1 stale, {len(EXPERIMENTS) - 1} missing, 0 corrupt"
 
 
 def test_train_named_experiments_and_seeds(capsys, fake_training, results_root):
@@ -117,6 +117,66 @@ def test_train_missing_skips_fresh_runs(fake_training, results_root):
     store_fake(EXPERIMENTS["cifar-norm"].replace(epochs=1), 0)  # stale: retrained
     assert cli.main(["train", "fashion-base", "cifar-norm", "cifar-raw", "--missing"]) == 0
     assert fake_training == [("cifar-norm", 0), ("cifar-raw", 0)]
+
+
+def test_status_reports_and_train_missing_retrains_a_corrupt_run(capsys, fake_training, results_root):
+    for experiment in EXPERIMENTS.values():
+        store_fake(experiment, 0)
+    (results_root / "cifar-raw" / "seed-0" / "run.json").write_bytes(b"\xff not json")
+    assert cli.main(["status"]) == 1
+    out = capsys.readouterr().out
+    assert "cifar-raw                  seed-0: corrupt" in out
+    assert out.splitlines()[-1] == f"{len(EXPERIMENTS) - 1} present, 0 stale, 0 missing, 1 corrupt"
+    assert cli.main(["train", "--all", "--missing"]) == 0
+    assert fake_training == [("cifar-raw", 0)]
+    assert store.status(EXPERIMENTS["cifar-raw"], 0) == store.PRESENT
+
+
+@pytest.mark.parametrize("seeds", [["-1"], ["x"], ["0", "4294967296"]])
+def test_a_bad_seed_is_a_usage_error_not_a_traceback(capsys, seeds):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["train", "fashion-base", "--seeds", *seeds])
+    assert exited.value.code == 2
+    assert "a seed is" in capsys.readouterr().err
+
+
+def test_results_that_cannot_be_written_fail_before_any_training(capsys, fake_training, tmp_path, monkeypatch):
+    target = tmp_path / "results-file"
+    target.write_text("")
+    monkeypatch.setenv("LAB_RESULTS_DIR", str(target))
+    assert cli.main(["train", "--all"]) == 1
+    assert fake_training == []
+    err = capsys.readouterr().err
+    assert err.startswith("lab: the results folder") and len(err.strip().splitlines()) == 1
+
+
+def test_known_errors_print_one_line_without_a_traceback(capsys, monkeypatch, results_root):
+    from lab.data import DatasetUnavailableError
+
+    def unavailable(experiment, seed=0, root=None, on_epoch=None):
+        raise DatasetUnavailableError("CIFAR-10 is not available: no network.\n  Fix: set LAB_DATA_DIR.")
+
+    monkeypatch.setattr(train_module, "train", unavailable)
+    assert cli.main(["train", "cifar-raw"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == "lab: CIFAR-10 is not available: no network. Fix: set LAB_DATA_DIR."
+    assert "Traceback" not in err
+
+
+def test_a_run_trained_elsewhere_at_the_same_time_is_skipped(capsys, monkeypatch, results_root):
+    def busy(experiment, seed=0, root=None, on_epoch=None):
+        raise train_module.RunInProgressError(f"{experiment.name} seed {seed} is being trained by another process")
+
+    monkeypatch.setattr(train_module, "train", busy)
+    assert cli.main(["train", "fashion-base"]) == 1
+    output = capsys.readouterr()
+    assert "lab: skipped: fashion-base seed 0 is being trained by another process" in output.out + output.err
+
+
+def test_a_corrupt_stored_run_is_reported_in_one_line_by_status(capsys, results_root):
+    store_fake(EXPERIMENTS["fashion-base"], 0)
+    (results_root / "fashion-base" / "seed-0" / "run.json").write_text('{"experiment": "fashion-base"}')
+    assert cli.main(["status"]) == 1
 
 
 def test_train_all_missing(fake_training, results_root):

@@ -29,15 +29,23 @@ def make_record(experiment, seed=0, accuracy=0.9):
     }
 
 
-def make_predictions(n=50, seed=0):
+def make_predictions(n=100, seed=0, accuracy=0.9):
+    """Probabilities and labels whose test accuracy is exactly `accuracy` (what `make_record` stores)."""
     rng = np.random.default_rng(seed)
     logits = rng.normal(size=(n, 10))
     probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    return probabilities.astype(np.float32), rng.integers(0, 10, size=n)
+    predicted = probabilities.argmax(axis=1)
+    correct = rng.permutation(n) < round(accuracy * n)
+    return probabilities.astype(np.float32), np.where(correct, predicted, (predicted + 1) % 10)
 
 
 def leftovers(folder):
-    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp") or p.name.startswith("."))
+    """Temporary files left behind (the folder's `.lock` is meant to stay)."""
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".") and p.name != ".lock")
+
+
+def stored_files(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name != ".lock")
 
 
 def test_save_then_load_round_trip(tmp_path):
@@ -46,7 +54,7 @@ def test_save_then_load_round_trip(tmp_path):
     saved = store.save(make_record(experiment), probabilities, y_true, root=tmp_path)
     folder = tmp_path / "fashion-base" / "seed-0"
     assert saved.folder == folder
-    names = sorted(p.name for p in folder.iterdir())
+    names = stored_files(folder)
     assert len(names) == 2 and names[1] == "run.json"
     assert re.fullmatch(r"predictions-[0-9a-f]{12}\.npz", names[0])
 
@@ -75,8 +83,8 @@ def test_history_is_a_table_indexed_by_epoch(tmp_path):
 
 def test_a_second_save_replaces_the_first(tmp_path):
     experiment = get("fashion-base")
-    store.save(make_record(experiment, accuracy=0.8), *make_predictions(seed=1), root=tmp_path)
-    probabilities, y_true = make_predictions(seed=2)
+    store.save(make_record(experiment, accuracy=0.8), *make_predictions(seed=1, accuracy=0.8), root=tmp_path)
+    probabilities, y_true = make_predictions(seed=2, accuracy=0.85)
     store.save(make_record(experiment, accuracy=0.85), probabilities, y_true, root=tmp_path)
     folder = tmp_path / "fashion-base" / "seed-0"
     assert len(list(folder.glob("predictions-*.npz"))) == 1  # the old predictions are removed
@@ -88,7 +96,7 @@ def test_a_second_save_replaces_the_first(tmp_path):
 
 def test_crash_while_replacing_run_json_keeps_the_previous_run(tmp_path, monkeypatch):
     experiment = get("fashion-base")
-    first_probabilities, first_y = make_predictions(seed=1)
+    first_probabilities, first_y = make_predictions(seed=1, accuracy=0.8)
     store.save(make_record(experiment, accuracy=0.8), first_probabilities, first_y, root=tmp_path)
     folder = tmp_path / "fashion-base" / "seed-0"
     first_json = (folder / "run.json").read_bytes()
@@ -102,7 +110,7 @@ def test_crash_while_replacing_run_json_keeps_the_previous_run(tmp_path, monkeyp
 
     monkeypatch.setattr(os, "replace", crash_on_run_json)
     with pytest.raises(OSError, match="simulated crash"):
-        store.save(make_record(experiment, accuracy=0.85), *make_predictions(seed=2), root=tmp_path)
+        store.save(make_record(experiment, accuracy=0.85), *make_predictions(seed=2, accuracy=0.85), root=tmp_path)
     monkeypatch.undo()
 
     assert (folder / "run.json").read_bytes() == first_json
@@ -112,26 +120,26 @@ def test_crash_while_replacing_run_json_keeps_the_previous_run(tmp_path, monkeyp
     np.testing.assert_array_equal(run.y_true, first_y)
     assert leftovers(folder) == []
     # the next complete save cleans up the predictions the interrupted one left behind
-    store.save(make_record(experiment, accuracy=0.86), *make_predictions(seed=3), root=tmp_path)
+    store.save(make_record(experiment, accuracy=0.86), *make_predictions(seed=3, accuracy=0.86), root=tmp_path)
     assert len(list(folder.glob("predictions-*.npz"))) == 1
     assert store.load("fashion-base", root=tmp_path).accuracy("test") == 0.86
 
 
 def test_crash_while_writing_predictions_keeps_the_previous_run(tmp_path, monkeypatch):
     experiment = get("fashion-base")
-    store.save(make_record(experiment, accuracy=0.8), *make_predictions(seed=1), root=tmp_path)
+    store.save(make_record(experiment, accuracy=0.8), *make_predictions(seed=1, accuracy=0.8), root=tmp_path)
     folder = tmp_path / "fashion-base" / "seed-0"
-    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    before = {name: (folder / name).read_bytes() for name in stored_files(folder)}
 
     def interrupted(fd):
         raise KeyboardInterrupt  # killed in the middle of writing a file
 
     monkeypatch.setattr(os, "fsync", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        store.save(make_record(experiment, accuracy=0.85), *make_predictions(seed=2), root=tmp_path)
+        store.save(make_record(experiment, accuracy=0.85), *make_predictions(seed=2, accuracy=0.85), root=tmp_path)
     monkeypatch.undo()
 
-    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert {name: (folder / name).read_bytes() for name in stored_files(folder)} == before
     assert store.load("fashion-base", root=tmp_path).accuracy("test") == 0.8
 
 
@@ -174,16 +182,16 @@ def test_corrupt_run_json(tmp_path):
     with pytest.raises(StoredResultError) as raised:
         store.load("cifar-norm", root=tmp_path)
     message = str(raised.value)
-    assert str(path) in message and "is not valid JSON" in message
-    assert "lab train cifar-norm" in message
-    assert store.status(experiment, 0, root=tmp_path) == store.MISSING
+    assert str(path) in message and "is not valid UTF-8 JSON" in message
+    assert "lab train cifar-norm --seeds 0" in message
+    assert store.status(experiment, 0, root=tmp_path) == store.CORRUPT
 
 
 def test_run_json_that_is_not_a_record(tmp_path):
     experiment = get("cifar-norm")
     store.save(make_record(experiment), *make_predictions(), root=tmp_path)
     (tmp_path / "cifar-norm" / "seed-0" / "run.json").write_text("[]")
-    with pytest.raises(StoredResultError, match="is not a run record; retrain with: lab train cifar-norm"):
+    with pytest.raises(StoredResultError, match="is not a run record; retrain it with: lab train cifar-norm"):
         store.load("cifar-norm", root=tmp_path)
 
 
@@ -200,7 +208,7 @@ def test_missing_predictions_file(tmp_path):
 
 def test_result_returns_a_present_run(results_root):
     experiment = get("cifar-dropout")
-    store.save(make_record(experiment, accuracy=0.7), *make_predictions())
+    store.save(make_record(experiment, accuracy=0.7), *make_predictions(accuracy=0.7))
     assert (results_root / "cifar-dropout" / "seed-0" / "run.json").is_file()
     assert lab.result("cifar-dropout").accuracy("test") == 0.7
 
@@ -227,12 +235,184 @@ def test_result_unknown_name():
         lab.result("nope")
 
 
-@pytest.mark.parametrize(("value", "allowed"), [("0", False), ("false", False), ("No", False), ("1", True), ("", True)])
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [("0", False), ("false", False), ("No", False), ("off", False), (" OFF ", False),
+     ("1", True), ("true", True), ("Yes", True), ("on", True)],
+)  # fmt: skip
 def test_training_allowed(monkeypatch, value, allowed):
     monkeypatch.setenv("LAB_ALLOW_TRAINING", value)
     assert lab.training_allowed() is allowed
 
 
-def test_the_suite_never_trains_on_demand():
-    assert os.environ["LAB_ALLOW_TRAINING"] == "0"
-    assert not lab.training_allowed()
+def test_training_allowed_when_the_variable_is_unset(monkeypatch):
+    monkeypatch.delenv("LAB_ALLOW_TRAINING")
+    assert lab.training_allowed() is True
+
+
+@pytest.mark.parametrize("value", ["", "n", "maybe", "2", "disabled"])
+def test_an_unknown_spelling_is_refused_rather_than_read_as_allowed(monkeypatch, value):
+    monkeypatch.setenv("LAB_ALLOW_TRAINING", value)
+    with pytest.raises(lab.ConfigurationError, match=r"\$LAB_ALLOW_TRAINING is .*0, false, no, off"):
+        lab.training_allowed()
+
+
+def test_the_suite_never_trains_on_demand(results_root):
+    """With the suite's settings, a missing result raises instead of starting a training."""
+    with pytest.raises(StoredResultError, match="training is not allowed"):
+        lab.result("cifar-conv6-bn-leaky", seed=7)
+    assert not (results_root / "cifar-conv6-bn-leaky").exists()
+
+
+# Corrupt results: never served, reported as corrupt
+
+
+def test_predictions_of_another_run_are_refused(tmp_path):
+    """The attack of the issue: another run's predictions copied under this run's file name."""
+    experiment, other = get("cifar-raw"), get("cifar-norm")
+    mine = store.save(make_record(experiment, accuracy=0.5), *make_predictions(seed=1, accuracy=0.5), root=tmp_path)
+    theirs = store.save(make_record(other, accuracy=0.6), *make_predictions(seed=2, accuracy=0.6), root=tmp_path)
+    (mine.folder / mine["predictions"]).write_bytes((theirs.folder / theirs["predictions"]).read_bytes())
+    with pytest.raises(store.CorruptResultError, match="does not have the digest its name says"):
+        store.load("cifar-raw", root=tmp_path)
+    assert store.status(experiment, 0, root=tmp_path) == store.CORRUPT
+
+
+def test_predictions_that_disagree_with_the_stored_accuracy_are_refused(tmp_path):
+    experiment = get("cifar-raw")
+    store.save(make_record(experiment, accuracy=0.48), *make_predictions(accuracy=0.62), root=tmp_path)
+    with pytest.raises(store.CorruptResultError, match=r"test accuracy of 0.6200 but .* says 0.4800"):
+        store.load("cifar-raw", root=tmp_path)
+
+
+def test_a_truncated_predictions_file_is_corrupt_not_present(tmp_path):
+    experiment = get("cifar-raw")
+    saved = store.save(make_record(experiment), *make_predictions(), root=tmp_path)
+    path = saved.folder / saved["predictions"]
+    path.write_bytes(path.read_bytes()[:100])
+    assert store.status(experiment, 0, root=tmp_path) == store.CORRUPT
+    with pytest.raises(store.CorruptResultError, match="lab train cifar-raw --seeds 0"):
+        store.load("cifar-raw", root=tmp_path)
+
+
+def test_a_run_json_that_is_not_utf8_is_corrupt(tmp_path):
+    experiment = get("cifar-raw")
+    saved = store.save(make_record(experiment), *make_predictions(), root=tmp_path)
+    (saved.folder / "run.json").write_bytes(b"\xff\xfe{not json")
+    assert store.status(experiment, 0, root=tmp_path) == store.CORRUPT
+    with pytest.raises(store.CorruptResultError, match="is not valid UTF-8 JSON"):
+        store.load("cifar-raw", root=tmp_path)
+
+
+def test_a_run_json_without_config_hash_is_corrupt(tmp_path):
+    experiment = get("cifar-raw")
+    saved = store.save(make_record(experiment), *make_predictions(), root=tmp_path)
+    record = json.loads((saved.folder / "run.json").read_text())
+    del record["config_hash"]
+    (saved.folder / "run.json").write_text(json.dumps(record))
+    assert store.status(experiment, 0, root=tmp_path) == store.CORRUPT
+    with pytest.raises(store.CorruptResultError, match=r"is not a run record \(no config_hash\)"):
+        store.load("cifar-raw", root=tmp_path)
+
+
+def test_result_refuses_a_corrupt_run_even_where_training_is_allowed(results_root, monkeypatch):
+    monkeypatch.setenv("LAB_ALLOW_TRAINING", "1")
+    saved = store.save(make_record(get("cifar-raw")), *make_predictions())
+    (saved.folder / "run.json").write_text("{")
+    with pytest.raises(store.CorruptResultError):
+        lab.result("cifar-raw")
+
+
+# Writing where it cannot be written
+
+
+def test_a_results_folder_that_is_a_file_is_refused_before_training(tmp_path, monkeypatch):
+    target = tmp_path / "results"
+    target.write_text("not a folder")
+    monkeypatch.setenv("LAB_RESULTS_DIR", str(target))
+    with pytest.raises(store.ResultsNotWritableError, match=r"is a file, not a folder.*LAB_RESULTS_DIR"):
+        store.check_writable()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes in read-only folders")
+def test_a_read_only_results_folder_is_refused_before_training(tmp_path):
+    tmp_path.chmod(0o555)
+    try:
+        with pytest.raises(store.ResultsNotWritableError, match="cannot write in the results folder"):
+            store.check_writable(tmp_path / "results")
+    finally:
+        tmp_path.chmod(0o755)
+
+
+def test_a_read_only_results_folder_is_refused_even_for_root(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(store.tempfile, "NamedTemporaryFile", refuse)
+    with pytest.raises(store.ResultsNotWritableError, match="Permission denied; make it writable"):
+        store.check_writable(tmp_path)
+
+
+def test_training_fails_before_the_first_epoch_when_results_cannot_be_written(tmp_path, monkeypatch):
+    from lab import train
+
+    target = tmp_path / "results"
+    target.write_text("")
+
+    def no_data(experiment):
+        raise AssertionError("training started although its result could not be stored")
+
+    monkeypatch.setattr(train, "prepared_data", no_data)
+    with pytest.raises(store.ResultsNotWritableError):
+        train.train(get("fashion-base"), 0, root=target)
+
+
+# Concurrent writers
+
+
+def test_concurrent_saves_of_one_run_leave_a_consistent_result(tmp_path):
+    """Processes saving the same run at once: the last complete save wins, nothing dangles."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_save_many, args=(tmp_path, worker)) for worker in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert worker.exitcode == 0
+    run = store.load("cifar-raw", root=tmp_path)  # checks its predictions: digest and accuracy
+    assert len(stored_files(run.folder)) == 2
+
+
+def _save_many(root, worker):
+    experiment = get("cifar-raw")
+    for i in range(15):
+        accuracy = 0.5 + 0.01 * (worker * 15 + i) % 0.4
+        store.save(make_record(experiment, accuracy=accuracy), *make_predictions(seed=i, accuracy=accuracy), root=root)
+        store.load("cifar-raw", root=root)
+
+
+def test_the_training_lock_is_exclusive_between_processes(tmp_path):
+    import multiprocessing
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    context = multiprocessing.get_context("fork")
+    holding, release = context.Event(), context.Event()
+    holder = context.Process(target=_hold_lock, args=(folder, holding, release))
+    holder.start()
+    assert holding.wait(30)
+    with pytest.raises(BlockingIOError):
+        with store.folder_lock(folder, blocking=False, name=".training.lock"):
+            pass
+    release.set()
+    holder.join(30)
+    with store.folder_lock(folder, blocking=False, name=".training.lock"):
+        pass
+
+
+def _hold_lock(folder, holding, release):
+    with store.folder_lock(folder, blocking=False, name=".training.lock"):
+        holding.set()
+        release.wait(30)
