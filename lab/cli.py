@@ -13,7 +13,7 @@ import signal
 import sys
 import warnings
 
-from lab import ConfigurationError, experiments, params, store
+from lab import ConfigurationError, backend, experiments, params, store
 from lab.data import DatasetUnavailableError
 from lab.models import SpecError
 
@@ -80,7 +80,7 @@ def cmd_train(args) -> int:
     if args.missing:
         runs = [(e, seed) for e, seed in runs if store.status(e, seed) != store.PRESENT]
     busy = []
-    with TrainingProgress(runs) as progress:
+    with backend.benign_native_logs_hidden(), TrainingProgress(runs) as progress:
         for experiment, seed in runs:
             try:
                 run = progress.train(experiment, seed)

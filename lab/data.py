@@ -18,6 +18,7 @@ import hashlib
 import io
 import os
 import shutil
+import tempfile
 import warnings
 import zipfile
 from dataclasses import asdict, dataclass
@@ -146,15 +147,26 @@ def _loaded(dataset, train, test, source, genuine, detail="", pixel_deviation=No
 
 
 def load_fashion_mnist() -> LoadedDataset:
-    """Fashion-MNIST through `keras.datasets`, seeding its cache from the offline folder."""
+    """Fashion-MNIST through `keras.datasets`, seeding its cache from the offline folder.
+
+    A cached file that differs from the offline copy (truncated, damaged) is replaced by
+    it; a cached file that cannot be read, with no offline copy to replace it, is named.
+    """
     fashion_mnist = backend.keras().datasets.fashion_mnist
 
     cache = keras_home() / "datasets" / "fashion-mnist"
-    source = SOURCE_KERAS_CACHE if _all_exist(cache, FASHION_FILES) else _seed_fashion(cache)
+    source = _seed_fashion(cache)
     try:
         with _quiet_keras_download():
             train, test = fashion_mnist.load_data()
     except Exception as error:
+        damaged = _damaged_gzip_files(cache)
+        if damaged:
+            raise DatasetUnavailableError(
+                f"Fashion-MNIST: the cached file(s) {', '.join(map(str, damaged))} cannot be read "
+                f"(truncated or damaged). Delete them, or set {DATA_DIR_VARIABLE} to a folder holding good "
+                "copies (see README.md), and load again."
+            ) from None
         raise _unavailable("Fashion-MNIST", FASHION_URL, _offline_candidates("fashion-mnist"), str(error)) from None
     return _loaded("fashion_mnist", train, test, source, genuine=True)
 
@@ -169,20 +181,52 @@ def _offline_candidates(subfolder: str) -> list[Path]:
 
 
 def _seed_fashion(cache: Path) -> str:
-    """Copy the offline files into the Keras cache; say where the data will come from."""
+    """Make the Keras cache hold the offline files, byte for byte; say where the data comes from."""
     for folder in _offline_candidates("fashion-mnist"):
         if _all_exist(folder, FASHION_FILES):
+            stale = [name for name in FASHION_FILES if not _same_file(folder / name, cache / name)]
+            if not stale:
+                return SOURCE_KERAS_CACHE
             cache.mkdir(parents=True, exist_ok=True)
-            for name in FASHION_FILES:
+            for name in stale:
                 _copy_atomically(folder / name, cache / name)
             return SOURCE_OFFLINE_GENUINE
-    return SOURCE_KERAS_DOWNLOAD
+    return SOURCE_KERAS_CACHE if _all_exist(cache, FASHION_FILES) else SOURCE_KERAS_DOWNLOAD
+
+
+def _same_file(source: Path, copy: Path) -> bool:
+    if not copy.is_file() or copy.stat().st_size != source.stat().st_size:
+        return False
+    return _file_digest(source) == _file_digest(copy)
+
+
+def _damaged_gzip_files(folder: Path) -> list[Path]:
+    """The cached .gz files that cannot be decompressed to the end."""
+    import gzip
+    import zlib
+
+    damaged = []
+    for name in FASHION_FILES:
+        path = folder / name
+        if path.is_file():
+            try:
+                with gzip.open(path) as file:
+                    while file.read(1 << 20):
+                        pass
+            except (OSError, EOFError, zlib.error):
+                damaged.append(path)
+    return damaged
 
 
 def _copy_atomically(source: Path, target: Path) -> None:
-    partial = target.with_name(target.name + ".partial")
-    shutil.copyfile(source, partial)
-    os.replace(partial, target)
+    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    os.close(handle)
+    try:
+        shutil.copyfile(source, partial)
+        os.replace(partial, target)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
 
 
 # CIFAR-10
@@ -263,9 +307,16 @@ def _cached_jpeg_arrays(folder: Path):
             return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
     train, test = rebuild_cifar10_from_jpeg(folder / "images.zip", folder / "labels.npz")
     cache.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache.with_name(cache.stem + ".partial.npz")
-    np.savez(partial, x_train=train[0], y_train=train[1], x_test=test[0], y_test=test[1])
-    os.replace(partial, cache)
+    # A name of its own: two processes rebuilding at once each write their own file, then
+    # rename it into place (both hold the same arrays, so either one may win).
+    handle, partial = tempfile.mkstemp(dir=cache.parent, prefix=f".{cache.stem}.", suffix=".partial.npz")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, x_train=train[0], y_train=train[1], x_test=test[0], y_test=test[1])
+        os.replace(partial, cache)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
     return train, test
 
 
@@ -286,18 +337,29 @@ def rebuild_cifar10_from_jpeg(images_zip: Path, labels_npz: Path):
     """
     from PIL import Image
 
-    with np.load(labels_npz) as labels, zipfile.ZipFile(images_zip) as archive:
-        splits = []
-        for split, key in (("train", "y_train"), ("test", "y_test")):
-            y = labels[key].astype(np.uint8)
-            x = np.empty((len(y), 32, 32, 3), dtype=np.uint8)
-            seen = np.zeros(len(CIFAR10_JPEG_CLASSES), dtype=int)
-            for i, label in enumerate(y):
-                name = f"{split}/{CIFAR10_JPEG_CLASSES[label]}/{seen[label]:04d}.jpg"
-                seen[label] += 1
-                with Image.open(io.BytesIO(archive.read(name))) as image:
-                    x[i] = np.asarray(image.convert("RGB"))
-            splits.append((x, y.reshape(-1, 1)))
+    try:
+        with np.load(labels_npz) as labels, zipfile.ZipFile(images_zip) as archive:
+            return _rebuild(labels, archive, Image)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+        raise DatasetUnavailableError(
+            f"CIFAR-10: the JPEG copy in {images_zip.parent} cannot be read ({type(error).__name__}: {error}). "
+            f"Replace images.zip and labels.npz with good copies (see shared/datasets/README.md)."
+        ) from None
+
+
+def _rebuild(labels, archive, Image):
+    """Walk each split's genuine label sequence, taking the next JPEG file of that class."""
+    splits = []
+    for split, key in (("train", "y_train"), ("test", "y_test")):
+        y = labels[key].astype(np.uint8)
+        x = np.empty((len(y), 32, 32, 3), dtype=np.uint8)
+        seen = np.zeros(len(CIFAR10_JPEG_CLASSES), dtype=int)
+        for i, label in enumerate(y):
+            name = f"{split}/{CIFAR10_JPEG_CLASSES[label]}/{seen[label]:04d}.jpg"
+            seen[label] += 1
+            with Image.open(io.BytesIO(archive.read(name))) as image:
+                x[i] = np.asarray(image.convert("RGB"))
+        splits.append((x, y.reshape(-1, 1)))
     return splits[0], splits[1]
 
 

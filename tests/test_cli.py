@@ -210,3 +210,21 @@ def test_console_script_runs(results_root):
     assert result.returncode == 0, result.stderr
     for name in EXPERIMENTS:
         assert name in result.stdout
+
+
+def test_benign_native_logs_are_hidden_and_real_errors_kept(capfd):
+    from lab import backend
+
+    with backend.benign_native_logs_hidden():
+        os.write(2, b"E0000 00:00:1 node_def_util.cc:682] NodeDef mentions attribute use_unbounded_threadpool "
+                    b"which is not in the op definition: Op<name=ParallelMapDatasetV2>\n")  # fmt: skip
+        os.write(2, b"E0000 00:00:2 some_kernel.cc:12] Out of memory while allocating\n")
+        print("progress bar", file=sys.stderr)
+    err = capfd.readouterr().err
+    assert "use_unbounded_threadpool" not in err
+    assert "Out of memory while allocating" in err and "progress bar" in err
+
+
+def test_a_warning_prints_as_one_line():
+    message = cli._one_line_warning(UserWarning("CIFAR-10 loaded from the offline JPEG copy"), UserWarning, "x.py", 3)
+    assert message == "lab: warning: CIFAR-10 loaded from the offline JPEG copy\n"

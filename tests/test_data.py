@@ -1,5 +1,6 @@
 """Loading the two datasets (with provenance), and preparing them for a CNN."""
 
+import gzip
 import io
 import warnings
 import zipfile
@@ -315,3 +316,81 @@ def test_measure_deviation(tmp_path):
              test_index=np.array([0]), x_test=np.full((1, 32, 32, 3), 44, np.uint8))  # fmt: skip
     assert data.measure_deviation(sample, x_train, x_test) == pytest.approx(6.0)
     assert data.measure_deviation(tmp_path / "absent.npz", x_train, x_test) is None
+
+
+# Damaged files: replaced from a good source, or named
+
+
+def test_a_truncated_cached_fashion_file_is_replaced_from_the_offline_folder(fashion, fresh_keras_home, no_network):
+    offline = data.offline_dir()
+    if not (offline and (offline / "fashion-mnist").is_dir()):
+        pytest.skip("no offline Fashion-MNIST folder ($LAB_DATA_DIR/fashion-mnist)")
+    cache = fresh_keras_home / "datasets" / "fashion-mnist"
+    cache.mkdir(parents=True)
+    for name in data.FASHION_FILES:
+        (cache / name).write_bytes((offline / "fashion-mnist" / name).read_bytes())
+    damaged = cache / "train-images-idx3-ubyte.gz"
+    damaged.write_bytes(damaged.read_bytes()[:1000])
+    loaded = data.load_fashion_mnist()
+    assert loaded.provenance.source == data.SOURCE_OFFLINE_GENUINE
+    assert damaged.read_bytes() == (offline / "fashion-mnist" / damaged.name).read_bytes()
+    assert loaded.provenance.sha256 == fashion.provenance.sha256
+
+
+def test_a_damaged_cached_fashion_file_without_offline_copy_is_named(tmp_path, monkeypatch, fresh_keras_home,
+                                                                   no_network):  # fmt: skip
+    monkeypatch.delenv("LAB_DATA_DIR", raising=False)
+    cache = fresh_keras_home / "datasets" / "fashion-mnist"
+    cache.mkdir(parents=True)
+    for name in data.FASHION_FILES:
+        (cache / name).write_bytes(gzip.compress(b"\0" * 64))
+    (cache / "t10k-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b not really gzip")
+    with pytest.raises(data.DatasetUnavailableError) as raised:
+        data.load_fashion_mnist()
+    message = str(raised.value)
+    assert str(cache / "t10k-images-idx3-ubyte.gz") in message and "cannot be read" in message
+    assert "train-images" not in message
+
+
+def test_a_damaged_jpeg_archive_is_named_in_a_clear_error(tmp_path):
+    folder = tmp_path / "cifar-10-jpeg"
+    _fake_jpeg_copy(folder, Y_TRAIN, Y_TEST)
+    (folder / "images.zip").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(data.DatasetUnavailableError, match=r"the JPEG copy in .*cifar-10-jpeg cannot be read"):
+        data.rebuild_cifar10_from_jpeg(folder / "images.zip", folder / "labels.npz")
+
+
+def test_two_processes_rebuilding_the_jpeg_cache_at_once_both_succeed(tmp_path, monkeypatch, fresh_keras_home,
+                                                                     no_network):  # fmt: skip
+    import multiprocessing
+
+    offline = tmp_path / "offline"
+    _fake_jpeg_copy(offline / data.CIFAR10_JPEG_FOLDER, Y_TRAIN, Y_TEST)
+    monkeypatch.setenv("LAB_DATA_DIR", str(offline))
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_load_cifar_quietly) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
+    assert len(list((fresh_keras_home / "datasets").glob("cifar-10-jpeg-rebuilt-*.npz"))) == 1
+    assert list((fresh_keras_home / "datasets").glob("*.partial*")) == []
+
+
+def _load_cifar_quietly():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", data.NotGenuineDataWarning)
+        data.load_cifar10()
+
+
+@pytest.mark.slow
+def test_the_real_jpeg_copy_rebuilds_close_to_the_genuine_sample(shared):
+    """Rebuilt from images.zip itself, not read from the cached arrays."""
+    folder = shared / "datasets" / data.CIFAR10_JPEG_FOLDER if shared else None
+    if folder is None or not folder.is_dir():
+        pytest.skip("no offline CIFAR-10 JPEG copy")
+    (x_train, y_train), (x_test, y_test) = data.rebuild_cifar10_from_jpeg(folder / "images.zip", folder / "labels.npz")
+    assert x_train.shape == (50000, 32, 32, 3) and x_test.shape == (10000, 32, 32, 3)
+    deviation = data.measure_deviation(folder / "genuine-sample.npz", x_train, x_test)
+    assert 5 < deviation < 7  # JPEG loss, as shared/datasets/README.md measured it (5.77 / 5.80)

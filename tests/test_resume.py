@@ -56,7 +56,7 @@ def _finish(process):
 def interrupted_and_straight(tmp_path_factory, fashion):
     resumed_root, straight_root = tmp_path_factory.mktemp("resumed"), tmp_path_factory.mktemp("straight")
     process = _start(resumed_root)
-    while (epoch := _checkpoint_epoch(resumed_root)) < 2 and process.poll() is None:
+    while _checkpoint_epoch(resumed_root) < 2 and process.poll() is None:
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()

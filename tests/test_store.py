@@ -41,7 +41,11 @@ def make_predictions(n=100, seed=0, accuracy=0.9):
 
 def leftovers(folder):
     """Temporary files left behind (the folder's `.lock` is meant to stay)."""
-    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".") and p.name != ".lock")
+    return sorted(p.name for p in folder.iterdir() if _is_temporary(p.name))
+
+
+def _is_temporary(name):
+    return name.endswith(".tmp") or name.startswith(".") and name != ".lock"
 
 
 def stored_files(folder):
