@@ -6,6 +6,9 @@
   offline copies of the datasets (see shared/datasets/README.md).
 - The real datasets are loaded once per session, from the default Keras home, so
   that the arrays rebuilt from the CIFAR-10 JPEG copy are cached there and shared.
+  Where no network and no offline folder can provide them, the tests that need them
+  (and every chapter execution) are skipped with the reason, unless
+  `$LAB_REQUIRE_DATA` is 1: CI sets it, so that a skip there is a failure.
 """
 
 from __future__ import annotations
@@ -25,6 +28,17 @@ if not os.environ.get("LAB_DATA_DIR") and (SHARED / "datasets").is_dir():
     os.environ["LAB_DATA_DIR"] = str(SHARED / "datasets")
 
 
+def pytest_configure(config):
+    """`$LAB_TEST_OFFLINE=1`: behave as a machine without network (every Keras download fails)."""
+    if os.environ.get("LAB_TEST_OFFLINE") == "1":
+        from keras.src.utils import file_utils
+
+        def refuse(url, *args, **kwargs):
+            raise urllib.error.URLError("no network ($LAB_TEST_OFFLINE=1)")
+
+        file_utils.urlretrieve = refuse
+
+
 def shared_dir() -> Path | None:
     """The `shared/` folder: beside the repository root, else the parent of `$LAB_DATA_DIR`."""
     candidates = [SHARED]
@@ -41,7 +55,10 @@ def _load_or_skip(loader):
         try:
             loaded = loader()
         except data.DatasetUnavailableError as error:
-            pytest.skip(f"dataset unavailable (no network and no offline copy): {error}")
+            reason = f"dataset unavailable (no network and no offline copy): {error}"
+            if os.environ.get("LAB_REQUIRE_DATA", "").strip().lower() in ("1", "true", "yes", "on"):
+                pytest.fail(f"{reason}\n($LAB_REQUIRE_DATA is set: the datasets must be there)")
+            pytest.skip(reason)
     return loaded, [w for w in caught if issubclass(w.category, data.NotGenuineDataWarning)]
 
 

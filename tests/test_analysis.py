@@ -51,6 +51,20 @@ def test_frequent_errors_ranks_true_predicted_pairs(tmp_path):
     assert errors["share_of_errors"].iloc[0] == pytest.approx(2 / 4)
 
 
+def test_error_examples_show_the_most_confident_errors_first(tmp_path):
+    run = make_run(tmp_path, y_true=[3, 3, 3, 3, 0], y_pred=[5, 5, 5, 3, 0])
+    confidence = np.array([0.5, 0.9, 0.7, 0.9, 0.9], dtype=np.float32)
+    run.__dict__["_predictions"] = (_with_confidence(run.probabilities, run.y_pred, confidence), run.y_true)
+    pairs = analysis.frequent_errors(run, 1)
+    assert list(analysis.error_examples(run, pairs, n=3)) == [1, 2, 0]
+
+
+def _with_confidence(probabilities, predicted, confidence):
+    probabilities = np.full_like(probabilities, 0.001)
+    probabilities[np.arange(len(predicted)), predicted] = confidence
+    return probabilities
+
+
 def test_error_examples_take_each_pair_in_turn(tmp_path):
     run = make_run(tmp_path, y_true=[3, 3, 3, 5, 5, 0], y_pred=[5, 5, 5, 3, 3, 0])
     pairs = analysis.frequent_errors(run, 2)
@@ -98,6 +112,36 @@ def test_verdicts_are_plain_text(tmp_path):
 def test_longer_training_without_change_is_within_noise(tmp_path):
     run = make_run(tmp_path, y_true=[0, 1, 2, 3], y_pred=[0, 1, 2, 0])
     assert "rien apporté de mesurable" in analysis.longer_training_verdict(run, run)
+
+
+def _pair(tmp_path, correct_a, correct_b, n=400, shift=0):
+    """Two runs on the same n images; b's correct images start `shift` images after a's."""
+    truth = [0] * n
+    a = make_run(tmp_path / "a", y_true=truth, y_pred=[0] * correct_a + [1] * (n - correct_a))
+    b_pred = [1] * shift + [0] * correct_b + [1] * (n - correct_b - shift)
+    b = make_run(tmp_path / "b", y_true=truth, y_pred=b_pred)
+    return a, b
+
+
+@pytest.mark.parametrize(
+    ("correct_a", "correct_b", "shift", "expected"),
+    [(300, 340, 0, analysis.BETTER), (340, 300, 0, analysis.WORSE), (300, 304, 20, analysis.SAME),
+     (300, 300, 0, analysis.SAME)],
+)  # fmt: skip
+def test_outcome_beyond_two_paired_standard_errors(tmp_path, correct_a, correct_b, shift, expected):
+    a, b = _pair(tmp_path, correct_a, correct_b, shift=shift)
+    result, gain, error = analysis.outcome(a, b)
+    assert result == expected
+    assert gain == pytest.approx((correct_b - correct_a) / 400)
+
+
+def test_verdicts_follow_the_outcome(tmp_path):
+    better = _pair(tmp_path / "better", 300, 340)
+    worse = _pair(tmp_path / "worse", 340, 300)
+    assert "Le gain dépasse" in analysis.longer_training_verdict(*better)
+    assert "se dégrade" in analysis.longer_training_verdict(*worse)
+    assert analysis.effect(*better) == "améliore le modèle" and analysis.effect(*worse) == "dégrade le modèle"
+    assert analysis.effect(*better, plural=True) == "améliorent le modèle"
 
 
 def test_error_table_and_summary(tmp_path):

@@ -4,6 +4,7 @@ import gzip
 import io
 import warnings
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -394,3 +395,21 @@ def test_the_real_jpeg_copy_rebuilds_close_to_the_genuine_sample(shared):
     assert x_train.shape == (50000, 32, 32, 3) and x_test.shape == (10000, 32, 32, 3)
     deviation = data.measure_deviation(folder / "genuine-sample.npz", x_train, x_test)
     assert 5 < deviation < 7  # JPEG loss, as shared/datasets/README.md measured it (5.77 / 5.80)
+
+
+def test_without_data_the_dataset_tests_skip_and_ci_fails(tmp_path):
+    """A dataset-dependent test on a machine with no data: skipped, or failed under $LAB_REQUIRE_DATA."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "LAB_DATA_DIR": str(tmp_path), "KERAS_HOME": str(tmp_path / "keras"), "LAB_TEST_OFFLINE": "1"}
+    env.pop("LAB_REQUIRE_DATA", None)
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
+               "tests/test_data.py::test_fashion_shapes_dtypes_and_classes"]  # fmt: skip
+    skipped = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, cwd=root)
+    assert "1 skipped" in skipped.stdout and "dataset unavailable" in skipped.stdout, skipped.stdout[-1500:]
+    env["LAB_REQUIRE_DATA"] = "1"
+    failed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, cwd=root)
+    assert failed.returncode != 0 and "LAB_REQUIRE_DATA" in failed.stdout, failed.stdout[-1500:]

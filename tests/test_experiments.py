@@ -1,5 +1,6 @@
 """The experiments of the brief, as data: names, settings, configuration and its hash."""
 
+import dataclasses
 import hashlib
 import json
 
@@ -7,7 +8,7 @@ import pytest
 import yaml
 
 from lab import experiments
-from lab.experiments import EXPERIMENTS, Experiment, from_config, get
+from lab.experiments import DESCRIPTIVE_FIELDS, EXPERIMENTS, Experiment, from_config, get
 
 NAMES = [
     "fashion-base",
@@ -194,11 +195,23 @@ def test_config_hash_is_sha256_of_canonical_json_without_descriptive_fields():
     assert len(experiment.config_hash()) == 16
 
 
-def test_changing_epochs_changes_the_hash():
+CHANGED_VALUES = {
+    "name": "fashion-other", "dataset": "cifar10", "layers": get("fashion-dropout").layers, "normalize": True,
+    "activation": "leaky_relu", "negative_slope": 0.1, "optimizer": "sgd", "learning_rate": 1e-2,
+    "epochs": 21, "batch_size": 32, "validation_fraction": 0.2, "train_limit": 600,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(Experiment) if f.name not in DESCRIPTIVE_FIELDS])
+def test_every_field_that_determines_a_run_changes_the_hash(field):
     experiment = get("fashion-base")
-    assert experiment.replace(epochs=21).config_hash() != experiment.config_hash()
-    assert experiment.replace(train_limit=600).config_hash() != experiment.config_hash()
-    assert experiment.replace(normalize=True).config_hash() != experiment.config_hash()
+    assert experiment.replace(**{field: CHANGED_VALUES[field]}).config_hash() != experiment.config_hash()
+
+
+def test_changing_one_layer_setting_changes_the_hash():
+    experiment = get("fashion-base")
+    layers = (dict(experiment.layers[0], kernel_size=3), *experiment.layers[1:])
+    assert experiment.replace(layers=layers).config_hash() != experiment.config_hash()
 
 
 def test_changing_title_or_brief_does_not_change_the_hash():

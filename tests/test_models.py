@@ -144,6 +144,15 @@ def test_activations(built):
             assert leaky_layers == []
 
 
+def test_leaky_relu_takes_the_experiment_slope_not_keras_default():
+    """Keras' default slope is 0.3, the brief's value: another slope shows that ours is passed."""
+    from keras import layers
+
+    model = models.build(EXPERIMENTS["cifar-conv6-bn-leaky"].replace(negative_slope=0.1))
+    slopes = {float(layer.negative_slope) for layer in model.layers if isinstance(layer, layers.LeakyReLU)}
+    assert slopes == {0.1}
+
+
 def test_one_keras_layer_per_spec_layer(built):
     for name, model in built.items():
         extra = 8 if name == "cifar-conv6-bn-leaky" else 0

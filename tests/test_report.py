@@ -101,8 +101,12 @@ def test_no_measured_figure_is_typed_by_hand_in_the_prose():
 
 
 @pytest.fixture(scope="session")
-def executed():
-    """Every chapter executed once, against the stored results, training disallowed."""
+def executed(fashion, cifar):
+    """Every chapter executed once, against the stored results, training disallowed.
+
+    The chapters load both datasets: without them (no network, no offline folder) the
+    execution tests are skipped with the reason, as the dataset tests are.
+    """
     os.environ["LAB_ALLOW_TRAINING"] = "0"
     chapters, started = {}, time.perf_counter()
     for chapter in CHAPTERS:

@@ -108,3 +108,58 @@ def test_prepared_data(fashion):
 def test_unknown_optimizer():
     with pytest.raises(ValueError, match="unknown optimizer 'adagrad'; valid: adam, sgd, rmsprop"):
         train.compile_model(TINY.replace(optimizer="adagrad"), model=None)
+
+
+def test_another_seed_gives_another_run(tiny_run, tmp_path):
+    first, _, _ = tiny_run
+    other = train.train(TINY, seed=1, root=tmp_path)
+    assert other.record["history"][0]["loss"] != first.record["history"][0]["loss"]
+    assert not np.array_equal(other.probabilities, first.probabilities)
+
+
+def test_the_same_seed_in_another_process_gives_the_same_run(tiny_run, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    first, _, _ = tiny_run
+    code = ("import sys; from pathlib import Path; from lab import train; from lab.experiments import get; "
+            "experiment = get('fashion-base').replace(epochs=1, train_limit=600); "
+            "train.train(experiment, seed=0, root=Path(sys.argv[1]))")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, timeout=300,
+                          env=os.environ.copy())  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    again = store.load("fashion-base", 0, root=tmp_path)
+    assert [{k: v for k, v in row.items() if k != "seconds"} for row in again["history"]] == [
+        {k: v for k, v in row.items() if k != "seconds"} for row in first["history"]
+    ]
+    assert again["predictions"] == first["predictions"]
+
+
+def test_training_shuffles_its_data(monkeypatch, tmp_path, fashion):
+    from lab.backend import keras
+
+    calls = []
+    original = keras().Model.fit
+
+    def spy(self, *args, **kwargs):
+        calls.append(kwargs)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras().Model, "fit", spy)
+    train.train(TINY, seed=0, root=tmp_path)
+    assert calls and calls[0]["shuffle"] is True
+
+
+def test_the_seed_makes_tensorflow_deterministic():
+    """Checked in a fresh process: once enabled, op determinism stays on for the whole test session."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from lab import train; from tensorflow.python.framework import config; "
+            "print(config.is_op_determinism_enabled()); train.set_seed(3); "
+            "print(config.is_op_determinism_enabled())")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env=os.environ.copy())  # fmt: skip
+    assert done.stdout.strip().splitlines()[-2:] == ["False", "True"], done.stderr[-2000:]
