@@ -54,10 +54,23 @@ def result(name: str, seed: int = 0) -> Run:
     return train.train(experiment, seed)
 
 
+SEEDS = (0, 1, 2)
+
+
+def seeds(name: str, wanted=SEEDS) -> list[Run]:
+    """The runs of an experiment over several seeds: seed 0 as `result()` gives it, then each
+    other seed of `wanted` whose stored result is present and fresh (the others are not yet trained)."""
+    from lab import store
+
+    runs = [result(name, wanted[0])]
+    experiment = get(name)
+    return runs + [store.load(name, seed) for seed in wanted[1:] if store.status(experiment, seed) == store.PRESENT]
+
+
 def results(*names: str, seed: int = 0) -> dict[str, Run]:
     """Several stored runs by name (all the brief's experiments if none is named)."""
     return {name: result(name, seed) for name in (names or EXPERIMENTS)}
 
 
-__all__ = ["EXPERIMENTS", "ConfigurationError", "Run", "StoredResultError", "get", "result", "results",
-           "training_allowed"]  # fmt: skip
+__all__ = ["EXPERIMENTS", "SEEDS", "ConfigurationError", "Run", "StoredResultError", "get", "result", "results",
+           "seeds", "training_allowed"]  # fmt: skip

@@ -30,11 +30,51 @@ def error_rate(run, split: str = "test") -> float:
 
 
 def confusion(run) -> np.ndarray:
-    """Counts of (true class, predicted class) on the test set."""
-    n = len(class_names(run))
-    matrix = np.zeros((n, n), dtype=int)
-    np.add.at(matrix, (run.y_true, run.y_pred), 1)
-    return matrix
+    """Counts of (true class, predicted class) on the test set (scikit-learn's confusion matrix)."""
+    from sklearn.metrics import confusion_matrix
+
+    return confusion_matrix(run.y_true, run.y_pred, labels=range(len(class_names(run))))
+
+
+def class_metrics(runs) -> pd.DataFrame:
+    """Per-class precision, recall and F1 on the test set (scikit-learn), mean and sd over the runs.
+
+    `runs` is a run or the runs of several seeds; rows are the classes, in label order.
+    Recall: the share of a class's images recognised; precision: the share of the
+    predictions of a class that are right; `predicted`: how many images got that class.
+    """
+    from sklearn.metrics import precision_recall_fscore_support
+
+    tables = []
+    for run in _as_list(runs):
+        labels = range(len(class_names(run)))
+        precision, recall, f1, _ = precision_recall_fscore_support(run.y_true, run.y_pred, labels=labels,
+                                                                   zero_division=0)  # fmt: skip
+        predicted = np.bincount(run.y_pred, minlength=len(labels))
+        tables.append(pd.DataFrame({"precision": precision, "recall": recall, "f1": f1, "predicted": predicted},
+                                   index=class_names(run)))  # fmt: skip
+    stacked = pd.concat(tables)
+    grouped = stacked.groupby(level=0, sort=False)
+    result = grouped.mean()
+    for column in ("precision", "recall"):
+        result[f"{column}_sd"] = grouped[column].std(ddof=1).fillna(0.0) if len(tables) > 1 else 0.0
+    result["seeds"] = len(tables)
+    return result
+
+
+def worst_class(runs, metric: str = "recall") -> str:
+    """The class with the lowest mean `metric` over the runs."""
+    return str(class_metrics(runs)[metric].idxmin())
+
+
+def worst_in_every_seed(runs, metric: str = "recall", among: int = 2) -> bool:
+    """Whether the worst class (mean over seeds) is among the `among` worst of every single seed."""
+    worst = worst_class(runs, metric)
+    return all(worst in class_metrics(run)[metric].nsmallest(among).index for run in _as_list(runs))
+
+
+def _as_list(runs) -> list:
+    return list(runs) if isinstance(runs, (list, tuple)) else [runs]
 
 
 def per_class_accuracy(run) -> pd.Series:

@@ -57,11 +57,30 @@ def pct(value: float, digits: int = 1) -> str:
 
 
 @as_markdown
-def pts(value: float, digits: int = 1, signed: bool = True) -> str:
-    """A difference of proportions in percentage points, signed: +2,4 points, −0,6 point."""
+def pts(value: float, digits: int = 1, signed: bool = True, unit: str | None = None) -> str:
+    """A difference of proportions in percentage points, signed: +2,4 points, −0,6 point (or `unit`)."""
     sign = ("+" if value >= 0 else "−") if signed else ""
-    unit = "points" if round(abs(100 * value), digits) >= 2 else "point"  # French: 1,5 point, 2 points
+    if unit is None:
+        unit = "points" if round(abs(100 * value), digits) >= 2 else "point"  # French: 1,5 point, 2 points
     return f"{sign}{dec(abs(100 * value), digits)}{NBSP}{unit}"
+
+
+@as_markdown
+def diff(comparison) -> str:
+    """A comparison of two models, compact: +1,2 pt (± 0,6), the margin of `lab.stats`."""
+    return f"{pts(comparison.gain, unit='pt')} (±{NBSP}{dec(100 * comparison.margin, 1)})"
+
+
+@as_markdown
+def mean_pct(values, digits: int = 1) -> str:
+    """The mean of proportions over seeds, with their standard deviation when there are several."""
+    from lab.stats import mean_sd
+
+    values = list(values)
+    mean, sd = mean_sd(values)
+    if len(values) < 2:
+        return pct(mean, digits)
+    return f"{dec(100 * mean, digits)}{NBSP}±{NBSP}{dec(100 * sd, digits)}{NBSP}%"
 
 
 @as_markdown
@@ -136,4 +155,31 @@ def shape_progression(layers, dataset: str):
     frame = params.shape_progression(layers, params.INPUT_SHAPES[dataset])
     frame.loc[frame["error"] != "", "output_shape"] = "impossible : carte d'entrée plus petite que le noyau"
     frame = frame.drop(columns="error").rename(columns={"layer": "couche", "output_shape": "forme de sortie"})
+    return table(frame)
+
+
+def error_table(runs: dict):
+    """Error rates on training, validation and test, one row per labelled run."""
+    from lab import analysis
+
+    frame = analysis.error_table(runs)
+    return table(frame, **{column: pct for column in frame.columns if column.startswith("erreur")})
+
+
+def class_table(runs):
+    """Per-class recall and precision on the test set (mean ± sd over seeds), worst recall first."""
+    from lab import analysis
+
+    metrics = analysis.class_metrics(runs).sort_values("recall")
+    several = int(metrics["seeds"].iloc[0]) > 1
+
+    def show(mean, sd):
+        return f"{dec(100 * mean, 1)}{NBSP}±{NBSP}{dec(100 * sd, 1)}" if several else dec(100 * mean, 1)
+
+    frame = pd.DataFrame({
+        "classe": metrics.index,
+        "rappel (%)": [show(m, s) for m, s in zip(metrics["recall"], metrics["recall_sd"], strict=True)],
+        "précision (%)": [show(m, s) for m, s in zip(metrics["precision"], metrics["precision_sd"], strict=True)],
+        "images prédites": [num(n) for n in metrics["predicted"]],
+    })  # fmt: skip
     return table(frame)

@@ -1,0 +1,88 @@
+"""Statistics of stored runs: the decisions the report states, as data, with no French in them.
+
+A comparison of two models is decided here, once, from every seed stored for both:
+
+- `gain`: the mean, over the seeds both models have, of the test-accuracy difference
+  (b − a, same seed, same test images);
+- `test_error`: the standard error of that mean due to the test images (paired: the
+  per-image differences of correctness, per seed), as if the trained models were fixed;
+- `seed_error`: the standard error due to training itself, from the spread of the
+  per-seed differences (seed-to-seed; unknown with a single seed);
+- `margin`: the half-width of the interval the report quotes, combining both:
+  sqrt((t · seed_error)² + (2 · test_error)²), with t the 97.5 % Student quantile for
+  n − 1 degrees of freedom (4.3 for three seeds), so that three seeds that disagree are
+  not read as a change.
+
+`better` / `worse` when the gain is beyond the margin, `same` otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+BETTER, WORSE, SAME = "better", "worse", "same"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How model b compares with model a on the test set."""
+
+    result: str
+    gain: float
+    margin: float
+    test_error: float
+    seed_error: float | None
+    seeds: int
+
+    @property
+    def decided_by_seeds(self) -> bool:
+        return self.seeds >= 2
+
+
+def as_runs(runs) -> list:
+    """A run, or several runs of one experiment (seeds), as a list."""
+    return list(runs) if isinstance(runs, (list, tuple)) else [runs]
+
+
+def _correct(run) -> np.ndarray:
+    return (run.y_pred == run.y_true).astype(float)
+
+
+def paired_difference(a, b) -> tuple[float, float]:
+    """Test accuracy of run b minus run a, and its paired standard error over the test images."""
+    difference = _correct(b) - _correct(a)
+    return float(difference.mean()), float(difference.std(ddof=1) / np.sqrt(len(difference)))
+
+
+def compare(a, b) -> Comparison:
+    """b against a, over the seeds both have (each may be a run or a list of runs)."""
+    by_seed_a = {run.seed: run for run in as_runs(a)}
+    pairs = [(by_seed_a[run.seed], run) for run in as_runs(b) if run.seed in by_seed_a]
+    if not pairs:
+        raise ValueError("the two models have no seed in common")
+    differences = [paired_difference(run_a, run_b) for run_a, run_b in pairs]
+    gains = np.array([gain for gain, _ in differences])
+    n = len(pairs)
+    test_error = float(np.sqrt(np.mean([error**2 for _, error in differences]) / n))
+    seed_error = float(gains.std(ddof=1) / np.sqrt(n)) if n >= 2 else None
+    margin = float(np.hypot(student_quantile(n) * (seed_error or 0.0), 2 * test_error))
+    gain = float(gains.mean())
+    result = BETTER if gain > margin else WORSE if gain < -margin else SAME
+    return Comparison(result, gain, margin, test_error, seed_error, n)
+
+
+def student_quantile(n: int) -> float:
+    """The 97.5 % quantile of Student's t with n − 1 degrees of freedom (0 for a single seed)."""
+    if n < 2:
+        return 0.0
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, n - 1))
+
+
+def mean_sd(values) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    values = np.asarray(list(values), dtype=float)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0

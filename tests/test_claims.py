@@ -1,0 +1,120 @@
+"""Every claim the book's prose makes about the results, checked against the stored runs.
+
+The chapters write their sentences for the results as they are; these tests fail, naming
+the section to rewrite, when a retraining or more seeds change what a sentence says.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import lab
+from lab import analysis, stats
+
+
+def seeds(name):
+    return lab.seeds(name)
+
+
+def claim(condition: bool, section: str, sentence: str) -> None:
+    assert condition, f"rewrite {section}: the results no longer say that {sentence}"
+
+
+# Chapter 2 (Fashion-MNIST)
+
+
+def test_q_2_4_the_first_model_overfits():
+    base = lab.result("fashion-base")
+    claim(analysis.min_val_loss_epoch(base) < len(base.history) - 2, "q-2-4",
+          "the validation loss is lowest early, then rises")  # fmt: skip
+    claim(analysis.overfitting_gap(base) > 0.03, "q-2-4", "the train − validation gap is large")
+
+
+def test_q_2_5_dropout_removes_overfitting_without_a_measurable_gain():
+    base, drop = seeds("fashion-base"), seeds("fashion-dropout")
+    halved = [analysis.overfitting_gap(d) < analysis.overfitting_gap(b) / 2 for b, d in zip(base, drop, strict=False)]
+    claim(all(halved), "q-2-5", "dropout at least halves the train − validation gap")
+    claim(stats.compare(base, drop).result == stats.SAME, "q-2-5",
+          "dropout does not change the test accuracy measurably")  # fmt: skip
+    claim(lab.result("fashion-dropout").accuracy("train") < lab.result("fashion-base").accuracy("train"), "q-2-5",
+          "the dropout model under-fits (lower training accuracy)")  # fmt: skip
+
+
+def test_q_2_6_validation_matches_test_and_40_epochs_bring_nothing_measurable():
+    drop = lab.result("fashion-dropout")
+    gap, error = analysis.val_test_gap(drop)
+    claim(abs(gap) <= 2 * error, "q-2-6", "the validation/test difference is within sampling noise")
+    claim(stats.compare(seeds("fashion-dropout"), seeds("fashion-dropout-long")).result == stats.SAME, "q-2-6",
+          "40 epochs bring no measurable gain over 20")  # fmt: skip
+
+
+def test_q_2_7_a_dense_layer_does_not_help_and_normalised_inputs_do():
+    drop = seeds("fashion-dropout")
+    claim(stats.compare(drop, seeds("fashion-dense128")).result != stats.BETTER, "q-2-7",
+          "the extra dense layer does not improve the model")  # fmt: skip
+    claim(stats.compare(drop, seeds("fashion-dropout-norm")).result == stats.BETTER, "q-2-7",
+          "normalised inputs improve the dropout model")  # fmt: skip
+    claim(stats.compare(seeds("fashion-base"), seeds("fashion-dropout-norm")).result == stats.BETTER, "q-2-7",
+          "the normalised dropout model beats the first model")  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(lab.EXPERIMENTS))
+def test_seed_zero_is_always_available(name):
+    assert lab.seeds(name)[0].seed == 0
+
+
+# Chapter 3 (CIFAR-10, first model)
+
+
+def test_q_3_7_the_first_model_beats_chance_and_overfits():
+    raw = lab.result("cifar-raw")
+    claim(raw.accuracy("test") > 0.1, "q-3-7", "the raw-input model beats chance")
+    claim(analysis.best_epoch(raw) < len(raw.history), "q-3-7", "validation accuracy peaks before the last epoch")
+    claim(raw.history["val_accuracy"].iloc[-1] < raw.history["val_accuracy"].max(), "q-3-7",
+          "validation accuracy falls back after its peak")  # fmt: skip
+
+
+def test_q_3_8_normalised_inputs_help_but_the_model_still_overfits():
+    claim(stats.compare(seeds("cifar-raw"), seeds("cifar-norm")).result == stats.BETTER, "q-3-8",
+          "dividing the inputs by 255 improves the model")  # fmt: skip
+    norm = lab.result("cifar-norm")
+    claim(analysis.overfitting_gap(norm) > 0.1, "q-3-8", "the normalised model still overfits strongly")
+    claim(analysis.min_val_loss_epoch(norm) < len(norm.history) - 2, "q-3-8",
+          "its validation loss is lowest early, then rises")  # fmt: skip
+
+
+def test_q_3_10_validation_and_test_agree_in_ranking_and_test_is_harder():
+    runs = {name: lab.result(name) for name in ("cifar-raw", "cifar-norm", "cifar-dropout")}
+    by_val = sorted(runs, key=lambda name: runs[name].accuracy("val"))
+    by_test = sorted(runs, key=lambda name: runs[name].accuracy("test"))
+    claim(by_val == by_test, "q-3-10", "the three models rank the same on validation and test")
+    cifar = [lab.result(name) for name, e in lab.EXPERIMENTS.items() if e.dataset == "cifar10"]
+    claim(all(analysis.val_test_gap(run)[0] > 0 for run in cifar), "q-3-10",
+          "the test is harder than validation for every CIFAR-10 model ('toujours dans le même sens')")  # fmt: skip
+    drop, norm = lab.result("cifar-dropout"), lab.result("cifar-norm")
+    claim(analysis.overfitting_gap(drop) < analysis.overfitting_gap(norm), "q-3-10", "dropout reduces overfitting")
+    claim(analysis.min_val_loss_epoch(drop) >= len(drop.history) - 1, "q-3-10",
+          "with dropout the validation loss falls until the last epoch")  # fmt: skip
+    claim((drop.history["val_accuracy"] > drop.history["accuracy"]).any(), "q-3-10",
+          "validation exceeds training accuracy during the epochs")  # fmt: skip
+
+
+def test_q_3_10_the_class_mix_of_validation_and_test_is_the_same(cifar):
+    import numpy as np
+    from scipy.stats import chi2_contingency
+
+    from lab import data
+
+    (x_train, y_train), (_, y_test) = cifar
+    validation = data.split_validation(x_train, y_train.ravel(), 0.1)[1][1]
+    p = chi2_contingency(np.vstack([np.bincount(validation), np.bincount(y_test.ravel())])).pvalue
+    claim(p > 0.05, "q-3-10", "validation and test have the same class mix")
+
+
+def test_q_3_11_the_worst_class_is_worst_in_recall_and_precision_and_cat_dog_leads():
+    drop = seeds("cifar-dropout")
+    claim(analysis.worst_class(drop, "recall") == analysis.worst_class(drop, "precision"), "q-3-11",
+          "the class with the worst recall also has the worst precision ('c'est aussi')")  # fmt: skip
+    top = analysis.frequent_errors(drop[0], 1).iloc[0]
+    claim({top.true_name, top.predicted_name} == {"Chat", "Chien"}, "q-3-11", "cat ↔ dog is the top confusion")
+    claim(analysis.worst_in_every_seed(drop), "q-3-11", "the worst class is among the two worst of every seed")
