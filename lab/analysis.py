@@ -504,3 +504,36 @@ def main_cause(baseline, longer, leaky) -> str:
     if settings >= activation:
         return "l'apprentissage plus long (40 époques par batchs de 128), plus que de l'activation"
     return "l'activation LeakyReLU, plus que de l'apprentissage plus long"
+
+
+def confusions_both_ways(run, n: int = 3) -> pd.DataFrame:
+    """The `n` most confused pairs of classes, errors counted in both directions (A → B plus B → A)."""
+    matrix = confusion(run)
+    np.fill_diagonal(matrix, 0)
+    both = np.triu(matrix + matrix.T, k=1)
+    names = class_names(run)
+    order = np.argsort(both, axis=None)[::-1][:n]
+    rows = []
+    for flat in order:
+        a, b = np.unravel_index(flat, both.shape)
+        rows.append({"first": names[a], "second": names[b], "count": int(both[a, b]),
+                     "first_to_second": int(matrix[a, b]), "second_to_first": int(matrix[b, a])})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def confusion_changes(before, after, n: int = 3) -> pd.DataFrame:
+    """The (true → predicted) errors that changed most in count from run `before` to run `after`.
+
+    Negative `change`: errors that the second model makes less often.
+    """
+    change = confusion(after) - confusion(before)
+    np.fill_diagonal(change, 0)
+    names = class_names(before)
+    order = np.argsort(change, axis=None)[:n]
+    rows = []
+    for flat in order:
+        true, predicted = np.unravel_index(flat, change.shape)
+        rows.append({"true_name": names[true], "predicted_name": names[predicted],
+                     "before": int(confusion(before)[true, predicted]), "after": int(confusion(after)[true, predicted]),
+                     "change": int(change[true, predicted])})  # fmt: skip
+    return pd.DataFrame(rows)

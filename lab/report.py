@@ -183,3 +183,13 @@ def class_table(runs):
         "images prédites": [num(n) for n in metrics["predicted"]],
     })  # fmt: skip
     return table(frame)
+
+
+def frequent_errors(run, n: int = 3):
+    """The `n` most frequent (true → predicted) confusions of a run on the test set."""
+    from lab import analysis
+
+    errors = analysis.frequent_errors(run, n)
+    frame = pd.DataFrame({"vraie classe": errors["true_name"], "classe prédite": errors["predicted_name"],
+                          "images": errors["count"], "part des erreurs": errors["share_of_errors"]})  # fmt: skip
+    return table(frame, **{"part des erreurs": pct})

@@ -118,3 +118,42 @@ def test_q_3_11_the_worst_class_is_worst_in_recall_and_precision_and_cat_dog_lea
     top = analysis.frequent_errors(drop[0], 1).iloc[0]
     claim({top.true_name, top.predicted_name} == {"Chat", "Chien"}, "q-3-11", "cat ↔ dog is the top confusion")
     claim(analysis.worst_in_every_seed(drop), "q-3-11", "the worst class is among the two worst of every seed")
+
+
+# Chapter 4 (more convolutions, padding, dropout after pooling)
+
+
+def test_q_4_4_two_more_convolutions_help_where_the_first_model_saw_birds():
+    claim(stats.compare(seeds("cifar-dropout"), seeds("cifar-conv4")).result == stats.BETTER, "q-4-4",
+          "the two extra convolutions improve the model")  # fmt: skip
+    fewer = analysis.confusion_changes(lab.result("cifar-dropout"), lab.result("cifar-conv4"), 3)
+    claim(set(fewer["predicted_name"]) == {"Oiseau"}, "q-4-4",
+          "the errors that fall most were images taken for birds")  # fmt: skip
+
+
+def test_q_4_5_same_padding_helps():
+    claim(stats.compare(seeds("cifar-conv4"), seeds("cifar-conv4-same")).result == stats.BETTER, "q-4-5",
+          "same padding improves the model")  # fmt: skip
+
+
+def test_q_4_6_dropout_after_pooling_narrows_the_gap_and_lowers_training_accuracy():
+    same, same_dropout = seeds("cifar-conv4-same"), seeds("cifar-conv4-same-dropout")
+    claim(analysis.crossing_epoch(same[0]) is not None, "q-4-6", "training accuracy overtakes validation")
+    claim(all(analysis.overfitting_gap(d) < analysis.overfitting_gap(s) for s, d in zip(same, same_dropout,
+                                                                                       strict=False)),
+          "q-4-6", "dropout after pooling narrows the train − validation gap")  # fmt: skip
+    claim(all(d.accuracy("train") < s.accuracy("train") for s, d in zip(same, same_dropout, strict=False)), "q-4-6",
+          "dropout after pooling lowers the training accuracy")  # fmt: skip
+    claim(stats.compare(same, same_dropout).result != stats.BETTER, "q-4-6",
+          "dropout after pooling does not improve the test accuracy in 10 epochs")  # fmt: skip
+
+
+def test_q_4_7_cat_dog_is_the_most_confused_pair_and_a_gallery_cat_is_a_frog():
+    run = lab.result("cifar-conv4-same-dropout")
+    pair = analysis.confusions_both_ways(run, 1).iloc[0]
+    claim({pair["first"], pair["second"]} == {"Chat", "Chien"}, "q-4-7", "cat ↔ dog is the most confused pair")
+    errors = analysis.frequent_errors(run, 3)
+    shown = analysis.error_examples(run, errors, n=25)
+    cat_to_frog = [int(i) for i in shown if run.y_true[i] == 3 and run.y_pred[i] == 6]
+    claim(cat_to_frog[:1] == [2405], "q-4-7",
+          "the first cat → frog image of the gallery is test image 2405, a frog labelled cat")  # fmt: skip
