@@ -157,3 +157,45 @@ def test_q_4_7_cat_dog_is_the_most_confused_pair_and_a_gallery_cat_is_a_frog():
     cat_to_frog = [int(i) for i in shown if run.y_true[i] == 3 and run.y_pred[i] == 6]
     claim(cat_to_frog[:1] == [2405], "q-4-7",
           "the first cat → frog image of the gallery is test image 2405, a frog labelled cat")  # fmt: skip
+
+
+# Chapter 5 (deeper, BatchNormalization, longer training, LeakyReLU)
+
+
+def test_q_5_1_a_third_block_changes_nothing_measurable_in_10_epochs():
+    claim(stats.compare(seeds("cifar-conv4-same-dropout"), seeds("cifar-conv6")).result == stats.SAME, "q-5-1",
+          "the third block does not change the model measurably")  # fmt: skip
+
+
+def test_q_5_3_batch_normalisation_helps_and_one_class_is_over_predicted():
+    conv6, bn = seeds("cifar-conv6"), seeds("cifar-conv6-bn")
+    claim(stats.compare(conv6, bn).result == stats.BETTER, "q-5-3", "BatchNormalization improves the model clearly")
+    claim(bn[0].history["accuracy"].iloc[0] > conv6[0].history["accuracy"].iloc[0], "q-5-3",
+          "the normalised model learns faster in the first epoch")  # fmt: skip
+    claim(analysis.irregularity(bn[0]) > analysis.irregularity(conv6[0]), "q-5-3",
+          "its validation curve is more irregular")  # fmt: skip
+    classes = analysis.class_metrics(bn)
+    worst_precision = classes["precision"].idxmin()
+    claim(classes.loc[worst_precision, "predicted"] > 1000 * len(bn), "q-5-3",
+          "the class with the worst precision is predicted more often than it occurs")  # fmt: skip
+    claim(analysis.worst_in_every_seed(bn), "q-5-3", "the worst class is among the two worst of every seed")
+
+
+def test_q_5_4_validation_still_rises_at_the_end_of_10_epochs():
+    bn = lab.result("cifar-conv6-bn")
+    claim(bn.history["val_accuracy"].iloc[-1] > bn.history["val_accuracy"].iloc[-4], "q-5-4",
+          "validation accuracy still rises over the last three epochs")  # fmt: skip
+    claim(analysis.best_epoch(bn) >= len(bn.history) - 2, "q-5-4", "the best validation epoch is near the end")
+
+
+def test_q_5_5_twenty_epochs_help_and_widen_the_gap():
+    bn, bn20 = seeds("cifar-conv6-bn"), seeds("cifar-conv6-bn-20")
+    claim(stats.compare(bn, bn20).result == stats.BETTER, "q-5-5", "20 epochs improve the model")
+    claim(analysis.overfitting_gap(bn20[0]) > analysis.overfitting_gap(bn[0]), "q-5-5", "the gap widens")
+
+
+def test_q_5_6_leaky_relu_is_worse_than_relu_at_equal_settings():
+    relu40, leaky = seeds("cifar-conv6-bn-relu-40"), seeds("cifar-conv6-bn-leaky")
+    claim(stats.compare(relu40, leaky).result == stats.WORSE, "q-5-6", "LeakyReLU degrades the model at equal settings")
+    claim(stats.compare(seeds("cifar-conv6-bn-20"), relu40).result == stats.BETTER, "q-5-6",
+          "the longer training alone brings the gain")  # fmt: skip
