@@ -131,21 +131,27 @@ def parameters(experiment):
     return table(params.french(frame[columns]), **{params.COLUMNS["params"]: num, params.COLUMNS[last]: num})
 
 
-def accuracy_table(summary: pd.DataFrame):
-    """Accuracies after training and the train − validation gap, one row per model."""
-    columns = {"experiment": "modèle", "epochs": "époques", "train_accuracy": "apprentissage",
-               "val_accuracy": "validation", "test_accuracy": "test", "gap": "écart"}  # fmt: skip
-    frame = summary[list(columns)].rename(columns=columns)
-    return table(frame, apprentissage=pct, validation=pct, test=pct, écart=pts)
+def accuracy_table(runs_by_name: dict):
+    """Accuracies after training and the train − validation gap, mean ± sd over each model's seeds."""
+    from lab import stats
+
+    rows = []
+    for name, runs in runs_by_name.items():
+        runs = stats.as_runs(runs)
+        rows.append({"modèle": name, "graines": len(runs),
+                     "apprentissage": mean_pct([r.accuracy("train") for r in runs]),
+                     "validation": mean_pct([r.accuracy("val") for r in runs]),
+                     "test": mean_pct([r.accuracy("test") for r in runs]),
+                     "écart": mean_pct([r.accuracy("train") - r.accuracy("val") for r in runs])})  # fmt: skip
+    return table(pd.DataFrame(rows))
 
 
-def cost_table(summary: pd.DataFrame):
-    """Size and computing cost, one row per model."""
-    columns = {"experiment": "modèle", "params": "paramètres", "macs": "MAC / image",
-               "seconds": "temps", "seconds_per_epoch": "s / époque"}  # fmt: skip
-    frame = summary[list(columns)].rename(columns=columns)
-    formats = {"paramètres": num, "MAC / image": num, "temps": duration, "s / époque": lambda s: dec(s, 1)}
-    return table(frame, **formats)
+def cost_table(table_of_seeds: pd.DataFrame):
+    """Size and computing cost, one row per model (`lab.stats.seed_table`; median time over seeds)."""
+    frame = pd.DataFrame({"modèle": table_of_seeds.index, "paramètres": table_of_seeds["params"],
+                          "temps (médiane)": table_of_seeds["seconds"],
+                          "s / époque": table_of_seeds["seconds"] / table_of_seeds["epochs"]})  # fmt: skip
+    return table(frame, **{"paramètres": num, "temps (médiane)": duration, "s / époque": lambda s: dec(s, 1)})
 
 
 def shape_progression(layers, dataset: str):

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 BETTER, WORSE, SAME = "better", "worse", "same"
 
@@ -86,3 +87,72 @@ def mean_sd(values) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for a single value)."""
     values = np.asarray(list(values), dtype=float)
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+# Choosing the most efficient model
+
+CRITERIA = {"test_accuracy": "max", "gap": "min", "seconds": "min", "params": "min"}
+
+
+def pareto_set(table, criteria=CRITERIA) -> list[str]:
+    """The rows (models) that no other row beats on one criterion while matching it on all the others."""
+    def at_least_as_good(a, b):
+        return all(a[c] >= b[c] if way == "max" else a[c] <= b[c] for c, way in criteria.items())
+
+    def strictly_better_somewhere(a, b):
+        return any(a[c] > b[c] if way == "max" else a[c] < b[c] for c, way in criteria.items())
+
+    rows = {name: table.loc[name] for name in table.index}
+    return [name for name, row in rows.items()
+            if not any(at_least_as_good(other, row) and strictly_better_somewhere(other, row)
+                       for other_name, other in rows.items() if other_name != name)]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The most efficient model and how it was reached."""
+
+    chosen: str
+    frontier: list  # the non-dominated models on every criterion
+    tied: list  # the frontier models not measurably less accurate than the most accurate one
+    most_accurate: str
+    cheaper: str | None  # the most accurate frontier model trained in at most half the chosen one's time
+
+
+def choose(table, runs_by_name: dict) -> Choice:
+    """Accuracy first, within the margin of measurement; then the smallest gap, time and size.
+
+    Among the non-dominated models, keep those whose test accuracy is not measurably
+    below the most accurate one (`compare` is not `worse`), and take the one with the
+    smallest train − validation gap, then the shortest training, then the fewest parameters.
+    """
+    frontier = pareto_set(table)
+    most_accurate = max(frontier, key=lambda name: table.loc[name, "test_accuracy"])
+    best_runs = runs_by_name[most_accurate]
+    tied = [name for name in frontier
+            if name == most_accurate or compare(best_runs, runs_by_name[name]).result != WORSE]  # fmt: skip
+    chosen = min(tied, key=lambda name: tuple(table.loc[name, c] for c in ("gap", "seconds", "params")))
+    fast = [name for name in frontier if table.loc[name, "seconds"] <= 0.5 * table.loc[chosen, "seconds"]]
+    cheaper = max(fast, key=lambda name: table.loc[name, "test_accuracy"]) if fast else None
+    return Choice(chosen, frontier, tied, most_accurate, cheaper)
+
+
+def seed_table(runs_by_name: dict) -> pd.DataFrame:
+    """One row per model: the four criteria over its seeds (means; the median training time), and spreads."""
+    rows = {}
+    for name, runs in runs_by_name.items():
+        runs = as_runs(runs)
+        rows[name] = {
+            "experiment": name,
+            "dataset": runs[0].config["dataset"],
+            "seeds": len(runs),
+            "epochs": len(runs[0].history),
+            "train_accuracy": np.mean([r.accuracy("train") for r in runs]),
+            "val_accuracy": np.mean([r.accuracy("val") for r in runs]),
+            "test_accuracy": np.mean([r.accuracy("test") for r in runs]),
+            "test_sd": mean_sd([r.accuracy("test") for r in runs])[1],
+            "gap": np.mean([r.accuracy("train") - r.accuracy("val") for r in runs]),
+            "seconds": float(np.median([r["wall_seconds"] for r in runs])),
+            "params": runs[0]["params_total"],
+        }  # fmt: skip
+    return pd.DataFrame.from_dict(rows, orient="index")

@@ -199,3 +199,42 @@ def test_q_5_6_leaky_relu_is_worse_than_relu_at_equal_settings():
     claim(stats.compare(relu40, leaky).result == stats.WORSE, "q-5-6", "LeakyReLU degrades the model at equal settings")
     claim(stats.compare(seeds("cifar-conv6-bn-20"), relu40).result == stats.BETTER, "q-5-6",
           "the longer training alone brings the gain")  # fmt: skip
+
+
+# Chapter 6 (q-5-7: the comparison and the choice)
+
+
+def _cifar_choice():
+    runs = {name: seeds(name) for name, e in lab.EXPERIMENTS.items() if e.dataset == "cifar10"}
+    table = stats.seed_table(runs)
+    return table, runs, stats.choose(table, runs)
+
+
+def test_q_5_7_the_choice_follows_the_stated_trade_off():
+    table, runs, choice = _cifar_choice()
+    claim(set(table.index) - set(choice.frontier) != set(), "q-5-7", "some models are dominated ('sauf pour …')")
+    claim(choice.tied == [choice.chosen] == [choice.most_accurate], "q-5-7",
+          "no other non-dominated model comes within the margin of the most accurate one")  # fmt: skip
+    claim(table.loc[choice.chosen, "gap"] > table.loc[choice.frontier, "gap"].median(), "q-5-7",
+          "the chosen model's gap is one of the largest of the frontier")  # fmt: skip
+    claim(choice.cheaper is not None, "q-5-7", "a frontier model trains in half the time of the chosen one")
+    claim(table.loc[choice.cheaper, "gap"] < table.loc[choice.chosen, "gap"], "q-5-7",
+          "the cheaper compromise overfits less ('seulement')")  # fmt: skip
+
+
+def test_q_5_7_the_brief_final_model_is_on_the_frontier_but_measurably_less_accurate():
+    table, runs, choice = _cifar_choice()
+    leaky = "cifar-conv6-bn-leaky"
+    claim(leaky in choice.frontier, "q-5-7", "the LeakyReLU model is non-dominated")
+    claim(stats.compare(runs[choice.chosen], runs[leaky]).result == stats.WORSE, "q-5-7",
+          "the LeakyReLU model is measurably less accurate than the chosen one")  # fmt: skip
+    ratio = table.loc[leaky, "seconds"] / table.loc[choice.chosen, "seconds"]
+    claim(0.9 < ratio < 1.1, "q-5-7", "it costs the same training time")
+
+
+def test_q_5_7_dropout_narrows_and_long_training_widens_the_gap():
+    gap = {name: stats.seed_table({name: seeds(name)}).loc[name, "gap"] for name in (
+        "cifar-norm", "cifar-dropout", "cifar-conv6-bn", "cifar-conv6-bn-20", "cifar-conv6-bn-relu-40")}
+    claim(gap["cifar-dropout"] < gap["cifar-norm"], "q-5-7", "dropout narrows the gap")
+    claim(gap["cifar-conv6-bn"] < gap["cifar-conv6-bn-20"] < gap["cifar-conv6-bn-relu-40"], "q-5-7",
+          "longer trainings widen the gap")  # fmt: skip
