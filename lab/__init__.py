@@ -67,6 +67,16 @@ def seeds(name: str, wanted=SEEDS) -> list[Run]:
     return runs + [store.load(name, seed) for seed in wanted[1:] if store.status(experiment, seed) == store.PRESENT]
 
 
+def epoch_benchmark() -> dict | None:
+    """The stored figures of `benchmarks/epoch_times.py` (one epoch of every model, timed in one run), if any."""
+    import json
+
+    from lab import store
+
+    path = store.results_dir() / "benchmarks" / "epoch-times.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def results(*names: str, seed: int = 0) -> dict[str, Run]:
     """Several stored runs by name (all the brief's experiments if none is named)."""
     return {name: result(name, seed) for name in (names or EXPERIMENTS)}

@@ -146,12 +146,23 @@ def accuracy_table(runs_by_name: dict):
     return table(pd.DataFrame(rows))
 
 
-def cost_table(table_of_seeds: pd.DataFrame):
-    """Size and computing cost, one row per model (`lab.stats.seed_table`; median time over seeds)."""
+def cost_table(table_of_seeds: pd.DataFrame, benchmark: dict | None = None):
+    """Size and computing cost, one row per model (`lab.stats.seed_table`; median time over seeds).
+
+    `benchmark`: the figures of `benchmarks/epoch_times.py`, one epoch of every model timed
+    back to back on one machine; shown as median (min–max of the repetitions).
+    """
     frame = pd.DataFrame({"modèle": table_of_seeds.index, "paramètres": table_of_seeds["params"],
                           "temps (médiane)": table_of_seeds["seconds"],
                           "s / époque": table_of_seeds["seconds"] / table_of_seeds["epochs"]})  # fmt: skip
-    return table(frame, **{"paramètres": num, "temps (médiane)": duration, "s / époque": lambda s: dec(s, 1)})
+    formats = {"paramètres": num, "temps (médiane)": duration, "s / époque": lambda s: dec(s, 1)}
+    if benchmark:
+        times = benchmark["epoch_seconds"]
+        frame["s / époque (banc d'essai)"] = [
+            f"{dec(times[name]['median'], 1)} ({dec(times[name]['min'], 0)}–{dec(times[name]['max'], 0)})"
+            if name in times else "" for name in table_of_seeds.index
+        ]  # fmt: skip
+    return table(frame, **formats)
 
 
 def shape_progression(layers, dataset: str):

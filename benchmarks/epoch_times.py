@@ -1,0 +1,81 @@
+"""Benchmark: the training time of one epoch of every model, measured in one run on one machine.
+
+The wall times stored with the runs were measured while the machine did other work
+(the same model ran at 13.1 s and 11.7 s per epoch in two runs). This times every
+model back to back, in one process, so that their costs can be compared: for each
+model, a few repetitions of `steps` training steps (after a warm-up) on arrays of the
+dataset's shape, extrapolated to the epoch (training steps of the epoch's batches plus
+the validation pass). It prints min / median / max over the repetitions, as ratios to
+the first model, and stores the figures with the machine's description in
+`results/benchmarks/epoch-times.json`. Run it on an otherwise idle machine:
+
+    .venv/bin/python benchmarks/epoch_times.py [--repeats 3] [--steps 20]
+"""
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lab import EXPERIMENTS, models, store, train  # noqa: E402
+from lab.models import INPUT_SHAPES  # noqa: E402
+
+TRAIN_SIZES = {"fashion_mnist": 60000, "cifar10": 50000}
+
+
+def epoch_seconds(experiment, steps: int) -> float:
+    """One epoch's time, extrapolated from `steps` timed training steps and a timed validation pass."""
+    model = models.build(experiment)
+    train.compile_model(experiment, model)
+    batch = experiment.batch_size
+    x = np.random.default_rng(0).random((batch * (steps + 2), *INPUT_SHAPES[experiment.dataset]), dtype=np.float32)
+    y = np.zeros(len(x), dtype="int64")
+    model.fit(x[: 2 * batch], y[: 2 * batch], batch_size=batch, epochs=1, verbose=0)  # warm-up: trace the step
+    started = time.perf_counter()
+    model.fit(x[2 * batch :], y[2 * batch :], batch_size=batch, epochs=1, verbose=0, shuffle=False)
+    per_step = (time.perf_counter() - started) / steps
+    n_train = TRAIN_SIZES[experiment.dataset]
+    n_val = round(n_train * experiment.validation_fraction)
+    started = time.perf_counter()
+    model.evaluate(x, y, batch_size=batch, verbose=0)
+    per_image = (time.perf_counter() - started) / len(x)
+    return per_step * math.ceil((n_train - n_val) / batch) + per_image * n_val
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=20)
+    args = parser.parse_args()
+    load_before = os.getloadavg()  # the 1-minute load should be near 0: nothing else running
+    train.set_seed(0)
+    figures = {}
+    for name, experiment in EXPERIMENTS.items():
+        times = sorted(epoch_seconds(experiment, args.steps) for _ in range(args.repeats))
+        figures[name] = {"min": times[0], "median": float(np.median(times)), "max": times[-1]}
+    first = figures[next(iter(figures))]["median"]
+    print(f"{'model':<26} {'min':>7} {'median':>7} {'max':>7}  {'× first':>7}  spread")
+    for name, t in figures.items():
+        spread = (t["max"] - t["min"]) / t["median"]
+        ratio = t["median"] / first
+        print(f"{name:<26} {t['min']:7.1f} {t['median']:7.1f} {t['max']:7.1f}  {ratio:7.2f}  {spread:6.1%}")
+    record = {"epoch_seconds": figures, "repeats": args.repeats, "steps": args.steps,
+              "environment": train.environment(), "load_average_before": load_before,
+              "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "python": platform.python_version()}  # fmt: skip
+    target = store.results_dir() / "benchmarks" / "epoch-times.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    store.write_atomically(target, lambda file: file.write(json.dumps(record, indent=1).encode() + b"\n"))
+    print(f"stored in {target}")
+
+
+if __name__ == "__main__":
+    main()
