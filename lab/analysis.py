@@ -1,11 +1,9 @@
-"""Read stored runs: error rates, confusions, frequent errors, comparisons.
+"""Read stored runs: error rates, confusions, per-class metrics, frequent errors.
 
-Functions that return French sentences (the `*_verdict` ones, `provenance_sentence`)
-return plain text, without Markdown, so that an inline expression shows them as they
-are whatever way the renderer treats its text.
-
-Everything here works on `lab.store.Run` objects (stored predictions and
-metrics), so the report computes each figure it quotes without retraining.
+Everything here works on `lab.store.Run` objects (stored predictions and metrics), so
+the report computes each figure it quotes without retraining. It returns numbers and
+tables; the sentences that state them are in the chapters, and the decisions that
+compare models (better, worse, not measurable) are in `lab.stats`.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ import pandas as pd
 from lab import params
 from lab.data import CLASS_NAMES, DISPLAY_NAMES, SOURCE_NAMES_FR
 from lab.experiments import get
-from lab.report import as_markdown, dec, md, num, pct, pts
+from lab.report import dec
 
 SPLITS = {"train": "apprentissage", "val": "validation", "test": "test"}
 
@@ -180,26 +178,6 @@ def provenance(runs) -> pd.DataFrame:
     return pd.DataFrame(rows.values())
 
 
-@as_markdown
-def provenance_sentence(run) -> str:
-    """A French sentence that says on which copy of the data a run was computed."""
-    data = run["data"]
-    if data["genuine"]:
-        return (f"Les résultats sur ce jeu ont été calculés sur les données authentiques "
-                f"(source : {data['source']}).")  # fmt: skip
-    deviation = data.get("pixel_deviation")
-    measured = f"de {dec(deviation, 2)}/255" if deviation is not None else "d'une quantité non mesurée"
-    return (
-        "Les résultats CIFAR-10 de ce livre ont été calculés sur une copie JPEG de CIFAR-10, "
-        "et non sur le jeu authentique, que cette machine ne pouvait pas télécharger. La copie "
-        "contient les mêmes images, dans le même ordre et avec les mêmes étiquettes, mais ses pixels "
-        f"s'écartent en moyenne {measured} des pixels authentiques (perte due à la compression JPEG, "
-        "mesurée sur un échantillon d'images authentiques). Les exactitudes sont donc proches de "
-        "celles du vrai CIFAR-10, sans lui être identiques. Réentraîné sur une machine qui accède "
-        "à internet, le paquet lab utilise le jeu authentique téléchargé par keras.datasets."
-    )
-
-
 def error_table(runs: dict) -> pd.DataFrame:
     """Error rates (1 − accuracy) on each split, one row per labelled run."""
     rows = [{"modèle": label, "époques": len(run.history),
@@ -211,31 +189,6 @@ def error_table(runs: dict) -> pd.DataFrame:
 def min_val_loss_epoch(run) -> int:
     """The epoch after which the validation loss was lowest: where overfitting starts."""
     return int(run.history["val_loss"].idxmin())
-
-
-def settings(experiment) -> pd.DataFrame:
-    """The training settings of an experiment, in French, for the report."""
-    rows = {
-        "jeu de données": DISPLAY_NAMES[experiment.dataset],
-        "entrées": "divisées par 255" if experiment.normalize else "brutes (0 à 255)",
-        "activation": experiment.activation
-        + (f" (pente négative {experiment.negative_slope})" if experiment.activation == "leaky_relu" else ""),
-        "optimiseur": f"{experiment.optimizer} (taux d'apprentissage {experiment.learning_rate})",
-        "perte": "sparse_categorical_crossentropy",
-        "époques": experiment.epochs,
-        "taille de batch": experiment.batch_size,
-        "validation": f"les derniers {experiment.validation_fraction:.0%} de l'apprentissage",
-    }
-    return pd.DataFrame({"réglage": list(rows), "valeur": [str(v) for v in rows.values()]})
-
-
-def layer_list(experiment) -> pd.DataFrame:
-    """The layers of an experiment's spec, numbered, with their output shapes."""
-    from lab.models import INPUT_SHAPES
-    from lab.params import shape_progression
-
-    table = shape_progression(experiment.layers, INPUT_SHAPES[experiment.dataset])
-    return table.drop(columns="error").rename(columns={"layer": "couche", "output_shape": "forme de sortie"})
 
 
 def standard_error(accuracy: float, n: int) -> float:
@@ -267,159 +220,6 @@ def initial_outputs(experiment, x: np.ndarray, y: np.ndarray, seed: int = 0) -> 
     }
 
 
-def _near_end(epoch: int, run, margin: int = 2) -> bool:
-    return epoch >= len(run.history) - margin
-
-
-@as_markdown
-def more_epochs_verdict(run) -> str:
-    """A French sentence: would more epochs pay, judging from the validation curves?"""
-    best, lowest = best_epoch(run), min_val_loss_epoch(run)
-    if _near_end(best, run) and _near_end(lowest, run):
-        return ("La validation progresse encore à la fin de l'apprentissage, sans surapprentissage "
-                "marqué : il paraît utile d'augmenter le nombre d'époques, ce que vérifie la "
-                "question suivante.")  # fmt: skip
-    if not _near_end(lowest, run):
-        return (f"La perte de validation a cessé de baisser dès l'époque {lowest} : plus d'époques "
-                "n'apporteraient guère, sinon du surapprentissage ; la question suivante le vérifie.")  # fmt: skip
-    return ("La perte de validation baisse encore mais l'exactitude de validation oscille : plus "
-            "d'époques pourraient aider un peu, ce que vérifie la question suivante.")  # fmt: skip
-
-
-def paired_difference(a, b) -> tuple[float, float]:
-    """Test accuracy of b minus that of a, and the standard error of that difference.
-
-    Both runs are scored on the same test images, so the error is computed from the
-    per-image differences of correctness (a paired comparison), not as if the two
-    accuracies were independent.
-    """
-    correct_a = (a.y_pred == a.y_true).astype(float)
-    correct_b = (b.y_pred == b.y_true).astype(float)
-    difference = correct_b - correct_a
-    return float(difference.mean()), float(difference.std(ddof=1) / np.sqrt(len(difference)))
-
-
-BETTER, WORSE, SAME = "better", "worse", "same"
-
-
-def outcome(a, b) -> tuple[str, float, float]:
-    """Whether `b` beats `a` on the test set beyond two paired standard errors: outcome, gain, error."""
-    gain, error = paired_difference(a, b)
-    if gain > 2 * error:
-        return BETTER, gain, error
-    if gain < -2 * error:
-        return WORSE, gain, error
-    return SAME, gain, error
-
-
-@as_markdown
-def longer_training_verdict(short, long) -> str:
-    """A French sentence comparing the same model trained longer, against measurement noise."""
-    result, _, error = outcome(short, long)
-    margin = _points(2 * error)
-    if result == BETTER:
-        verdict = (
-            f"Le gain dépasse l'incertitude de mesure (±{margin} à deux erreurs types, "
-            "sur les mêmes images de test) : les époques supplémentaires ont payé."
-        )
-    elif result == WORSE:
-        verdict = (
-            "Le résultat se dégrade au-delà de l'incertitude de mesure : les époques "
-            "supplémentaires ont nui, par surapprentissage."
-        )
-    else:
-        verdict = (
-            f"La différence reste dans l'incertitude de mesure (±{margin} à deux erreurs "
-            "types) : doubler le calcul n'a rien apporté de mesurable."
-        )
-    if not _near_end(best_epoch(long), long, margin=3):
-        verdict += (
-            f" La validation plafonne dès l'époque {best_epoch(long)} : au-delà, l'apprentissage "
-            "ne fait plus progresser la généralisation."
-        )
-    return verdict
-
-
-def _points(value: float) -> str:
-    return pts(value, signed=value < 0)
-
-
-@as_markdown
-def leaky_verdict(relu, leaky) -> str:
-    """A French sentence on LeakyReLU + 40 epochs + batch 128 against the ReLU model at 20 epochs."""
-    result, gain, error = outcome(relu, leaky)
-    ratio = leaky["wall_seconds"] / relu["wall_seconds"]
-    if result == BETTER:
-        sentence = f"Le gain, {_points(gain)}, dépasse l'incertitude de mesure (±{_points(2 * error)})"
-    elif result == WORSE:
-        sentence = f"La perte, {_points(-gain)}, dépasse l'incertitude de mesure (±{_points(2 * error)})"
-    else:
-        sentence = f"La différence, {_points(gain)}, reste dans l'incertitude de mesure (±{_points(2 * error)})"
-    return (
-        f"{sentence}, pour un temps de calcul multiplié par {dec(ratio, 1)}"
-        + ". Trois réglages changent à la fois (activation, nombre d'époques, taille de batch) : "
-        "cette comparaison ne permet pas d'attribuer l'écart à la LeakyReLU seule."
-    )
-
-
-def pareto_frontier(table: pd.DataFrame) -> list[str]:
-    """Models that no other beats on test accuracy while costing no more training time."""
-    names = []
-    for name, row in table.iterrows():
-        others = table.drop(index=name)
-        no_worse = (others["test_accuracy"] >= row["test_accuracy"]) & (others["seconds"] <= row["seconds"])
-        better = (others["test_accuracy"] > row["test_accuracy"]) | (others["seconds"] < row["seconds"])
-        dominated = (no_worse & better).any()
-        if not dominated:
-            names.append(name)
-    return sorted(names, key=lambda name: table.loc[name, "seconds"])
-
-
-def most_efficient(table: pd.DataFrame, runs: dict) -> dict:
-    """The most efficient model of `table` (indexed by experiment), and a French verdict.
-
-    Among the non-dominated models, the most accurate one is chosen, unless a model at
-    most half as long to train is within two standard errors of it on the test set.
-    """
-    frontier = pareto_frontier(table)
-    best = max(frontier, key=lambda name: table.loc[name, "test_accuracy"])
-    chosen = best
-    for cheaper in frontier:
-        if cheaper == best:
-            break
-        gain, error = paired_difference(runs[cheaper], runs[best])
-        if gain <= 2 * error and table.loc[cheaper, "seconds"] <= 0.5 * table.loc[best, "seconds"]:
-            chosen = cheaper
-            break
-    row = table.loc[chosen]
-    parameters = num(row["params"])
-    verdict = (
-        f"Nous retenons {chosen} : {pct(row['test_accuracy'])} sur le test, un écart "
-        f"apprentissage − validation de {_points(row['gap'])}, {parameters} paramètres"
-        f" et {row['seconds'] / 60:.0f}\u00a0min d'apprentissage sur deux cœurs."
-    )
-    if chosen != best:
-        gain, error = paired_difference(runs[chosen], runs[best])
-        ratio = dec(table.loc[best, "seconds"] / row["seconds"], 1)
-        verdict += (
-            f" {best} fait un peu mieux sur le test ({_points(gain)}), mais dans l'incertitude de mesure "
-            f"(±{_points(2 * error)}) et pour un temps d'apprentissage {ratio} fois plus long."
-        )
-    else:
-        verdict += " Aucun modèle moins coûteux n'approche son exactitude de test à l'incertitude de mesure près."
-    cheaper = [name for name in frontier if table.loc[name, "seconds"] <= 0.5 * row["seconds"]]
-    if cheaper:
-        alternative = max(cheaper, key=lambda name: table.loc[name, "test_accuracy"])
-        other = table.loc[alternative]
-        verdict += (
-            f" Si le temps de calcul compte davantage, {alternative} atteint {pct(other['test_accuracy'])} "
-            f"en {other['seconds'] / 60:.0f}\u00a0min, avec un écart apprentissage − validation de "
-            f"{_points(other['gap'])} : c'est le meilleur compromis parmi les modèles au moins deux fois "
-            "plus rapides à entraîner."
-        )
-    return {"chosen": chosen, "best": best, "frontier": frontier, "verdict": md(verdict)}
-
-
 def history_difference(a, b) -> float:
     """Largest absolute difference between two runs' histories over their common epochs.
 
@@ -432,17 +232,6 @@ def history_difference(a, b) -> float:
     return float(difference.abs().to_numpy().max())
 
 
-@as_markdown
-def difference_sentence(a, b) -> str:
-    """`b` against `a` on the test set, in French, qualified by the paired measurement noise.
-
-    E.g. "+1,2 points, au-delà de l'incertitude de mesure (±0,6 point à deux erreurs types)".
-    """
-    result, gain, error = outcome(a, b)
-    within = "dans" if result == SAME else "au-delà de"
-    return f"{pts(gain)}, {within} l'incertitude de mesure de ±{_points(2 * error)} à deux erreurs types"
-
-
 def val_test_gap(run) -> tuple[float, float]:
     """Test error minus validation error, and the standard error of that difference.
 
@@ -451,34 +240,6 @@ def val_test_gap(run) -> tuple[float, float]:
     n_val, n_test = run["data"]["val_size"], run["data"]["test_size"]
     error = np.hypot(standard_error(run.accuracy("val"), n_val), standard_error(run.accuracy("test"), n_test))
     return error_rate(run, "test") - error_rate(run, "val"), float(error)
-
-
-@as_markdown
-def effect(a, b, plural: bool = False) -> str:
-    """What going from run `a` to run `b` does to test accuracy: a French predicate on "le modèle".
-
-    `plural` conjugates the verb for a plural subject ("les convolutions ajoutées améliorent le modèle").
-    """
-    result, _, _ = outcome(a, b)
-    if result == BETTER:
-        return "améliorent le modèle" if plural else "améliore le modèle"
-    if result == WORSE:
-        return "dégradent le modèle" if plural else "dégrade le modèle"
-    verb = "ne changent" if plural else "ne change"
-    return f"{verb} pas le modèle de façon mesurable"
-
-
-@as_markdown
-def val_test_sentence(run) -> str:
-    """French sentence: is the test accuracy consistent with the validation accuracy?"""
-    gap, error = val_test_gap(run)
-    ratio = dec(abs(gap) / error, 1)
-    direction = "plus basse" if gap > 0 else "plus haute"
-    if abs(gap) <= 2 * error:
-        return (f"L'exactitude de test est {direction} que celle de validation de {_points(abs(gap))}, soit "
-                f"{ratio} erreurs types : un écart que le hasard de l'échantillonnage suffit à expliquer.")  # fmt: skip
-    return (f"L'exactitude de test est {direction} que celle de validation de {_points(abs(gap))}, soit "
-            f"{ratio} erreurs types : plus que le seul hasard de l'échantillonnage ne l'explique.")  # fmt: skip
 
 
 def irregularity(run) -> float:
@@ -490,20 +251,6 @@ def crossing_epoch(run) -> int | None:
     """First epoch whose training accuracy (measured during the epoch) exceeds the validation one."""
     above = run.history.index[run.history["accuracy"] > run.history["val_accuracy"]]
     return int(above[0]) if len(above) else None
-
-
-@as_markdown
-def main_cause(baseline, longer, leaky) -> str:
-    """Which of the two changes of q-5-6 brings most of the gain, in French.
-
-    `longer` is the ReLU model with the LeakyReLU run's epochs and batch size, so that
-    baseline → longer measures the training settings and longer → leaky the activation.
-    """
-    settings, _ = paired_difference(baseline, longer)
-    activation, _ = paired_difference(longer, leaky)
-    if settings >= activation:
-        return "l'apprentissage plus long (40 époques par batchs de 128), plus que de l'activation"
-    return "l'activation LeakyReLU, plus que de l'apprentissage plus long"
 
 
 def confusions_both_ways(run, n: int = 3) -> pd.DataFrame:

@@ -238,3 +238,11 @@ def test_q_5_7_dropout_narrows_and_long_training_widens_the_gap():
     claim(gap["cifar-dropout"] < gap["cifar-norm"], "q-5-7", "dropout narrows the gap")
     claim(gap["cifar-conv6-bn"] < gap["cifar-conv6-bn-20"] < gap["cifar-conv6-bn-relu-40"], "q-5-7",
           "longer trainings widen the gap")  # fmt: skip
+
+
+def test_q_2_5_and_q_2_7_say_that_seed_zero_alone_concluded_otherwise():
+    base, drop, dense = (lab.result(name) for name in ("fashion-base", "fashion-dropout", "fashion-dense128"))
+    claim(stats.compare(base, drop).result == stats.WORSE, "q-2-5", "seed 0 alone showed a measurable drop")
+    claim(stats.compare(drop, dense).result == stats.WORSE, "q-2-7", "seed 0 alone made the dense layer look harmful")
+    claim(stats.compare(seeds("fashion-dropout"), seeds("fashion-dense128")).result == stats.SAME, "q-2-7",
+          "over every seed the dense layer's drop is not measurable")  # fmt: skip

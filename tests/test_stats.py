@@ -1,0 +1,96 @@
+"""Decisions over seeds: paired differences, the margin, better / worse / same, the choice of a model."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lab import stats
+from tests.test_analysis import make_run
+
+
+def _runs(tmp_path, name, correct_per_seed, n=400):
+    """One run per seed; seed s has its first `correct_per_seed[s]` images right."""
+    truth = [0] * n
+    return [_seeded(make_run(tmp_path / f"{name}-{seed}", y_true=truth, y_pred=[0] * c + [1] * (n - c)), seed)
+            for seed, c in enumerate(correct_per_seed)]  # fmt: skip
+
+
+def _seeded(run, seed):
+    run.record["seed"] = seed
+    return run
+
+
+def test_paired_difference_and_its_standard_error(tmp_path):
+    truth = [0] * 100
+    a = make_run(tmp_path / "a", y_true=truth, y_pred=[0] * 80 + [1] * 20)
+    b = make_run(tmp_path / "b", y_true=truth, y_pred=[0] * 90 + [1] * 10)
+    gain, error = stats.paired_difference(a, b)
+    assert gain == pytest.approx(0.10)
+    differences = np.array([0] * 80 + [1] * 10 + [0] * 10)
+    assert error == pytest.approx(differences.std(ddof=1) / 10)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [([300], [340], stats.BETTER), ([340], [300], stats.WORSE), ([300], [300], stats.SAME),
+     ([300, 302, 298], [340, 342, 338], stats.BETTER), ([340, 342, 338], [300, 302, 298], stats.WORSE)],
+)  # fmt: skip
+def test_compare_decides_beyond_the_margin(tmp_path, a, b, expected):
+    comparison = stats.compare(_runs(tmp_path, "a", a), _runs(tmp_path, "b", b))
+    assert comparison.result == expected
+    assert comparison.gain == pytest.approx((np.mean(b) - np.mean(a)) / 400)
+    assert comparison.seeds == len(a)
+
+
+def test_seeds_that_disagree_are_not_a_change(tmp_path):
+    """Each seed alone is beyond its test-set error, but the seeds point both ways."""
+    comparison = stats.compare(_runs(tmp_path, "a", [300, 300, 300]), _runs(tmp_path, "b", [340, 260, 330]))
+    assert comparison.result == stats.SAME
+    assert comparison.seed_error > comparison.test_error
+
+
+def test_the_margin_combines_seed_spread_and_test_error(tmp_path):
+    comparison = stats.compare(_runs(tmp_path, "a", [300, 300, 300]), _runs(tmp_path, "b", [310, 320, 330]))
+    t = stats.student_quantile(3)
+    assert t == pytest.approx(4.303, abs=1e-3)
+    assert comparison.margin == pytest.approx(np.hypot(t * comparison.seed_error, 2 * comparison.test_error))
+
+
+def test_a_single_seed_has_no_seed_error(tmp_path):
+    comparison = stats.compare(_runs(tmp_path, "a", [300]), _runs(tmp_path, "b", [320]))
+    assert comparison.seed_error is None and not comparison.decided_by_seeds
+    assert comparison.margin == pytest.approx(2 * comparison.test_error)
+
+
+def test_only_common_seeds_are_compared(tmp_path):
+    a = _runs(tmp_path, "a", [300, 300, 300])
+    b = _runs(tmp_path, "b", [340])
+    assert stats.compare(a, b).seeds == 1
+    with pytest.raises(ValueError, match="no seed in common"):
+        stats.compare(a[1:], b)
+
+
+def test_pareto_set_on_every_criterion():
+    table = pd.DataFrame({"test_accuracy": [0.6, 0.7, 0.65, 0.8, 0.7], "gap": [0.01, 0.05, 0.06, 0.09, 0.05],
+                          "seconds": [10, 20, 30, 100, 20], "params": [5, 5, 5, 5, 6]},
+                         index=["a", "b", "c", "d", "e"])  # fmt: skip
+    # c is worse than b on every criterion; e equals b but has more parameters
+    assert stats.pareto_set(table) == ["a", "b", "d"]
+
+
+def test_choose_takes_accuracy_first_then_the_smallest_gap(tmp_path):
+    runs = {"fast": _runs(tmp_path, "fast", [330]), "slow": _runs(tmp_path, "slow", [332]),
+            "weak": _runs(tmp_path, "weak", [250])}  # fmt: skip
+    table = pd.DataFrame({"test_accuracy": [330 / 400, 332 / 400, 250 / 400], "gap": [0.02, 0.08, 0.0],
+                          "seconds": [100, 1000, 10], "params": [10, 10, 10]}, index=list(runs))  # fmt: skip
+    choice = stats.choose(table, runs)
+    assert choice.most_accurate == "slow"
+    assert set(choice.tied) == {"fast", "slow"}  # 2 images apart: not measurably different
+    assert choice.chosen == "fast"  # the smaller gap decides between them
+    assert choice.cheaper == "weak"
+
+
+def test_mean_sd():
+    assert stats.mean_sd([0.5]) == (0.5, 0.0)
+    mean, sd = stats.mean_sd([0.8, 0.9, 1.0])
+    assert mean == pytest.approx(0.9) and sd == pytest.approx(0.1)
