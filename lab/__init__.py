@@ -62,9 +62,17 @@ def seeds(name: str, wanted=SEEDS) -> list[Run]:
     other seed of `wanted` whose stored result is present and fresh (the others are not yet trained)."""
     from lab import store
 
-    runs = [result(name, wanted[0])]
-    experiment = get(name)
-    return runs + [store.load(name, seed) for seed in wanted[1:] if store.status(experiment, seed) == store.PRESENT]
+    runs, config_hash = [result(name, wanted[0])], get(name).config_hash()
+    for seed in wanted[1:]:
+        try:
+            run = store.load(name, seed)
+        except store.CorruptResultError:
+            raise
+        except StoredResultError:
+            continue  # not trained yet
+        if run["config_hash"] == config_hash:
+            runs.append(run)
+    return runs
 
 
 def epoch_benchmark() -> dict | None:

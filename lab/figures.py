@@ -38,25 +38,36 @@ def _show_figures_in_notebooks() -> None:
 _show_figures_in_notebooks()
 
 
-def _image(ax, image, title, color="black"):
-    image = np.squeeze(image)
-    ax.imshow(image, cmap="gray" if image.ndim == 2 else None, interpolation="nearest")
-    ax.set_title(title, fontsize=SMALLEST_FONT + 1, color=color)
+def _montage(images, titles, ncols: int, title_lines: int = 1, color: str = "black"):
+    """Images tiled on one set of axes (much faster to draw than one axes per image), each titled."""
+    images = [np.squeeze(image) for image in images]
+    grey = images[0].ndim == 2
+    height, width = images[0].shape[:2]
+    nrows = int(np.ceil(len(images) / ncols))
+    side = min(1.9, PAGE_WIDTH / ncols)  # inches per tile and its gap
+    gap_x = max(2, width // 8)
+    pixels_per_inch = (width + gap_x) / side
+    gap_y = int(np.ceil(title_lines * (SMALLEST_FONT + 1) * 1.35 / 72 * pixels_per_inch)) + 2  # room for the title
+    canvas = np.full((nrows * (height + gap_y), ncols * (width + gap_x), *([] if grey else [3])), 255, np.uint8)
+    for i, image in enumerate(images):
+        row, col = divmod(i, ncols)
+        top, left = row * (height + gap_y) + gap_y, col * (width + gap_x)
+        canvas[top : top + height, left : left + width] = image
+    fig = Figure(figsize=(side * ncols, side * nrows * (height + gap_y) / (width + gap_x)), layout="constrained")
+    ax = fig.subplots()
+    ax.imshow(canvas, cmap="gray" if grey else None, vmin=0, vmax=255, interpolation="nearest")
+    for i, title in enumerate(titles):
+        row, col = divmod(i, ncols)
+        ax.text(col * (width + gap_x) + width / 2, row * (height + gap_y) + gap_y - 1, title, ha="center",
+                va="bottom", fontsize=SMALLEST_FONT + 1, color=color)  # fmt: skip
     ax.axis("off")
+    return fig
 
 
 def image_grid(x, labels, names, n: int = 9, ncols: int = 3):
     """The first `n` images with the name of their class."""
-    nrows = int(np.ceil(n / ncols))
-    side = min(1.9, PAGE_WIDTH / ncols)
-    fig = Figure(figsize=(side * ncols, (side + 0.1) * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols)
-    for i, ax in enumerate(np.ravel(axes)):
-        if i < n:
-            _image(ax, x[i], f"{i} : {names[int(np.ravel(labels)[i])]}")
-        else:
-            ax.axis("off")
-    return fig
+    titles = [f"{i} : {names[int(label)]}" for i, label in enumerate(np.ravel(labels)[:n])]
+    return _montage(x[:n], titles, ncols)
 
 
 def _seeds(runs) -> list:
@@ -130,17 +141,11 @@ def confusion_heatmap(run, normalize: bool = True):
 def error_gallery(x_test, run, indices, ncols: int = 5):
     """Misclassified test images: true class, predicted class and confidence."""
     names = analysis.class_names(run)
-    nrows = int(np.ceil(len(indices) / ncols))
-    side = PAGE_WIDTH / ncols
-    fig = Figure(figsize=(PAGE_WIDTH, (side + 0.35) * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols)
-    for ax, index in zip(np.ravel(axes), indices, strict=False):
+    titles = []
+    for index in indices:
         true, predicted = run.y_true[index], run.y_pred[index]
-        confidence = run.probabilities[index, predicted]
-        _image(ax, x_test[index], f"{names[true]} → {names[predicted]}\n({confidence:.0%})", color="darkred")
-    for ax in np.ravel(axes)[len(indices) :]:
-        ax.axis("off")
-    return fig
+        titles.append(f"{names[true]} → {names[predicted]}\n({100 * run.probabilities[index, predicted]:.0f}\u00a0%)")
+    return _montage(x_test[indices], titles, ncols, title_lines=2, color="darkred")
 
 
 def per_class_bars(runs: dict):
