@@ -1,4 +1,4 @@
-"""The committed results: one fresh, complete run per experiment of the brief."""
+"""The committed results: a fresh, complete run per experiment of the brief and per stored seed."""
 
 import numpy as np
 import pytest
@@ -7,13 +7,16 @@ from lab import data, params, store
 from lab.experiments import EXPERIMENTS
 
 NAMES = list(EXPERIMENTS)
+# Seed 0 of every experiment, and every other seed stored so far (the others are still training)
+RUNS = [(name, 0) for name in NAMES] + [(name, seed) for name in NAMES for seed in store.stored_seeds(name) if seed]
 
 
-@pytest.fixture(scope="module", params=NAMES)
+@pytest.fixture(scope="module", params=RUNS, ids=[f"{name}-seed-{seed}" for name, seed in RUNS])
 def run(request):
-    experiment = EXPERIMENTS[request.param]
-    assert store.status(experiment) == store.PRESENT, f"lab train {request.param}: its stored result is not fresh"
-    return store.load(request.param)
+    name, seed = request.param
+    state = store.status(EXPERIMENTS[name], seed)
+    assert state == store.PRESENT, f"lab train {name} --seeds {seed}: its stored result is {state}"
+    return store.load(name, seed)
 
 
 def test_every_experiment_has_a_fresh_result(run):
