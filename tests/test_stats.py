@@ -62,6 +62,14 @@ def test_a_single_seed_has_no_seed_error(tmp_path):
     assert comparison.margin == pytest.approx(2 * comparison.test_error)
 
 
+def test_two_seeds_are_not_enough_to_use_the_seed_spread(tmp_path):
+    """With two seeds in common, the comparison is seed 0's: t = 12.7 would decide nothing."""
+    a, b = _runs(tmp_path, "a", [300, 300]), _runs(tmp_path, "b", [340, 350])
+    comparison = stats.compare(a, b)
+    assert comparison.seeds == 1 and comparison.gain == pytest.approx(40 / 400)
+    assert comparison.result == stats.BETTER
+
+
 def test_only_common_seeds_are_compared(tmp_path):
     a = _runs(tmp_path, "a", [300, 300, 300])
     b = _runs(tmp_path, "b", [340])
