@@ -70,3 +70,43 @@ def show(experiment, training: bool = False):
 
     code = model_code(experiment) + ("\n" + training_code(experiment) if training else "")
     return Markdown(f"```python\n{code}\n```")
+
+
+def changes(base, experiment) -> str:
+    """The lines of `experiment`'s model code that differ from `base`'s, as a unified diff.
+
+    `-` lines are the base model's, `+` lines the new model's; hunks are separated by
+    `...`. Each hunk keeps the fewest unchanged lines around it that say where it is: its
+    unchanged and removed lines occur only once in the base code.
+    """
+    import difflib
+
+    before, after = model_code(base).splitlines(), model_code(experiment).splitlines()
+    matcher = difflib.SequenceMatcher(a=before, b=after)
+    for context in range(1, len(before)):
+        groups = list(matcher.get_grouped_opcodes(context))
+        if all(_occurrences(before, [line for tag, i1, i2, _, _ in group if tag != "insert"
+                                     for line in before[i1:i2]]) == 1 for group in groups):  # fmt: skip
+            break
+    lines = []
+    for group in groups:
+        lines += ["..."] if lines else []
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                lines += ["  " + line for line in before[i1:i2]]
+            if tag in ("replace", "delete"):
+                lines += ["- " + line for line in before[i1:i2]]
+            if tag in ("replace", "insert"):
+                lines += ["+ " + line for line in after[j1:j2]]
+    return "\n".join(lines)
+
+
+def _occurrences(lines: list, block: list) -> int:
+    return sum(lines[i : i + len(block)] == block for i in range(len(lines) - len(block) + 1))
+
+
+def show_changes(base, experiment):
+    """What changes from `base`'s model to `experiment`'s, as a Markdown diff block."""
+    from IPython.display import Markdown
+
+    return Markdown(f"```diff\n{changes(base, experiment)}\n```")

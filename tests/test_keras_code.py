@@ -52,3 +52,29 @@ def test_a_spec_that_cannot_be_built_has_no_code():
 
     with pytest.raises(models.SpecError, match="smaller than the 3×3 kernel"):
         keras_code.model_code(EXPERIMENTS["cifar-conv4-pool4"].replace(layers=CONV4_POOL4_VALID))
+
+
+def _apply(base: str, diff: str) -> str:
+    """Apply `keras_code.changes` output to the base code: each hunk's old lines must occur once."""
+    source, result, position = base.splitlines(), [], 0
+    for hunk in diff.split("\n...\n"):
+        lines = hunk.splitlines()
+        old = [line[2:] for line in lines if not line.startswith("+ ")]
+        starts = [i for i in range(len(source) - len(old) + 1) if source[i : i + len(old)] == old]
+        assert len(starts) == 1, f"ambiguous hunk: {old}"
+        result += source[position : starts[0]]
+        result += [line[2:] for line in lines if not line.startswith("- ")]
+        position = starts[0] + len(old)
+    return "\n".join(result + source[position:])
+
+
+@pytest.mark.parametrize(("base", "variant"), [
+    ("fashion-base", "fashion-dropout"), ("fashion-dropout", "fashion-dense128"), ("fashion-base", "cifar-raw"),
+    ("cifar-norm", "cifar-dropout"), ("cifar-conv4", "cifar-conv4-same"),
+    ("cifar-conv4-same", "cifar-conv4-same-dropout"), ("cifar-conv4-same-dropout", "cifar-conv6"),
+    ("cifar-conv6", "cifar-conv6-bn"), ("cifar-conv6-bn", "cifar-conv6-bn-leaky"),
+])  # fmt: skip
+def test_the_shown_changes_turn_the_base_model_into_the_variant(base, variant):
+    diff = keras_code.changes(EXPERIMENTS[base], EXPERIMENTS[variant])
+    assert _apply(keras_code.model_code(EXPERIMENTS[base]), diff) == keras_code.model_code(EXPERIMENTS[variant])
+    assert any(line.startswith(("+ ", "- ")) for line in diff.splitlines())
