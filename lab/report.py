@@ -84,6 +84,27 @@ def mean_pct(values, digits: int = 1) -> str:
 
 
 @as_markdown
+def mean_pts(values, digits: int = 1) -> str:
+    """The mean of differences of proportions over seeds, in points, with their sd when there are several."""
+    from lab.stats import mean_sd
+
+    values = list(values)
+    mean, sd = mean_sd(values)
+    if len(values) < 2:
+        return pts(mean, digits)
+    unit = "points" if round(abs(100 * mean), digits) >= 2 else "point"
+    sign = "+" if mean >= 0 else "−"
+    return f"{sign}{dec(abs(100 * mean), digits)}{NBSP}±{NBSP}{dec(100 * sd, digits)}{NBSP}{unit}"
+
+
+@as_markdown
+def enumeration(items) -> str:
+    """A French enumeration without quotes: a, b et c."""
+    items = [str(item) for item in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " et " + items[-1]
+
+
+@as_markdown
 def duration(seconds: float) -> str:
     """A duration in words: 42 s, 3 min 12 s, 1 h 05 min."""
     seconds = int(round(seconds))
@@ -142,7 +163,7 @@ def accuracy_table(runs_by_name: dict):
                      "apprentissage": mean_pct([r.accuracy("train") for r in runs]),
                      "validation": mean_pct([r.accuracy("val") for r in runs]),
                      "test": mean_pct([r.accuracy("test") for r in runs]),
-                     "écart": mean_pct([r.accuracy("train") - r.accuracy("val") for r in runs])})  # fmt: skip
+                     "écart": mean_pts([r.accuracy("train") - r.accuracy("val") for r in runs])})  # fmt: skip
     return table(pd.DataFrame(rows))
 
 
