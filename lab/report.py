@@ -105,6 +105,12 @@ def enumeration(items) -> str:
 
 
 @as_markdown
+def seeds_text(n: int) -> str:
+    """How many seeds a figure rests on, in French: « la seule graine 0 » or « 3 graines »."""
+    return "la seule graine 0" if n == 1 else f"{n}{NBSP}graines"
+
+
+@as_markdown
 def duration(seconds: float) -> str:
     """A duration in words: 42 s, 3 min 12 s, 1 h 05 min."""
     seconds = int(round(seconds))

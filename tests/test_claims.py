@@ -246,3 +246,11 @@ def test_q_2_5_and_q_2_7_say_that_seed_zero_alone_concluded_otherwise():
     claim(stats.compare(drop, dense).result == stats.WORSE, "q-2-7", "seed 0 alone made the dense layer look harmful")
     claim(stats.compare(seeds("fashion-dropout"), seeds("fashion-dense128")).result == stats.SAME, "q-2-7",
           "over every seed the dense layer's drop is not measurable")  # fmt: skip
+
+
+def test_q_5_3_batch_normalisation_starts_lower_in_validation_and_ends_higher():
+    conv6, bn = lab.result("cifar-conv6"), lab.result("cifar-conv6-bn")
+    claim(bn.history["val_accuracy"].iloc[0] < conv6.history["val_accuracy"].iloc[0], "q-5-3",
+          "in validation the normalised model starts lower")  # fmt: skip
+    claim(bn.history["val_accuracy"].iloc[-1] > conv6.history["val_accuracy"].iloc[-1], "q-5-3",
+          "and ends clearly higher")  # fmt: skip
