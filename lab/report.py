@@ -202,12 +202,20 @@ def shape_progression(layers, dataset: str):
     return table(frame)
 
 
-def error_table(runs: dict):
-    """Error rates on training, validation and test, one row per labelled run."""
-    from lab import analysis
+SPLITS_FR = {"train": "apprentissage", "val": "validation", "test": "test"}
 
-    frame = analysis.error_table(runs)
-    return table(frame, **{column: pct for column in frame.columns if column.startswith("erreur")})
+
+def error_table(runs: dict):
+    """Error rates on training, validation and test, one row per labelled model (mean ± sd over its seeds)."""
+    from lab import stats
+
+    rows = []
+    for label, seeds in runs.items():
+        seeds = stats.as_runs(seeds)
+        errors = {f"erreur {french}": mean_pct([1 - run.accuracy(split) for run in seeds])
+                  for split, french in SPLITS_FR.items()}  # fmt: skip
+        rows.append({"modèle": label, "graines": len(seeds), "époques": len(seeds[0].history), **errors})
+    return table(pd.DataFrame(rows))
 
 
 def class_table(runs):
