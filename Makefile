@@ -1,7 +1,7 @@
 # make report  render the book into _book/ (installs everything, Quarto included, in .venv)
 # make test    run the test suite
 # make lint    ruff on the package and the tests
-# make train   train every experiment whose stored result is missing or stale
+# make train   train every experiment and seed (0, 1, 2) whose stored result is missing, stale or corrupt
 # make clean   remove Quarto's output and caches (never results/)
 
 SHELL := /bin/bash
@@ -47,7 +47,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check lab tests
 
 train: $(VENV)/.installed
-	$(DATA_ENV) $(BIN)/lab train --all --missing
+	$(DATA_ENV) $(BIN)/lab train --all --seeds 0 1 2 --missing
 
 clean:
 	rm -rf _book _freeze .quarto
