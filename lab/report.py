@@ -71,30 +71,33 @@ def diff(comparison) -> str:
     return f"{pts(comparison.gain, unit='pt')} (±{NBSP}{dec(100 * comparison.margin, 1)})"
 
 
-@as_markdown
-def mean_pct(values, digits: int = 1) -> str:
-    """The mean of proportions over seeds, with their standard deviation when there are several."""
+def _mean_and_spread(values, digits: int, single, unit_of) -> str:
+    """`single(mean)` for one value, else "mean ± sd unit" (both in points of percentage)."""
     from lab.stats import mean_sd
 
     values = list(values)
     mean, sd = mean_sd(values)
     if len(values) < 2:
-        return pct(mean, digits)
-    return f"{dec(100 * mean, digits)}{NBSP}±{NBSP}{dec(100 * sd, digits)}{NBSP}%"
+        return single(mean)
+    sign, unit = unit_of(mean)
+    return f"{sign}{dec(abs(100 * mean), digits)}{NBSP}±{NBSP}{dec(100 * sd, digits)}{NBSP}{unit}"
+
+
+@as_markdown
+def mean_pct(values, digits: int = 1) -> str:
+    """The mean of proportions over seeds, with their standard deviation when there are several."""
+    return _mean_and_spread(values, digits, lambda mean: pct(mean, digits), lambda mean: ("", "%"))
 
 
 @as_markdown
 def mean_pts(values, digits: int = 1) -> str:
     """The mean of differences of proportions over seeds, in points, with their sd when there are several."""
-    from lab.stats import mean_sd
 
-    values = list(values)
-    mean, sd = mean_sd(values)
-    if len(values) < 2:
-        return pts(mean, digits)
-    unit = "points" if round(abs(100 * mean), digits) >= 2 else "point"
-    sign = "+" if mean >= 0 else "−"
-    return f"{sign}{dec(abs(100 * mean), digits)}{NBSP}±{NBSP}{dec(100 * sd, digits)}{NBSP}{unit}"
+    def unit_of(mean):
+        plural = round(abs(100 * mean), digits) >= 2  # French: 1,5 point, 2 points
+        return ("+" if mean >= 0 else "−"), ("points" if plural else "point")
+
+    return _mean_and_spread(values, digits, lambda mean: pts(mean, digits), unit_of)
 
 
 @as_markdown
@@ -107,7 +110,7 @@ def enumeration(items) -> str:
 @as_markdown
 def seeds_text(n: int) -> str:
     """How many seeds a figure rests on, in French: « la seule graine 0 » or « 3 graines »."""
-    return "la seule graine 0" if n == 1 else f"{n}{NBSP}graines"
+    return f"la seule graine{NBSP}0" if n == 1 else f"{n}{NBSP}graines"
 
 
 @as_markdown

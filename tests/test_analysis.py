@@ -99,10 +99,29 @@ def test_standard_error():
         (report.duration, 42, "42\u00a0s"),
         (report.duration, 192, "3\u00a0min 12\u00a0s"),
         (report.duration, 3900, "1\u00a0h 05\u00a0min"),
+        (report.mean_pct, [0.886, 0.883, 0.889], "88,6\u00a0±\u00a00,3\u00a0%"),
+        (report.mean_pct, [0.5], "50,0\u00a0%"),
+        (report.mean_pts, [0.062, 0.06, 0.065], "+6,2\u00a0±\u00a00,3\u00a0points"),
+        (report.mean_pts, [-0.01, -0.012], "−1,1\u00a0±\u00a00,1\u00a0point"),
+        (report.seeds_text, 1, "la seule graine\u00a00"),
+        (report.seeds_text, 3, "3\u00a0graines"),
+        (report.enumeration, ["a", "b", "c"], "a, b et c"),
     ],
 )
 def test_french_formatting(function, value, text):
     assert function(value) == text
+
+
+def test_every_formatter_returns_markdown_text():
+    """Quarto writes an inline value's text/markdown as is; a plain str would be escaped (tests/quarto_book.py)."""
+    from lab import stats
+
+    comparison = stats.Comparison(stats.BETTER, 0.012, 0.006, 0.003, None, 1)
+    values = [report.num(3), report.pct(0.5), report.pts(0.1), report.dec(0.5), report.duration(5),
+              report.names(["a"]), report.diff(comparison), report.mean_pct([0.5]),
+              report.enumeration(["a"])]  # fmt: skip
+    assert all(isinstance(value, report.MarkdownText) and value._repr_markdown_() == str(value) for value in values)
+    assert report.diff(comparison) == "+1,2\u00a0pt (±\u00a00,6)"
 
 
 def test_names_and_markdown_table():
