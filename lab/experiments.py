@@ -16,6 +16,10 @@ Choices the brief leaves open, and why:
 - dropout: 0.25 after a pooling layer, 0.5 after a dense layer (the brief's own
   rates for CIFAR-10, q-3-9 and q-4-6, applied to Fashion-MNIST too);
 - ReLU everywhere except q-5-6 (LeakyReLU, negative slope 0.3).
+
+Beyond the brief, an experiment may add data augmentation, weight decay or a learning
+rate schedule (`OPTIONAL_DEFAULTS`). At their defaults these fields stay out of the
+config hash, so every run stored before they existed stays fresh.
 """
 
 from __future__ import annotations
@@ -27,6 +31,11 @@ from dataclasses import dataclass
 
 DATASETS = ("fashion_mnist", "cifar10")
 DESCRIPTIVE_FIELDS = ("title", "brief")
+# Fields added after the brief's runs were stored, with the value that means "not used"
+# (as config() writes it): left at it, a field is not part of the config hash.
+OPTIONAL_DEFAULTS = {"augmentation": [], "weight_decay": 0.0, "lr_schedule": "constant"}
+AUGMENTATIONS = ("flip", "translate")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -45,12 +54,17 @@ class Experiment:
     batch_size: int = 64
     validation_fraction: float = 0.1
     train_limit: int | None = None  # use only the first N training images (tests)
+    # Beyond the brief: see OPTIONAL_DEFAULTS
+    augmentation: tuple[str, ...] = ()  # "flip" (left-right) and/or "translate" (shifts of up to 10 %)
+    weight_decay: float = 0.0  # decoupled weight decay (AdamW) when > 0
+    lr_schedule: str = "constant"  # or "cosine": cosine decay of the learning rate to 0 over the epochs
 
     def config(self) -> dict:
         """Everything that determines the run, as JSON-ready data."""
         config = dataclasses.asdict(self)
         config["layers"] = [dict(layer) for layer in self.layers]
         config["brief"] = list(self.brief)
+        config["augmentation"] = list(self.augmentation)
         return config
 
     def config_hash(self) -> str:
@@ -60,6 +74,9 @@ class Experiment:
         does not make a stored result stale.
         """
         config = {key: value for key, value in self.config().items() if key not in DESCRIPTIVE_FIELDS}
+        for key, default in OPTIONAL_DEFAULTS.items():
+            if config[key] == default:
+                del config[key]  # as before the field existed: stored runs stay fresh
         text = json.dumps(config, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -231,7 +248,8 @@ def from_config(config: dict) -> Experiment:
     unknown = set(config) - fields
     if unknown:
         raise ValueError(f"unknown experiment field(s): {', '.join(sorted(unknown))}")
-    data = {**config, "layers": tuple(config["layers"]), "brief": tuple(config.get("brief", ()))}
+    data = {**config, "layers": tuple(config["layers"]), "brief": tuple(config.get("brief", ())),
+            "augmentation": tuple(config.get("augmentation", ()))}  # fmt: skip
     return Experiment(**data)
 
 

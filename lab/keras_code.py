@@ -32,6 +32,8 @@ def _layer_lines(spec: dict, experiment) -> list[str]:
         return ["layers.Flatten(),"]
     elif kind == "dropout":
         return [f"layers.Dropout({spec['rate']}),"]
+    elif kind == "global_avg_pool":
+        return ["layers.GlobalAveragePooling2D(),"]
     else:  # batch_norm
         return ["layers.BatchNormalization(),"]
     if experiment.activation == "leaky_relu":
@@ -43,6 +45,7 @@ def model_code(experiment) -> str:
     """`model = keras.Sequential([keras.Input(...), layers.Conv2D(...), ...])` for the experiment."""
     plan(experiment.layers, INPUT_SHAPES[experiment.dataset])  # refuse a spec that cannot be built
     lines = [f"keras.Input(shape={INPUT_SHAPES[experiment.dataset]}),"]
+    lines += [AUGMENTATION_CODE[name] for name in experiment.augmentation]
     for spec in experiment.layers:
         lines += _layer_lines(spec, experiment)
     body = "\n".join(INDENT + line for line in lines)
@@ -50,13 +53,24 @@ def model_code(experiment) -> str:
 
 
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
+AUGMENTATION_CODE = {"flip": 'layers.RandomFlip("horizontal"),', "translate": "layers.RandomTranslation(0.1, 0.1),"}
 
 
 def training_code(experiment) -> str:
     """The `compile` and `fit` calls with the experiment's settings (as `lab.train` makes them)."""
-    optimizer = f"keras.optimizers.{OPTIMIZERS[experiment.optimizer]}(learning_rate={experiment.learning_rate:g})"
+    rate = f"{experiment.learning_rate:g}"
+    schedule = ""
+    if experiment.lr_schedule == "cosine":
+        steps = f"math.ceil(len(x_fit) / {experiment.batch_size})"
+        schedule = f"learning_rate = keras.optimizers.schedules.CosineDecay({rate}, {experiment.epochs} * {steps})\n"
+        rate = "learning_rate"
+    if experiment.weight_decay:
+        optimizer = f"keras.optimizers.AdamW(learning_rate={rate}, weight_decay={experiment.weight_decay:g})"
+    else:
+        optimizer = f"keras.optimizers.{OPTIMIZERS[experiment.optimizer]}(learning_rate={rate})"
     return (
-        f"model.compile(optimizer={optimizer},\n"
+        schedule
+        + f"model.compile(optimizer={optimizer},\n"
         '              loss="sparse_categorical_crossentropy", metrics=["accuracy"])\n'
         "# the last 10 % of the training images, the same for every model, validate it\n"
         f"history = model.fit(x_fit, y_fit, validation_data=(x_val, y_val), epochs={experiment.epochs},\n"

@@ -21,6 +21,7 @@ REQUIRED_FIELDS = {
     "dense": ("units",),
     "dropout": ("rate",),
     "batch_norm": (),
+    "global_avg_pool": (),
     "output": ("units",),
 }
 PADDINGS = ("valid", "same")
@@ -54,7 +55,7 @@ def describe(layer: dict) -> str:
         return f"dropout {layer.get('rate', '?')}"
     if kind == "max_pool":
         return f"max_pool {layer.get('pool_size', '?')}×{layer.get('pool_size', '?')}"
-    return str(kind)
+    return str(kind)  # flatten, batch_norm, global_avg_pool
 
 
 def plan(layers, input_shape, complete: bool = True) -> list[PlannedLayer]:
@@ -93,7 +94,7 @@ def _check_fields(index: int, layer: dict) -> None:
 
 def _output_shape(index: int, layer: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
     kind = layer["type"]
-    if kind in ("conv2d", "max_pool") and len(shape) != 3:
+    if kind in ("conv2d", "max_pool", "global_avg_pool") and len(shape) != 3:
         raise SpecError(f"layer {index} ({describe(layer)}): needs an image input (H, W, C), got {shape}")
     if kind in ("dense", "output") and len(shape) != 1:
         raise SpecError(f"layer {index} ({describe(layer)}): needs a flat input; add a 'flatten' layer before it")
@@ -103,6 +104,8 @@ def _output_shape(index: int, layer: dict, shape: tuple[int, ...]) -> tuple[int,
         return (*_pool_size(index, layer, shape), shape[2])
     if kind == "flatten":
         return (_product(shape),)
+    if kind == "global_avg_pool":
+        return (shape[2],)
     if kind in ("dense", "output"):
         return (layer["units"],)
     return shape  # dropout, batch_norm
@@ -150,12 +153,36 @@ def build(experiment, input_shape=None, check: bool = True):
     input_shape = input_shape or INPUT_SHAPES[experiment.dataset]
     if check:
         plan(experiment.layers, input_shape)
+        check_training_options(experiment)
     model = keras.Sequential(name=experiment.name.replace("-", "_"))
     model.add(keras.Input(shape=input_shape, name="input"))
+    for augmentation in experiment.augmentation:
+        model.add(_augmentation_layer(augmentation))
     for index, spec in enumerate(experiment.layers, start=1):
         for keras_layer in _keras_layers(index, spec, experiment):
             model.add(keras_layer)
     return model
+
+
+def check_training_options(experiment) -> None:
+    """Refuse an augmentation or a learning-rate schedule that lab does not know."""
+    from lab.experiments import AUGMENTATIONS, LR_SCHEDULES
+
+    unknown = [name for name in experiment.augmentation if name not in AUGMENTATIONS]
+    if unknown:
+        raise SpecError(f"unknown augmentation {', '.join(map(repr, unknown))}; valid: {', '.join(AUGMENTATIONS)}")
+    if experiment.lr_schedule not in LR_SCHEDULES:
+        raise SpecError(f"unknown learning-rate schedule {experiment.lr_schedule!r}; valid: {', '.join(LR_SCHEDULES)}")
+    if experiment.weight_decay < 0:
+        raise SpecError(f"weight decay must be 0 or more, got {experiment.weight_decay}")
+
+
+def _augmentation_layer(name: str):
+    """A random transformation applied to training images only (Keras preprocessing layers)."""
+    layers = backend.keras().layers
+    if name == "flip":
+        return layers.RandomFlip("horizontal", name="random_flip")
+    return layers.RandomTranslation(0.1, 0.1, name="random_translation")
 
 
 def keras_error(experiment, input_shape=None) -> str | None:
@@ -192,6 +219,8 @@ def _keras_layers(n: int, spec: dict, experiment) -> list:
         return [layers.Flatten(name=f"flatten_{n}")]
     elif kind == "dropout":
         return [layers.Dropout(spec["rate"], name=f"dropout_{n}")]
+    elif kind == "global_avg_pool":
+        return [layers.GlobalAveragePooling2D(name=f"global_avg_pool_{n}")]
     else:  # batch_norm
         return [layers.BatchNormalization(name=f"batch_norm_{n}")]
     if leaky:

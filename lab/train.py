@@ -20,6 +20,7 @@ import datetime
 import functools
 import io
 import json
+import math
 import os
 import platform
 import shutil
@@ -55,13 +56,27 @@ def set_seed(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def compile_model(experiment, model) -> None:
+def compile_model(experiment, model, steps_per_epoch: int | None = None) -> None:
+    """Adam (AdamW with weight decay) at the experiment's learning rate, constant or cosine-decayed.
+
+    A cosine schedule decays over `epochs × steps_per_epoch` optimizer steps.
+    """
     keras = backend.keras()
 
     optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
     if experiment.optimizer not in optimizers:
         raise ValueError(f"unknown optimizer {experiment.optimizer!r}; valid: {', '.join(optimizers)}")
-    optimizer = optimizers[experiment.optimizer](learning_rate=experiment.learning_rate)
+    rate = experiment.learning_rate
+    if experiment.lr_schedule == "cosine":
+        if not steps_per_epoch:
+            raise ValueError("a cosine schedule needs the number of steps per epoch")
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=experiment.epochs * steps_per_epoch)
+    if experiment.weight_decay:
+        if experiment.optimizer != "adam":
+            raise ValueError(f"weight decay is implemented with AdamW, not {experiment.optimizer}")
+        optimizer = keras.optimizers.AdamW(learning_rate=rate, weight_decay=experiment.weight_decay)
+    else:
+        optimizer = optimizers[experiment.optimizer](learning_rate=rate)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
@@ -227,7 +242,7 @@ def _train(experiment, seed, root, on_epoch) -> store.Run:
     (x_train, y_train), (x_val, y_val), (x_test, y_test), provenance = prepared_data(experiment)
     # Build the model
     model = models.build(experiment)
-    compile_model(experiment, model)
+    compile_model(experiment, model, steps_per_epoch=math.ceil(len(x_train) / experiment.batch_size))
     resumed_after = checkpoint.epoch if checkpoint.restore(model) else 0
     # Train
     with _replayed_shuffles(resumed_after):

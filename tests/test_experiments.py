@@ -187,7 +187,7 @@ def test_from_config_refuses_unknown_fields():
 
 
 def test_config_hash_is_sha256_of_canonical_json_without_descriptive_fields():
-    experiment = get("cifar-conv4")
+    experiment = STRONGER  # every optional field in use: all of them are hashed
     config = experiment.config()
     del config["title"], config["brief"]
     text = json.dumps(config, sort_keys=True, separators=(",", ":"))
@@ -199,6 +199,7 @@ CHANGED_VALUES = {
     "name": "fashion-other", "dataset": "cifar10", "layers": get("fashion-dropout").layers, "normalize": True,
     "activation": "leaky_relu", "negative_slope": 0.1, "optimizer": "sgd", "learning_rate": 1e-2,
     "epochs": 21, "batch_size": 32, "validation_fraction": 0.2, "train_limit": 600,
+    "augmentation": ("flip",), "weight_decay": 1e-4, "lr_schedule": "cosine",
 }  # fmt: skip
 
 
@@ -254,3 +255,35 @@ def test_every_item_that_needs_a_trained_model_has_an_experiment(brief_ids):
     # Items answered without training: loading the data, class lists, shapes, the output layer.
     without_model = {i for i in ids if i.startswith("q-1-")} | {"q-2-1", "q-3-1", "q-3-2", "q-3-3", "q-3-4"}
     assert ids - without_model - covered == set()
+
+
+# Ingredients beyond the brief (issue 12): fields that stay out of the hash at their defaults
+
+_BN_LAYERS = get("cifar-conv6-bn").layers
+STRONGER = get("cifar-conv6-bn").replace(
+    name="cifar-stronger", augmentation=("flip", "translate"), weight_decay=5e-4, lr_schedule="cosine",
+    layers=_BN_LAYERS[: _BN_LAYERS.index({"type": "flatten"})] + ({"type": "global_avg_pool"}, _BN_LAYERS[-1]),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def test_optional_fields_at_their_defaults_leave_the_hash_as_it_was(name):
+    """The hash is that of the config without the optional fields: stored runs stay fresh."""
+    experiment = EXPERIMENTS[name]
+    legacy = {key: value for key, value in experiment.config().items()
+              if key not in DESCRIPTIVE_FIELDS and key not in experiments.OPTIONAL_DEFAULTS}  # fmt: skip
+    text = json.dumps(legacy, sort_keys=True, separators=(",", ":"))
+    assert experiment.config_hash() == hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@pytest.mark.parametrize(("field", "value"), [("augmentation", ("flip",)), ("weight_decay", 1e-4),
+                                              ("lr_schedule", "cosine")])  # fmt: skip
+def test_an_optional_field_in_use_changes_the_hash(field, value):
+    experiment = get("cifar-conv6-bn")
+    assert experiment.replace(**{field: value}).config_hash() != experiment.config_hash()
+
+
+def test_a_config_with_the_optional_fields_round_trips():
+    assert from_config(json.loads(json.dumps(STRONGER.config()))) == STRONGER
+    old = {key: value for key, value in get("cifar-norm").config().items() if key not in experiments.OPTIONAL_DEFAULTS}
+    assert from_config(old) == get("cifar-norm")  # a run.json written before these fields existed

@@ -19,9 +19,15 @@ def _signature(layer) -> tuple:
     return type(layer).__name__, sorted(config.items(), key=lambda item: item[0])
 
 
-@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def _with_stronger():
+    from tests.test_experiments import STRONGER
+
+    return {**EXPERIMENTS, STRONGER.name: STRONGER}
+
+
+@pytest.mark.parametrize("name", list(_with_stronger()))
 def test_the_shown_code_builds_the_trained_model(name):
-    experiment = EXPERIMENTS[name]
+    experiment = _with_stronger()[name]
     shown, trained = _executed(keras_code.model_code(experiment)), models.build(experiment)
     assert shown.count_params() == trained.count_params()
     assert [_signature(layer) for layer in shown.layers] == [_signature(layer) for layer in trained.layers]
@@ -78,3 +84,11 @@ def test_the_shown_changes_turn_the_base_model_into_the_variant(base, variant):
     diff = keras_code.changes(EXPERIMENTS[base], EXPERIMENTS[variant])
     assert _apply(keras_code.model_code(EXPERIMENTS[base]), diff) == keras_code.model_code(EXPERIMENTS[variant])
     assert any(line.startswith(("+ ", "- ")) for line in diff.splitlines())
+
+
+def test_the_training_code_states_weight_decay_and_the_cosine_schedule():
+    from tests.test_experiments import STRONGER
+
+    code = keras_code.training_code(STRONGER)
+    assert "keras.optimizers.schedules.CosineDecay(0.001, 10 * math.ceil(len(x_fit) / 64))" in code
+    assert "keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=0.0005)" in code

@@ -276,3 +276,30 @@ def test_describe():
     assert models.describe(experiments.dropout(0.25)) == "dropout 0.25"
     assert models.describe(experiments.output()) == "output 10"
     assert models.describe(experiments.batch_norm()) == "batch_norm"
+
+
+def test_augmentation_and_global_average_pooling_build_without_extra_parameters():
+    from keras import layers
+
+    from tests.test_experiments import STRONGER
+
+    model = models.build(STRONGER)
+    assert [type(layer) for layer in model.layers[:2]] == [layers.RandomFlip, layers.RandomTranslation]
+    assert any(isinstance(layer, layers.GlobalAveragePooling2D) for layer in model.layers)
+    assert model.count_params() == params.count_params(STRONGER)
+
+
+def test_global_average_pooling_needs_image_maps():
+    spec = ({"type": "flatten"}, {"type": "global_avg_pool"}, {"type": "output", "units": 10})
+    with pytest.raises(models.SpecError, match=r"layer 2 \(global_avg_pool\): needs an image input"):
+        models.plan(spec, (32, 32, 3))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"augmentation": ("rotate",)}, "unknown augmentation 'rotate'"),
+    ({"lr_schedule": "step"}, "unknown learning-rate schedule"),
+    ({"weight_decay": -1.0}, "weight decay must be 0 or more"),
+])  # fmt: skip
+def test_unknown_training_options_are_refused(change, message):
+    with pytest.raises(models.SpecError, match=message):
+        models.build(EXPERIMENTS["cifar-norm"].replace(**change))

@@ -163,3 +163,17 @@ def test_the_seed_makes_tensorflow_deterministic():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                           env=os.environ.copy())  # fmt: skip
     assert done.stdout.strip().splitlines()[-2:] == ["False", "True"], done.stderr[-2000:]
+
+
+def test_weight_decay_and_the_cosine_schedule_are_compiled():
+    from lab.backend import keras
+    from tests.test_experiments import STRONGER
+
+    model = train.models.build(STRONGER)
+    train.compile_model(STRONGER, model, steps_per_epoch=100)
+    assert isinstance(model.optimizer, keras().optimizers.AdamW)
+    assert model.optimizer.weight_decay == pytest.approx(5e-4)
+    schedule = model.optimizer._learning_rate
+    assert isinstance(schedule, keras().optimizers.schedules.CosineDecay) and schedule.decay_steps == 1000
+    with pytest.raises(ValueError, match="needs the number of steps per epoch"):
+        train.compile_model(STRONGER, model)
