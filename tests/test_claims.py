@@ -123,9 +123,13 @@ def test_q_3_11_the_worst_class_is_worst_in_recall_and_precision_and_cat_dog_lea
 # Chapter 4 (more convolutions, padding, dropout after pooling)
 
 
-def test_q_4_4_two_more_convolutions_help_where_the_first_model_saw_birds():
-    claim(stats.compare(seeds("cifar-dropout"), seeds("cifar-conv4")).result == stats.BETTER, "q-4-4",
-          "the two extra convolutions improve the model")  # fmt: skip
+def test_q_4_4_two_more_convolutions_gain_nothing_measurable_over_the_seeds():
+    claim(stats.compare(seeds("cifar-dropout"), seeds("cifar-conv4")).result == stats.SAME, "q-4-4",
+          "over the seeds, the two extra convolutions bring no measurable gain")  # fmt: skip
+    claim(stats.compare(lab.result("cifar-dropout"), lab.result("cifar-conv4")).result == stats.BETTER, "q-4-4",
+          "seed 0 alone made the gain look clear")  # fmt: skip
+    claim(stats.compare(seeds("cifar-dropout"), seeds("cifar-conv4")).gain > 0, "q-4-4",
+          "on average the two extra convolutions do a little better")  # fmt: skip
     fewer = analysis.confusion_changes(lab.result("cifar-dropout"), lab.result("cifar-conv4"), 3)
     claim(set(fewer["predicted_name"]) == {"Oiseau"}, "q-4-4",
           "the errors that fall most were images taken for birds")  # fmt: skip
