@@ -34,17 +34,17 @@ TRAIN_SIZES = {"fashion_mnist": 60000, "cifar10": 50000}
 
 def epoch_seconds(experiment, steps: int) -> float:
     """One epoch's time, extrapolated from `steps` timed training steps and a timed validation pass."""
-    model = models.build(experiment)
-    train.compile_model(experiment, model)
     batch = experiment.batch_size
+    n_train = TRAIN_SIZES[experiment.dataset]
+    n_val = round(n_train * experiment.validation_fraction)
+    model = models.build(experiment)
+    train.compile_model(experiment, model, steps_per_epoch=math.ceil((n_train - n_val) / batch))
     x = np.random.default_rng(0).random((batch * (steps + 2), *INPUT_SHAPES[experiment.dataset]), dtype=np.float32)
     y = np.zeros(len(x), dtype="int64")
     model.fit(x[: 2 * batch], y[: 2 * batch], batch_size=batch, epochs=1, verbose=0)  # warm-up: trace the step
     started = time.perf_counter()
     model.fit(x[2 * batch :], y[2 * batch :], batch_size=batch, epochs=1, verbose=0, shuffle=False)
     per_step = (time.perf_counter() - started) / steps
-    n_train = TRAIN_SIZES[experiment.dataset]
-    n_val = round(n_train * experiment.validation_fraction)
     started = time.perf_counter()
     model.evaluate(x, y, batch_size=batch, verbose=0)
     per_image = (time.perf_counter() - started) / len(x)
