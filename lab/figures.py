@@ -14,7 +14,7 @@ from matplotlib.ticker import MaxNLocator
 
 from lab import analysis
 from lab.data import DISPLAY_NAMES
-from lab.report import num
+from lab.report import dec, num
 
 # Figures are drawn at the size they are printed: the body of an A4 page and of the HTML
 # book is about 16 cm wide, and no text is smaller than 7 pt there.
@@ -143,9 +143,11 @@ def confusion_heatmap(run, normalize: bool = True):
 
     fig = Figure(figsize=(PAGE_WIDTH, 5.4), layout="constrained")
     ax = fig.subplots()
-    sns.heatmap(values, annot=True, fmt=".2f" if normalize else "d", cmap="Blues", square=True,
+    labels = np.vectorize(lambda value: dec(value, 2) if normalize else num(value))(values)  # decimal commas
+    sns.heatmap(values, annot=labels, fmt="", cmap="Blues", square=True,
                 xticklabels=names, yticklabels=names, cbar_kws={"shrink": 0.8}, ax=ax,
                 annot_kws={"fontsize": SMALLEST_FONT + 0.5})  # fmt: skip
+    _french_ticks(ax.collections[0].colorbar.ax)
     ax.set(xlabel="classe prédite", ylabel="vraie classe")
     ax.tick_params(axis="x", rotation=45)
     return fig
@@ -159,20 +161,6 @@ def error_gallery(x_test, run, indices, ncols: int = 5):
         true, predicted = run.y_true[index], run.y_pred[index]
         titles.append(f"{names[true]} → {names[predicted]}\n({100 * run.probabilities[index, predicted]:.0f}\u00a0%)")
     return _montage(x_test[indices], titles, ncols, title_lines=2, color="darkred")
-
-
-def per_class_bars(runs: dict):
-    """Test accuracy per class, for each run side by side."""
-    import pandas as pd
-
-    table = pd.concat({label: analysis.per_class_accuracy(run) for label, run in runs.items()}, axis=1)
-    table = table.sort_values(list(runs)[-1])
-    fig = Figure(figsize=(PAGE_WIDTH, 3.4), layout="constrained")
-    ax = fig.subplots()
-    table.plot.bar(ax=ax, width=0.8)
-    ax.set(ylabel="exactitude sur le test", xlabel="", ylim=(0, 1))
-    ax.tick_params(axis="x", rotation=45)
-    return fig
 
 
 def comparison(summary, x: str = "params", size: str = "seconds"):

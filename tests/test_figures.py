@@ -29,7 +29,6 @@ def _book_figures(runs):
         "confusion": figures.confusion_heatmap(runs["cifar-dropout"]),
         "gallery": figures.error_gallery(x_test, drop, np.arange(25)),
         "image_grid": figures.image_grid(x_test, drop.y_true, analysis.class_names(drop), n=25, ncols=5),
-        "per_class": figures.per_class_bars({"a": runs["cifar-conv6-bn"]}),
         "comparison": figures.comparison(analysis.summary(runs.values()), x="seconds", size="params"),
     }
 
@@ -68,3 +67,13 @@ def test_label_placement_moves_a_label_that_would_cover_another():
     figures._label_points(ax, np.array([0.5, 0.5, 0.5]), np.array([0.5, 0.5, 0.5]), ["1", "2", "3"])
     offsets = [t.xyann for t in fig.findobj(Annotation)]
     assert len(set(offsets)) == 3 and offsets[0] == (0, 0)
+
+
+def test_no_figure_shows_an_english_decimal_point(runs):
+    """Tick labels and annotations write 0,81 as French does, not 0.81."""
+    import re
+
+    for name, fig in _book_figures(runs).items():
+        FigureCanvasAgg(fig).draw()  # tick labels are made at drawing time
+        english = [t.get_text() for t in _texts(fig) if re.search(r"\d\.\d", t.get_text())]
+        assert english == [], f"{name} shows {english[:5]}"
