@@ -258,3 +258,9 @@ def test_q_5_3_batch_normalisation_starts_lower_in_validation_and_ends_higher():
           "in validation the normalised model starts lower")  # fmt: skip
     claim(bn.history["val_accuracy"].iloc[-1] > conv6.history["val_accuracy"].iloc[-1], "q-5-3",
           "and ends clearly higher")  # fmt: skip
+
+
+def test_q_5_7_the_benchmark_medians_are_stable_for_one_network():
+    benchmark = lab.epoch_benchmark()["epoch_seconds"]
+    a, b = (benchmark[name]["median"] for name in ("cifar-conv6-bn", "cifar-conv6-bn-20"))
+    claim(abs(a - b) / min(a, b) < 0.1, "q-5-7", "the benchmark's medians agree for one network measured twice")
