@@ -59,9 +59,18 @@ def cmd_status(seeds) -> int:
         states = {seed: store.status(e, seed) for seed in seeds}
         for state in states.values():
             counts[state] += 1
-        print(f"{e.name:<26} " + "  ".join(f"seed-{seed}: {state}" for seed, state in states.items()))
+        texts = [f"seed-{seed}: {_state_text(e, seed, state)}" for seed, state in states.items()]
+        print(f"{e.name:<26} " + "  ".join(texts))
     print(", ".join(f"{n} {state}" for state, n in counts.items()))
     return 0 if counts[store.PRESENT] == sum(counts.values()) else 1
+
+
+def _state_text(experiment, seed: int, state: str) -> str:
+    """The state, and where an interrupted training of the run will resume."""
+    from lab.train import Checkpoint
+
+    epoch = Checkpoint(experiment, seed).saved_epoch() if state != store.PRESENT else None
+    return f"{state} (resumes after epoch {epoch}/{experiment.epochs})" if epoch else state
 
 
 def _selected(args) -> list:

@@ -131,6 +131,16 @@ class Checkpoint:
         self.folder.mkdir(parents=True, exist_ok=True)
         store.write_atomically(self.path, lambda file: file.write(buffer.getvalue()))
 
+    def saved_epoch(self) -> int | None:
+        """The last completed epoch kept for this run's configuration and seed, if any."""
+        try:
+            with np.load(self.path) as saved:
+                meta = json.loads(str(saved["meta"]))
+        except (OSError, KeyError, ValueError, EOFError):
+            return None
+        same_run = (meta.get("config_hash"), meta.get("seed")) == (self.experiment.config_hash(), self.seed)
+        return int(meta["epoch"]) if same_run else None
+
     def restore(self, model) -> bool:
         """Load the saved state into `model` (built and compiled); False if there is none that fits."""
         model.optimizer.build(model.trainable_variables)

@@ -228,3 +228,16 @@ def test_benign_native_logs_are_hidden_and_real_errors_kept(capfd):
 def test_a_warning_prints_as_one_line():
     message = cli._one_line_warning(UserWarning("CIFAR-10 loaded from the offline JPEG copy"), UserWarning, "x.py", 3)
     assert message == "lab: warning: CIFAR-10 loaded from the offline JPEG copy\n"
+
+
+def test_status_says_where_an_interrupted_training_resumes(capsys, results_root):
+    import json
+
+    experiment = EXPERIMENTS["cifar-conv6"]
+    folder = store.checkpoints_dir() / "cifar-conv6" / "seed-1"
+    folder.mkdir(parents=True)
+    meta = {"config_hash": experiment.config_hash(), "seed": 1, "epoch": 6, "history": [], "elapsed": 1.0}
+    np.savez(folder / "state.npz", meta=np.array(json.dumps(meta)))
+    cli.main(["status", "--seeds", "0", "1"])
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("cifar-conv6 "))
+    assert "seed-0: missing  seed-1: missing (resumes after epoch 6/10)" in line
