@@ -171,18 +171,22 @@ def test_q_5_1_a_third_block_changes_nothing_measurable_in_10_epochs():
           "the third block does not change the model measurably")  # fmt: skip
 
 
-def test_q_5_3_batch_normalisation_helps_and_one_class_is_over_predicted():
+def test_q_5_3_batch_normalisation_gains_nothing_measurable_over_three_seeds():
     conv6, bn = seeds("cifar-conv6"), seeds("cifar-conv6-bn")
-    claim(stats.compare(conv6, bn).result == stats.BETTER, "q-5-3", "BatchNormalization improves the model clearly")
+    claim(stats.compare(conv6, bn).result == stats.SAME, "q-5-3",
+          "over the seeds, BatchNormalization brings no measurable gain in 10 epochs")  # fmt: skip
+    claim(stats.compare(conv6[0], bn[0]).result == stats.BETTER, "q-5-3", "seed 0 alone showed a clear gain")
     claim(bn[0].history["accuracy"].iloc[0] > conv6[0].history["accuracy"].iloc[0], "q-5-3",
           "the normalised model learns faster in the first epoch")  # fmt: skip
     claim(analysis.irregularity(bn[0]) > analysis.irregularity(conv6[0]), "q-5-3",
           "its validation curve is more irregular")  # fmt: skip
+    claim(any(run.history["val_accuracy"].iloc[-1] < run.history["val_accuracy"].iloc[-2] - 0.03 for run in bn),
+          "q-5-3", "for one seed the validation accuracy drops at the last epoch")  # fmt: skip
     classes = analysis.class_metrics(bn)
-    worst_precision = classes["precision"].idxmin()
-    claim(classes.loc[worst_precision, "predicted"] > 1000 * len(bn), "q-5-3",
-          "the class with the worst precision is predicted more often than it occurs")  # fmt: skip
-    claim(analysis.worst_in_every_seed(bn), "q-5-3", "the worst class is among the two worst of every seed")
+    claim(classes["precision"].idxmin() in set(classes["recall"].nsmallest(2).index), "q-5-3",
+          "the worst precision is that of one of the two worst-recalled classes ('aussi')")  # fmt: skip
+    claim(classes["predicted"].max() > 1000, "q-5-3", "one class is predicted more often than it occurs")
+    claim(analysis.worst_in_every_seed(bn, among=3), "q-5-3", "the worst class is among the three worst of every seed")
 
 
 def test_q_5_4_validation_still_rises_at_the_end_of_10_epochs():
@@ -222,8 +226,6 @@ def test_q_5_7_the_choice_follows_the_stated_trade_off():
     claim(table.loc[choice.chosen, "gap"] > table.loc[choice.frontier, "gap"].median(), "q-5-7",
           "the chosen model's gap is one of the largest of the frontier")  # fmt: skip
     claim(choice.cheaper is not None, "q-5-7", "a frontier model trains in half the time of the chosen one")
-    claim(table.loc[choice.cheaper, "gap"] < table.loc[choice.chosen, "gap"], "q-5-7",
-          "the cheaper compromise overfits less ('seulement')")  # fmt: skip
 
 
 def test_q_5_7_the_brief_final_model_is_on_the_frontier_but_measurably_less_accurate():
@@ -250,14 +252,6 @@ def test_q_2_5_and_q_2_7_say_that_seed_zero_alone_concluded_otherwise():
     claim(stats.compare(drop, dense).result == stats.WORSE, "q-2-7", "seed 0 alone made the dense layer look harmful")
     claim(stats.compare(seeds("fashion-dropout"), seeds("fashion-dense128")).result == stats.SAME, "q-2-7",
           "over every seed the dense layer's drop is not measurable")  # fmt: skip
-
-
-def test_q_5_3_batch_normalisation_starts_lower_in_validation_and_ends_higher():
-    conv6, bn = lab.result("cifar-conv6"), lab.result("cifar-conv6-bn")
-    claim(bn.history["val_accuracy"].iloc[0] < conv6.history["val_accuracy"].iloc[0], "q-5-3",
-          "in validation the normalised model starts lower")  # fmt: skip
-    claim(bn.history["val_accuracy"].iloc[-1] > conv6.history["val_accuracy"].iloc[-1], "q-5-3",
-          "and ends clearly higher")  # fmt: skip
 
 
 def test_q_5_7_the_benchmark_medians_are_stable_for_one_network():
