@@ -196,9 +196,13 @@ def test_q_5_4_validation_still_rises_at_the_end_of_10_epochs():
     claim(analysis.best_epoch(bn) >= len(bn.history) - 2, "q-5-4", "the best validation epoch is near the end")
 
 
-def test_q_5_5_twenty_epochs_help_and_widen_the_gap():
+def test_q_5_5_every_seed_gains_with_20_epochs_but_the_mean_is_within_the_margin():
     bn, bn20 = seeds("cifar-conv6-bn"), seeds("cifar-conv6-bn-20")
-    claim(stats.compare(bn, bn20).result == stats.BETTER, "q-5-5", "20 epochs improve the model")
+    claim(stats.compare(bn, bn20).result == stats.SAME, "q-5-5", "the mean gain of 20 epochs is within the margin")
+    claim(len(bn20) == 3 and all(b.accuracy("test") > a.accuracy("test") for a, b in zip(bn, bn20, strict=False)),
+          "q-5-5", "each of the three seeds gains with 20 epochs")  # fmt: skip
+    spread = [stats.mean_sd([r.accuracy("test") for r in runs])[1] for runs in (bn, bn20)]
+    claim(spread[1] < spread[0], "q-5-5", "the seeds are closer to each other at 20 epochs")
     claim(analysis.overfitting_gap(bn20[0]) > analysis.overfitting_gap(bn[0]), "q-5-5", "the gap widens")
 
 
