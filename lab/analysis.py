@@ -15,6 +15,7 @@ from lab import params
 from lab.data import CLASS_NAMES, DISPLAY_NAMES, SOURCE_NAMES_FR
 from lab.experiments import get
 from lab.report import dec
+from lab.stats import as_runs
 
 SPLITS = {"train": "apprentissage", "val": "validation", "test": "test"}
 
@@ -44,7 +45,7 @@ def class_metrics(runs) -> pd.DataFrame:
     from sklearn.metrics import precision_recall_fscore_support
 
     tables = []
-    for run in _as_list(runs):
+    for run in as_runs(runs):
         labels = range(len(class_names(run)))
         precision, recall, f1, _ = precision_recall_fscore_support(run.y_true, run.y_pred, labels=labels,
                                                                    zero_division=0)  # fmt: skip
@@ -68,11 +69,7 @@ def worst_class(runs, metric: str = "recall") -> str:
 def worst_in_every_seed(runs, metric: str = "recall", among: int = 2) -> bool:
     """Whether the worst class (mean over seeds) is among the `among` worst of every single seed."""
     worst = worst_class(runs, metric)
-    return all(worst in class_metrics(run)[metric].nsmallest(among).index for run in _as_list(runs))
-
-
-def _as_list(runs) -> list:
-    return list(runs) if isinstance(runs, (list, tuple)) else [runs]
+    return all(worst in class_metrics(run)[metric].nsmallest(among).index for run in as_runs(runs))
 
 
 def per_class_accuracy(run) -> pd.Series:
@@ -273,7 +270,8 @@ def confusion_changes(before, after, n: int = 3) -> pd.DataFrame:
 
     Negative `change`: errors that the second model makes less often.
     """
-    change = confusion(after) - confusion(before)
+    counts_before, counts_after = confusion(before), confusion(after)
+    change = counts_after - counts_before
     np.fill_diagonal(change, 0)
     names = class_names(before)
     order = np.argsort(change, axis=None)[:n]
@@ -281,6 +279,6 @@ def confusion_changes(before, after, n: int = 3) -> pd.DataFrame:
     for flat in order:
         true, predicted = np.unravel_index(flat, change.shape)
         rows.append({"true_name": names[true], "predicted_name": names[predicted],
-                     "before": int(confusion(before)[true, predicted]), "after": int(confusion(after)[true, predicted]),
+                     "before": int(counts_before[true, predicted]), "after": int(counts_after[true, predicted]),
                      "change": int(change[true, predicted])})  # fmt: skip
     return pd.DataFrame(rows)

@@ -18,7 +18,6 @@ import hashlib
 import io
 import os
 import shutil
-import tempfile
 import warnings
 import zipfile
 from dataclasses import asdict, dataclass
@@ -219,14 +218,10 @@ def _damaged_gzip_files(folder: Path) -> list[Path]:
 
 
 def _copy_atomically(source: Path, target: Path) -> None:
-    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
-    os.close(handle)
-    try:
-        shutil.copyfile(source, partial)
-        os.replace(partial, target)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
+    from lab.store import write_atomically
+
+    with open(source, "rb") as original:
+        write_atomically(target, lambda copy: shutil.copyfileobj(original, copy))
 
 
 # CIFAR-10
@@ -307,16 +302,12 @@ def _cached_jpeg_arrays(folder: Path):
             return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
     train, test = rebuild_cifar10_from_jpeg(folder / "images.zip", folder / "labels.npz")
     cache.parent.mkdir(parents=True, exist_ok=True)
-    # A name of its own: two processes rebuilding at once each write their own file, then
-    # rename it into place (both hold the same arrays, so either one may win).
-    handle, partial = tempfile.mkstemp(dir=cache.parent, prefix=f".{cache.stem}.", suffix=".partial.npz")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, x_train=train[0], y_train=train[1], x_test=test[0], y_test=test[1])
-        os.replace(partial, cache)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
+    # A temporary name of its own: two processes rebuilding at once each write their own file,
+    # then rename it into place (both hold the same arrays, so either one may win).
+    from lab.store import write_atomically
+
+    arrays = {"x_train": train[0], "y_train": train[1], "x_test": test[0], "y_test": test[1]}
+    write_atomically(cache, lambda file: np.savez(file, **arrays))
     return train, test
 
 

@@ -15,6 +15,7 @@ from matplotlib.ticker import MaxNLocator
 from lab import analysis
 from lab.data import DISPLAY_NAMES
 from lab.report import dec, num
+from lab.stats import as_runs
 
 # Figures are drawn at the size they are printed: the body of an A4 page and of the HTML
 # book is about 16 cm wide, and no text is smaller than 7 pt there.
@@ -81,16 +82,11 @@ def image_grid(x, labels, names, n: int = 9, ncols: int = 3):
     return _montage(x[:n], titles, ncols)
 
 
-def _seeds(runs) -> list:
-    """A run, or the runs of several seeds, as a list."""
-    return list(runs) if isinstance(runs, (list, tuple)) else [runs]
-
-
 def _curve(ax, runs, column: str, **style):
     """The mean over seeds of one history column, with a band from the lowest to the highest seed."""
     import pandas as pd
 
-    values = pd.concat([run.history[column] for run in _seeds(runs)], axis=1)
+    values = pd.concat([run.history[column] for run in as_runs(runs)], axis=1)
     ax.plot(values.index, values.mean(axis=1), **style)
     if values.shape[1] > 1:
         ax.fill_between(values.index, values.min(axis=1), values.max(axis=1), color=style.get("color"),

@@ -205,18 +205,15 @@ def shape_progression(layers, dataset: str):
     return table(frame)
 
 
-SPLITS_FR = {"train": "apprentissage", "val": "validation", "test": "test"}
-
-
 def error_table(runs: dict):
     """Error rates on training, validation and test, one row per labelled model (mean ± sd over its seeds)."""
-    from lab import stats
+    from lab import analysis, stats
 
     rows = []
     for label, seeds in runs.items():
         seeds = stats.as_runs(seeds)
         errors = {f"erreur {french}": mean_pct([1 - run.accuracy(split) for run in seeds])
-                  for split, french in SPLITS_FR.items()}  # fmt: skip
+                  for split, french in analysis.SPLITS.items()}  # fmt: skip
         rows.append({"modèle": label, "graines": len(seeds), "époques": len(seeds[0].history), **errors})
     return table(pd.DataFrame(rows))
 

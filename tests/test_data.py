@@ -376,7 +376,7 @@ def test_two_processes_rebuilding_the_jpeg_cache_at_once_both_succeed(tmp_path, 
         worker.join(120)
     assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
     assert len(list((fresh_keras_home / "datasets").glob("cifar-10-jpeg-rebuilt-*.npz"))) == 1
-    assert list((fresh_keras_home / "datasets").glob("*.partial*")) == []
+    assert list((fresh_keras_home / "datasets").glob(".*.tmp")) == []  # no temporary file left behind
 
 
 def _load_cifar_quietly():
