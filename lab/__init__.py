@@ -5,7 +5,7 @@ The report's chapters read every result through `lab.result(name)`.
 
 import os
 
-from lab.experiments import EXPERIMENTS, get
+from lab.experiments import BEYOND, BRIEF, EXPERIMENTS, get
 from lab.store import Run, StoredResultError
 
 ALLOW_TRAINING_VARIABLE = "LAB_ALLOW_TRAINING"
@@ -75,6 +75,20 @@ def seeds(name: str, wanted=SEEDS) -> list[Run]:
     return runs
 
 
+def trained_model(name: str, seed: int = 0):
+    """The Keras model of a stored run, with its trained weights (runs stored since weights are kept)."""
+    from lab import experiments, models
+
+    run = result(name, seed)
+    weights = run.weights()
+    if weights is None:
+        raise StoredResultError(f"the stored run of {name!r} seed {seed} has no weights (trained before they "
+                                f"were kept); retrain it with: lab train {name} --seeds {seed}")  # fmt: skip
+    model = models.build(experiments.from_config(run.config))
+    model.set_weights(weights)
+    return model
+
+
 def epoch_benchmark() -> dict | None:
     """The stored figures of `benchmarks/epoch_times.py` (one epoch of every model, timed in one run), if any."""
     import json
@@ -87,8 +101,8 @@ def epoch_benchmark() -> dict | None:
 
 def results(*names: str, seed: int = 0) -> dict[str, Run]:
     """Several stored runs by name (all the brief's experiments if none is named)."""
-    return {name: result(name, seed) for name in (names or EXPERIMENTS)}
+    return {name: result(name, seed) for name in (names or BRIEF)}
 
 
-__all__ = ["EXPERIMENTS", "SEEDS", "ConfigurationError", "Run", "StoredResultError", "get", "result", "results",
-           "seeds", "training_allowed"]  # fmt: skip
+__all__ = ["BEYOND", "BRIEF", "EXPERIMENTS", "SEEDS", "ConfigurationError", "Run", "StoredResultError", "get", "result", "results",
+           "seeds", "trained_model", "training_allowed"]  # fmt: skip

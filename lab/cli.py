@@ -33,30 +33,34 @@ def _parser() -> argparse.ArgumentParser:
     description = "Experiments of the CNN lab (TP) and their stored results."
     parser = argparse.ArgumentParser(prog="lab", description=description)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("list", help="list the experiments of the brief")
+    commands.add_parser("list", help="list the experiments (the brief's, then beyond it)")
     status = commands.add_parser("status", help="present / stale / missing / corrupt, per experiment and seed")
-    status.add_argument("--seeds", type=_seed, nargs="+", default=[0], help="seeds to check (default: 0)")
+    status.add_argument("--seeds", type=_seed, nargs="+",
+                        help="seeds to check (default: the seeds each experiment is planned with)")  # fmt: skip
     train = commands.add_parser("train", help="train experiments and store their results")
     train.add_argument("names", nargs="*", help="experiment names (see `lab list`)")
-    train.add_argument("--all", action="store_true", help="every experiment of the brief")
-    train.add_argument("--seeds", type=_seed, nargs="+", default=[0], help="seeds to train (default: 0)")
+    train.add_argument("--all", action="store_true", help="every experiment (the brief's, then beyond it)")
+    train.add_argument("--seeds", type=_seed, nargs="+",
+                       help="seeds to train (default: the seeds each experiment is planned with)")  # fmt: skip
     train.add_argument("--missing", action="store_true",
                        help="train only runs that are missing, stale or corrupt")  # fmt: skip
     return parser
 
 
 def cmd_list() -> int:
-    print(f"{'experiment':<26} {'dataset':<14} {'params':>8} {'epochs':>6} {'batch':>5}  brief")
+    print(f"{'experiment':<26} {'dataset':<14} {'params':>8} {'epochs':>6} {'batch':>5} {'seeds':>5}  brief")
     for e in experiments.EXPERIMENTS.values():
-        brief = " ".join(e.brief)
-        print(f"{e.name:<26} {e.dataset:<14} {params.count_params(e):>8} {e.epochs:>6} {e.batch_size:>5}  {brief}")
+        brief = " ".join(e.brief) or "(beyond the brief)"
+        seeds = ",".join(map(str, e.seeds))
+        print(f"{e.name:<26} {e.dataset:<14} {params.count_params(e):>8} {e.epochs:>6} {e.batch_size:>5} {seeds:>5}  "
+              f"{brief}")  # fmt: skip
     return 0
 
 
 def cmd_status(seeds) -> int:
     counts = dict.fromkeys(store.STATES, 0)
     for e in experiments.EXPERIMENTS.values():
-        states = {seed: store.status(e, seed) for seed in seeds}
+        states = {seed: store.status(e, seed) for seed in seeds or e.seeds}
         for state in states.values():
             counts[state] += 1
         texts = [f"seed-{seed}: {_state_text(e, seed, state)}" for seed, state in states.items()]
@@ -84,7 +88,7 @@ def cmd_train(args) -> int:
     from lab import train
     from lab.progress import TrainingProgress
 
-    runs = [(e, seed) for e in _selected(args) for seed in args.seeds]
+    runs = [(e, seed) for e in _selected(args) for seed in args.seeds or e.seeds]
     store.check_writable()  # before any training: a result that cannot be stored is hours lost
     if args.missing:
         runs = [(e, seed) for e, seed in runs if store.status(e, seed) != store.PRESENT]

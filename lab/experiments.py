@@ -17,9 +17,11 @@ Choices the brief leaves open, and why:
   rates for CIFAR-10, q-3-9 and q-4-6, applied to Fashion-MNIST too);
 - ReLU everywhere except q-5-6 (LeakyReLU, negative slope 0.3).
 
-Beyond the brief, an experiment may add data augmentation, weight decay or a learning
-rate schedule (`OPTIONAL_DEFAULTS`). At their defaults these fields stay out of the
-config hash, so every run stored before they existed stays fresh.
+Beyond the brief, an experiment may add data augmentation, weight decay, a learning
+rate schedule or mixed precision (`OPTIONAL_DEFAULTS`). At their defaults these fields
+stay out of the config hash, so every run stored before they existed stays fresh.
+`BRIEF` holds the brief's experiments, `BEYOND` those of the chapter "Aller plus loin";
+`EXPERIMENTS` both. `seeds` says which seeds an experiment is planned with.
 """
 
 from __future__ import annotations
@@ -30,12 +32,13 @@ import json
 from dataclasses import dataclass
 
 DATASETS = ("fashion_mnist", "cifar10")
-DESCRIPTIVE_FIELDS = ("title", "brief")
+DESCRIPTIVE_FIELDS = ("title", "brief", "seeds")
 # Fields added after the brief's runs were stored, with the value that means "not used"
 # (as config() writes it): left at it, a field is not part of the config hash.
-OPTIONAL_DEFAULTS = {"augmentation": [], "weight_decay": 0.0, "lr_schedule": "constant"}
+OPTIONAL_DEFAULTS = {"augmentation": [], "weight_decay": 0.0, "lr_schedule": "constant", "precision": "float32"}
 AUGMENTATIONS = ("flip", "translate")
 LR_SCHEDULES = ("constant", "cosine")
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class Experiment:
     augmentation: tuple[str, ...] = ()  # "flip" (left-right) and/or "translate" (shifts of up to 10 %)
     weight_decay: float = 0.0  # decoupled weight decay (AdamW) when > 0
     lr_schedule: str = "constant"  # or "cosine": cosine decay of the learning rate to 0 over the epochs
+    precision: str = "float32"  # or "mixed_bfloat16": bfloat16 computations, float32 weights and output
+    seeds: tuple[int, ...] = (0, 1, 2)  # the seeds it is planned with (descriptive)
 
     def config(self) -> dict:
         """Everything that determines the run, as JSON-ready data."""
@@ -65,6 +70,7 @@ class Experiment:
         config["layers"] = [dict(layer) for layer in self.layers]
         config["brief"] = list(self.brief)
         config["augmentation"] = list(self.augmentation)
+        config["seeds"] = list(self.seeds)
         return config
 
     def config_hash(self) -> str:
@@ -225,7 +231,57 @@ _ALL = (
                activation="leaky_relu", negative_slope=0.3, batch_size=128, **{**CIFAR, "epochs": 40}),
 )  # fmt: skip
 
-EXPERIMENTS: dict[str, Experiment] = {experiment.name: experiment for experiment in _ALL}
+BRIEF: dict[str, Experiment] = {experiment.name: experiment for experiment in _ALL}
+
+# Beyond the brief (chapter "Aller plus loin"): from the brief's last models to the best ones
+# two cores can train in an hour, one change at a time. Every intermediate step is trained with
+# one seed, the final models with three.
+
+
+def _vgg_block(filters: int) -> tuple[dict, ...]:
+    """Two 3×3 convolutions (padding same), each followed by BatchNormalization."""
+    return (conv(filters, 3, "same"), batch_norm(), conv(filters, 3, "same"), batch_norm())
+
+
+# Fashion-MNIST: two blocks of two convolutions (32, then 64 filters) and a dense layer of 256.
+FASHION_VGG = (
+    _vgg_block(32) + (pool(), dropout(0.25)) + _vgg_block(64) + (pool(), dropout(0.25))
+    + (flatten(), dense(256), batch_norm(), dropout(0.5), output())
+)  # fmt: skip
+# CIFAR-10: one convolution at full resolution, pooled at once (the most expensive resolution),
+# then blocks of 64, 128 and 256 filters, and a global average instead of the dense layers.
+CIFAR_VGG = (
+    (conv(32, 3, "same"), batch_norm(), pool())
+    + _vgg_block(64) + (pool(),) + _vgg_block(128) + (pool(),) + _vgg_block(256)
+    + ({"type": "global_avg_pool"}, output())
+)  # fmt: skip
+
+AUGMENT = ("flip", "translate")
+RECIPE = {"weight_decay": 0.05, "lr_schedule": "cosine"}  # AdamW, learning rate decayed to 0 (cosine)
+ONE_SEED = (0,)
+
+_brief_best_fashion, _brief_last_cifar = BRIEF["fashion-dropout-norm"], BRIEF["cifar-conv6-bn-relu-40"]
+_BEYOND = (
+    _brief_best_fashion.replace(name="fashion-vgg", layers=FASHION_VGG, brief=(), seeds=ONE_SEED,
+                                title="Deux blocs VGG + BatchNorm"),
+    _brief_best_fashion.replace(name="fashion-vgg-aug", layers=FASHION_VGG, brief=(), seeds=ONE_SEED,
+                                augmentation=AUGMENT, title="+ augmentation (miroir, translation)"),
+    _brief_best_fashion.replace(name="fashion-vgg-aug-cosine", layers=FASHION_VGG, brief=(), augmentation=AUGMENT,
+                                epochs=30, batch_size=128, **RECIPE,
+                                title="+ AdamW, taux cosinus, 30 époques, batch 128"),
+    _brief_last_cifar.replace(name="cifar-conv6-bn-aug", brief=(), seeds=ONE_SEED, augmentation=AUGMENT,
+                              title="6 conv + BatchNorm + augmentation"),
+    _brief_last_cifar.replace(name="cifar-conv6-bn-aug-bf16", brief=(), seeds=ONE_SEED, augmentation=AUGMENT,
+                              precision="mixed_bfloat16", title="+ calcul en bfloat16"),
+    _brief_last_cifar.replace(name="cifar-vgg-aug", layers=CIFAR_VGG, brief=(), seeds=ONE_SEED,
+                              augmentation=AUGMENT, precision="mixed_bfloat16",
+                              title="VGG 32-64-128-256 + moyenne globale"),
+    _brief_last_cifar.replace(name="cifar-vgg-aug-cosine", layers=CIFAR_VGG, brief=(), augmentation=AUGMENT,
+                              precision="mixed_bfloat16", **RECIPE, title="+ AdamW, taux cosinus"),
+)  # fmt: skip
+BEYOND: dict[str, Experiment] = {experiment.name: experiment for experiment in _BEYOND}
+
+EXPERIMENTS: dict[str, Experiment] = {**BRIEF, **BEYOND}
 
 
 class UnknownExperimentError(KeyError):
@@ -249,8 +305,9 @@ def from_config(config: dict) -> Experiment:
     if unknown:
         raise ValueError(f"unknown experiment field(s): {', '.join(sorted(unknown))}")
     data = {**config, "layers": tuple(config["layers"]), "brief": tuple(config.get("brief", ())),
-            "augmentation": tuple(config.get("augmentation", ()))}  # fmt: skip
+            "augmentation": tuple(config.get("augmentation", ())),
+            "seeds": tuple(config.get("seeds", Experiment.seeds))}  # fmt: skip
     return Experiment(**data)
 
 
-__all__ = ["DATASETS", "EXPERIMENTS", "Experiment", "from_config", "get"]
+__all__ = ["BEYOND", "BRIEF", "DATASETS", "EXPERIMENTS", "Experiment", "from_config", "get"]

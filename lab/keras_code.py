@@ -25,7 +25,8 @@ def _layer_lines(spec: dict, experiment) -> list[str]:
     elif kind == "dense":
         lines = [f"layers.Dense({spec['units']}{_activation(experiment)}),"]
     elif kind == "output":
-        return [f'layers.Dense({spec["units"]}, activation="softmax"),']
+        float32 = ', dtype="float32"' if experiment.precision != "float32" else ""
+        return [f'layers.Dense({spec["units"]}, activation="softmax"{float32}),']
     elif kind == "max_pool":
         return [f"layers.MaxPooling2D({spec['pool_size']}),"]
     elif kind == "flatten":
@@ -49,7 +50,10 @@ def model_code(experiment) -> str:
     for spec in experiment.layers:
         lines += _layer_lines(spec, experiment)
     body = "\n".join(INDENT + line for line in lines)
-    return f"model = keras.Sequential([\n{body}\n])"
+    policy = ""
+    if experiment.precision != "float32":  # computations in bfloat16; the output layer stays in float32
+        policy = f'keras.mixed_precision.set_global_policy("{experiment.precision}")\n'
+    return f"{policy}model = keras.Sequential([\n{body}\n])"
 
 
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}

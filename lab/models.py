@@ -157,7 +157,7 @@ def build(experiment, input_shape=None, check: bool = True):
     model = keras.Sequential(name=experiment.name.replace("-", "_"))
     model.add(keras.Input(shape=input_shape, name="input"))
     for augmentation in experiment.augmentation:
-        model.add(_augmentation_layer(augmentation))
+        model.add(_augmentation_layer(augmentation, _dtype(experiment)))
     for index, spec in enumerate(experiment.layers, start=1):
         for keras_layer in _keras_layers(index, spec, experiment):
             model.add(keras_layer)
@@ -166,7 +166,7 @@ def build(experiment, input_shape=None, check: bool = True):
 
 def check_training_options(experiment) -> None:
     """Refuse an augmentation or a learning-rate schedule that lab does not know."""
-    from lab.experiments import AUGMENTATIONS, LR_SCHEDULES
+    from lab.experiments import AUGMENTATIONS, LR_SCHEDULES, PRECISIONS
 
     unknown = [name for name in experiment.augmentation if name not in AUGMENTATIONS]
     if unknown:
@@ -175,14 +175,25 @@ def check_training_options(experiment) -> None:
         raise SpecError(f"unknown learning-rate schedule {experiment.lr_schedule!r}; valid: {', '.join(LR_SCHEDULES)}")
     if experiment.weight_decay < 0:
         raise SpecError(f"weight decay must be 0 or more, got {experiment.weight_decay}")
+    if experiment.precision not in PRECISIONS:
+        raise SpecError(f"unknown precision {experiment.precision!r}; valid: {', '.join(PRECISIONS)}")
 
 
-def _augmentation_layer(name: str):
+def _dtype(experiment) -> dict:
+    """The layers' dtype policy: with mixed precision, bfloat16 computations on float32 weights.
+
+    Passed to each layer (as `keras.mixed_precision.set_global_policy` would set it for
+    all), so that building one model leaves no global state behind.
+    """
+    return {} if experiment.precision == "float32" else {"dtype": experiment.precision}
+
+
+def _augmentation_layer(name: str, dtype: dict):
     """A random transformation applied to training images only (Keras preprocessing layers)."""
     layers = backend.keras().layers
     if name == "flip":
-        return layers.RandomFlip("horizontal", name="random_flip")
-    return layers.RandomTranslation(0.1, 0.1, name="random_translation")
+        return layers.RandomFlip("horizontal", name="random_flip", **dtype)
+    return layers.RandomTranslation(0.1, 0.1, name="random_translation", **dtype)
 
 
 def keras_error(experiment, input_shape=None) -> str | None:
@@ -200,29 +211,29 @@ def _keras_layers(n: int, spec: dict, experiment) -> list:
 
     leaky = experiment.activation == "leaky_relu"
     activation = None if leaky else experiment.activation
+    dtype = _dtype(experiment)
     kind = spec["type"]
     if kind == "conv2d":
-        main = layers.Conv2D(
-            spec["filters"],
-            spec["kernel_size"],
-            padding=spec.get("padding", "valid"),
-            activation=activation,
-            name=f"conv2d_{n}",
-        )
+        padding = spec.get("padding", "valid")
+        main = layers.Conv2D(spec["filters"], spec["kernel_size"], padding=padding, activation=activation,
+                             name=f"conv2d_{n}", **dtype)  # fmt: skip
     elif kind == "dense":
-        main = layers.Dense(spec["units"], activation=activation, name=f"dense_{n}")
+        main = layers.Dense(spec["units"], activation=activation, name=f"dense_{n}", **dtype)
     elif kind == "output":
-        return [layers.Dense(spec["units"], activation="softmax", name="output")]
+        # the probabilities in float32 whatever the precision: a softmax in bfloat16 is too coarse
+        float32 = {"dtype": "float32"} if dtype else {}
+        return [layers.Dense(spec["units"], activation="softmax", name="output", **float32)]
     elif kind == "max_pool":
-        return [layers.MaxPooling2D(spec["pool_size"], name=f"max_pool_{n}")]
+        return [layers.MaxPooling2D(spec["pool_size"], name=f"max_pool_{n}", **dtype)]
     elif kind == "flatten":
-        return [layers.Flatten(name=f"flatten_{n}")]
+        return [layers.Flatten(name=f"flatten_{n}", **dtype)]
     elif kind == "dropout":
-        return [layers.Dropout(spec["rate"], name=f"dropout_{n}")]
+        return [layers.Dropout(spec["rate"], name=f"dropout_{n}", **dtype)]
     elif kind == "global_avg_pool":
-        return [layers.GlobalAveragePooling2D(name=f"global_avg_pool_{n}")]
+        return [layers.GlobalAveragePooling2D(name=f"global_avg_pool_{n}", **dtype)]
     else:  # batch_norm
-        return [layers.BatchNormalization(name=f"batch_norm_{n}")]
+        return [layers.BatchNormalization(name=f"batch_norm_{n}", **dtype)]
     if leaky:
-        return [main, layers.LeakyReLU(negative_slope=experiment.negative_slope, name=f"leaky_relu_{n}")]
+        slope = experiment.negative_slope
+        return [main, layers.LeakyReLU(negative_slope=slope, name=f"leaky_relu_{n}", **dtype)]
     return [main]

@@ -1,8 +1,10 @@
 """Store and read training runs under `results/<experiment>/seed-<n>/`.
 
 A run is two files: `run.json` (configuration, metrics, history, provenance) and
-`predictions-<digest>.npz` (test-set probabilities, float16, and the true labels).
-`run.json` names its predictions file, whose name carries a digest of its content.
+`predictions-<digest>.npz` (test-set probabilities, float16, and the true labels;
+since the chapter "Aller plus loin", the validation split's too), and, for the runs
+trained since then, a third: `weights-<digest>.npz`, the trained model's weights
+(float32). `run.json` names these files, whose names carry a digest of their content.
 Each file is written to a temporary name and renamed into place, predictions
 first: a run killed at any moment leaves either the previous complete result or
 the new one, never a mix of the two. Writers of one run folder take its lock
@@ -112,6 +114,21 @@ class Run:
     def y_pred(self) -> np.ndarray:
         return self.probabilities.argmax(axis=1)
 
+    @cached_property
+    def validation(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The validation split's (probabilities, true labels), for the runs that stored them."""
+        with np.load(self.folder / self.record["predictions"]) as stored:
+            if "val_probabilities" not in stored.files:
+                return None
+            return stored["val_probabilities"].astype(np.float32), stored["y_val"].astype(np.int64)
+
+    def weights(self) -> list[np.ndarray] | None:
+        """The trained model's weights, in `model.get_weights()` order, for the runs that stored them."""
+        if "weights" not in self.record:
+            return None
+        with np.load(self.folder / self.record["weights"]) as stored:
+            return [stored[f"w{i:03d}"] for i in range(len(stored.files))]
+
 
 # Writing
 
@@ -131,19 +148,30 @@ def write_atomically(path: Path, write) -> None:
         raise
 
 
-def save(record: dict, probabilities: np.ndarray, y_true: np.ndarray, root: Path | None = None) -> Run:
-    """Store a run atomically; the previous run of the same experiment and seed is replaced."""
+def save(record: dict, probabilities: np.ndarray, y_true: np.ndarray, root: Path | None = None,
+         validation: tuple[np.ndarray, np.ndarray] | None = None, weights: list | None = None) -> Run:
+    """Store a run atomically; the previous run of the same experiment and seed is replaced.
+
+    `validation` (probabilities, labels of the validation split) and `weights` (the model's
+    `get_weights()`) are stored too when given.
+    """
     folder = run_dir(record["experiment"], record["seed"], root)
     folder.mkdir(parents=True, exist_ok=True)
-    buffer = _npz_bytes(probabilities.astype(np.float16), y_true.astype(np.uint8))
-    predictions = f"predictions-{_digest(buffer)}.npz"
-    record = {**record, "predictions": predictions}
+    arrays = {"probabilities": probabilities.astype(np.float16), "y_true": y_true.astype(np.uint8)}
+    if validation is not None:
+        arrays |= {"val_probabilities": validation[0].astype(np.float16), "y_val": validation[1].astype(np.uint8)}
+    files = {"predictions": _npz_bytes(arrays)}
+    if weights is not None:
+        files["weights"] = _npz_bytes({f"w{i:03d}": np.asarray(w) for i, w in enumerate(weights)})
+    names = {kind: f"{kind}-{_digest(content)}.npz" for kind, content in files.items()}
+    record = {key: value for key, value in record.items() if key not in ("predictions", "weights")} | names
     text = json.dumps(record, indent=1, ensure_ascii=False) + "\n"
     with folder_lock(folder):
-        write_atomically(folder / predictions, lambda file: file.write(buffer))
+        for kind, content in files.items():  # the files run.json names first: it never names a missing one
+            write_atomically(folder / names[kind], lambda file, content=content: file.write(content))
         write_atomically(folder / "run.json", lambda file: file.write(text.encode()))
-        for old in folder.glob("predictions-*.npz"):
-            if old.name != predictions:
+        for old in [*folder.glob("predictions-*.npz"), *folder.glob("weights-*.npz")]:
+            if old.name not in names.values():
                 old.unlink(missing_ok=True)
     return Run(record, folder)
 
@@ -196,11 +224,11 @@ def check_writable(root: Path | None = None) -> Path:
     return root
 
 
-def _npz_bytes(probabilities, y_true) -> bytes:
+def _npz_bytes(arrays: dict) -> bytes:
     import io
 
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, probabilities=probabilities, y_true=y_true)
+    np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
 
 
@@ -257,6 +285,17 @@ def _check_predictions(run: Run, path: Path, retrain: str) -> None:
             f"{predictions} gives a test accuracy of {measured:.4f} but {path} says {stored:.4f}: "
             f"the predictions belong to another run; {retrain}"
         )
+    if "weights" in run.record:
+        _check_digest(run.folder / str(run.record["weights"]), path, retrain)
+
+
+def _check_digest(file: Path, path: Path, retrain: str) -> None:
+    """`file` exists and carries the digest its name says."""
+    if not file.is_file():
+        raise CorruptResultError(f"{path} names a file that is missing ({file.name}); {retrain}")
+    expected = file.name.split("-", 1)[1].removesuffix(".npz")
+    if _digest(file.read_bytes()) != expected:
+        raise CorruptResultError(f"{file} does not have the digest its name says (replaced or damaged); {retrain}")
 
 
 def status(experiment, seed: int = 0, root: Path | None = None) -> str:

@@ -265,6 +265,7 @@ def _train(experiment, seed, root, on_epoch) -> store.Run:
     splits = {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
     metrics = {name: _evaluate(model, x, y, 512) for name, (x, y) in splits.items()}
     probabilities = model.predict(x_test, batch_size=512, verbose=0)
+    val_probabilities = model.predict(x_val, batch_size=512, verbose=0)  # to calibrate without the test set
     record = {
         "experiment": experiment.name,
         "seed": seed,
@@ -286,6 +287,7 @@ def _train(experiment, seed, root, on_epoch) -> store.Run:
     }
     if resumed_after:
         record["resumed_after_epoch"] = resumed_after
-    run = store.save(record, probabilities, y_test, root)
+    run = store.save(record, probabilities, y_test, root, validation=(val_probabilities, y_val),
+                     weights=model.get_weights())  # fmt: skip
     checkpoint.discard()
     return run

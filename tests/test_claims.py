@@ -58,7 +58,7 @@ def test_q_2_7_a_dense_layer_does_not_help_and_normalised_inputs_do():
           "the normalised dropout model beats the first model")  # fmt: skip
 
 
-@pytest.mark.parametrize("name", list(lab.EXPERIMENTS))
+@pytest.mark.parametrize("name", list(lab.BRIEF))
 def test_seed_zero_is_always_available(name):
     assert lab.seeds(name)[0].seed == 0
 
@@ -88,7 +88,7 @@ def test_q_3_10_validation_and_test_agree_in_ranking_and_test_is_harder():
     by_val = sorted(runs, key=lambda name: runs[name].accuracy("val"))
     by_test = sorted(runs, key=lambda name: runs[name].accuracy("test"))
     claim(by_val == by_test, "q-3-10", "the three models rank the same on validation and test")
-    cifar = [lab.result(name) for name, e in lab.EXPERIMENTS.items() if e.dataset == "cifar10"]
+    cifar = [lab.result(name) for name, e in lab.BRIEF.items() if e.dataset == "cifar10"]
     claim(all(analysis.val_test_gap(run)[0] > 0 for run in cifar), "q-3-10",
           "the test is harder than validation for every CIFAR-10 model ('toujours dans le même sens')")  # fmt: skip
     drop, norm = lab.result("cifar-dropout"), lab.result("cifar-norm")
@@ -217,7 +217,7 @@ def test_q_5_6_leaky_relu_is_worse_than_relu_at_equal_settings():
 
 
 def _cifar_choice():
-    runs = {name: seeds(name) for name, e in lab.EXPERIMENTS.items() if e.dataset == "cifar10"}
+    runs = {name: seeds(name) for name, e in lab.BRIEF.items() if e.dataset == "cifar10"}
     table = stats.seed_table(runs)
     return table, runs, stats.choose(table, runs)
 

@@ -14,6 +14,8 @@ from lab import cli, store
 from lab import train as train_module
 from lab.experiments import EXPERIMENTS
 
+PLANNED_RUNS = sum(len(e.seeds) for e in EXPERIMENTS.values())  # what `lab status` checks by default
+
 
 def fake_record(experiment, seed):
     return {
@@ -54,8 +56,10 @@ def test_list_prints_every_experiment(capsys):
     for name in EXPERIMENTS:
         assert name in out
     fashion_base = next(line for line in out.splitlines() if line.startswith("fashion-base "))
-    assert fashion_base.split()[1:5] == ["fashion_mnist", "244298", "20", "64"]
+    assert fashion_base.split()[1:6] == ["fashion_mnist", "244298", "20", "64", "0,1,2"]
     assert "q-2-2 q-2-3 q-2-4" in fashion_base
+    step = next(line for line in out.splitlines() if line.startswith("fashion-vgg "))
+    assert step.split()[5:] == ["0", "(beyond", "the", "brief)"]
 
 
 def test_train_unknown_name_lists_valid_names(capsys, fake_training):
@@ -89,14 +93,16 @@ def test_status_with_nothing_stored(capsys, results_root):
     for name in EXPERIMENTS:
         assert f"{name} " in out
     assert out.count("seed-0: missing") == len(EXPERIMENTS)
-    assert out.splitlines()[-1] == f"0 present, 0 stale, {len(EXPERIMENTS)} missing, 0 corrupt"
+    assert "fashion-base               seed-0: missing  seed-1: missing  seed-2: missing" in out
+    assert "cifar-vgg-aug              seed-0: missing\n" in out  # planned with one seed
+    assert out.splitlines()[-1] == f"0 present, 0 stale, {PLANNED_RUNS} missing, 0 corrupt"
 
 
 def test_status_with_everything_stored(capsys, results_root):
     for experiment in EXPERIMENTS.values():
         store_fake(experiment, 0)
     store_fake(EXPERIMENTS["cifar-norm"].replace(epochs=3), 1)  # seed 1 stored under another configuration
-    assert cli.main(["status"]) == 0
+    assert cli.main(["status", "--seeds", "0"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == f"{len(EXPERIMENTS)} present, 0 stale, 0 missing, 0 corrupt"
     assert cli.main(["status", "--seeds", "0", "1"]) == 1
     out = capsys.readouterr().out
@@ -115,19 +121,24 @@ def test_train_named_experiments_and_seeds(capsys, fake_training, results_root):
 def test_train_missing_skips_fresh_runs(fake_training, results_root):
     store_fake(EXPERIMENTS["fashion-base"], 0)
     store_fake(EXPERIMENTS["cifar-norm"].replace(epochs=1), 0)  # stale: retrained
-    assert cli.main(["train", "fashion-base", "cifar-norm", "cifar-raw", "--missing"]) == 0
+    assert cli.main(["train", "fashion-base", "cifar-norm", "cifar-raw", "--missing", "--seeds", "0"]) == 0
     assert fake_training == [("cifar-norm", 0), ("cifar-raw", 0)]
+
+
+def test_train_without_seeds_trains_the_planned_ones(fake_training, results_root):
+    assert cli.main(["train", "fashion-base", "cifar-vgg-aug"]) == 0
+    assert fake_training == [("fashion-base", 0), ("fashion-base", 1), ("fashion-base", 2), ("cifar-vgg-aug", 0)]
 
 
 def test_status_reports_and_train_missing_retrains_a_corrupt_run(capsys, fake_training, results_root):
     for experiment in EXPERIMENTS.values():
         store_fake(experiment, 0)
     (results_root / "cifar-raw" / "seed-0" / "run.json").write_bytes(b"\xff not json")
-    assert cli.main(["status"]) == 1
+    assert cli.main(["status", "--seeds", "0"]) == 1
     out = capsys.readouterr().out
     assert "cifar-raw                  seed-0: corrupt" in out
     assert out.splitlines()[-1] == f"{len(EXPERIMENTS) - 1} present, 0 stale, 0 missing, 1 corrupt"
-    assert cli.main(["train", "--all", "--missing"]) == 0
+    assert cli.main(["train", "--all", "--missing", "--seeds", "0"]) == 0
     assert fake_training == [("cifar-raw", 0)]
     assert store.status(EXPERIMENTS["cifar-raw"], 0) == store.PRESENT
 
@@ -183,8 +194,11 @@ def test_train_all_missing(fake_training, results_root):
     for experiment in EXPERIMENTS.values():
         if experiment.name != "cifar-conv6":
             store_fake(experiment, 0)
-    assert cli.main(["train", "--all", "--missing"]) == 0
+    assert cli.main(["train", "--all", "--missing", "--seeds", "0"]) == 0
     assert fake_training == [("cifar-conv6", 0)]
+    fake_training.clear()
+    assert cli.main(["train", "--all", "--missing"]) == 0  # the planned seeds: 1 and 2 of the three-seed ones
+    assert fake_training == [(e.name, seed) for e in EXPERIMENTS.values() for seed in e.seeds if seed]
 
 
 def test_train_interrupted(monkeypatch, capsys, results_root):

@@ -29,6 +29,10 @@ NAMES = [
     "cifar-conv6-bn-relu-40",  # beyond the brief: q-5-6's epochs and batch with ReLU, to isolate LeakyReLU
     "cifar-conv6-bn-leaky",
 ]
+BEYOND_NAMES = [  # chapter "Aller plus loin": one change at a time, then the final models
+    "fashion-vgg", "fashion-vgg-aug", "fashion-vgg-aug-cosine",
+    "cifar-conv6-bn-aug", "cifar-conv6-bn-aug-bf16", "cifar-vgg-aug", "cifar-vgg-aug-cosine",
+]
 
 
 def types(experiment):
@@ -36,8 +40,29 @@ def types(experiment):
 
 
 def test_names_exactly_as_listed_in_order():
-    assert list(EXPERIMENTS) == NAMES
-    assert all(EXPERIMENTS[name].name == name for name in NAMES)
+    assert list(experiments.BRIEF) == NAMES and list(experiments.BEYOND) == BEYOND_NAMES
+    assert list(EXPERIMENTS) == NAMES + BEYOND_NAMES
+    assert all(EXPERIMENTS[name].name == name for name in NAMES + BEYOND_NAMES)
+
+
+def test_the_final_models_are_planned_with_three_seeds_the_steps_with_one():
+    planned = {name: e.seeds for name, e in EXPERIMENTS.items()}
+    finals = {"fashion-vgg-aug-cosine", "cifar-vgg-aug-cosine"}
+    assert all(planned[name] == (0, 1, 2) for name in NAMES + sorted(finals))
+    assert all(planned[name] == (0,) for name in set(BEYOND_NAMES) - finals)
+
+
+def test_each_step_beyond_the_brief_changes_its_predecessor():
+    chain = {"fashion": ["fashion-dropout-norm", "fashion-vgg", "fashion-vgg-aug", "fashion-vgg-aug-cosine"],
+             "cifar": ["cifar-conv6-bn-relu-40", "cifar-conv6-bn-aug", "cifar-conv6-bn-aug-bf16", "cifar-vgg-aug",
+                       "cifar-vgg-aug-cosine"]}  # fmt: skip
+    for names in chain.values():
+        for before, after in zip(names, names[1:], strict=False):
+            a, b = get(before).config(), get(after).config()
+            changed = {key for key in a if a[key] != b[key]} - {"name", "title", "brief", "seeds"}
+            assert changed, f"{after} changes nothing from {before}"
+    assert {key for key, value in get("cifar-conv6-bn-aug-bf16").config().items()
+            if value != get("cifar-conv6-bn-aug").config()[key]} - {"name", "title"} == {"precision"}  # fmt: skip
 
 
 def test_get_returns_the_experiment():
@@ -54,6 +79,13 @@ def test_get_unknown_name_lists_valid_names():
     assert isinstance(raised.value, KeyError)  # a lookup error, as EXPERIMENTS[name] would raise
 
 
+def test_beyond_the_brief_every_model_normalizes_and_is_trained_as_stated():
+    for experiment in experiments.BEYOND.values():
+        assert experiment.normalize and experiment.title and not experiment.brief
+        assert (experiment.optimizer, experiment.learning_rate, experiment.validation_fraction) == ("adam", 1e-3, 0.1)
+        assert experiment.train_limit is None
+
+
 def test_datasets():
     for name, experiment in EXPERIMENTS.items():
         expected = "fashion_mnist" if name.startswith("fashion-") else "cifar10"
@@ -62,20 +94,20 @@ def test_datasets():
 
 
 def test_fashion_and_cifar_raw_use_raw_inputs_others_normalized():
-    for name, experiment in EXPERIMENTS.items():
+    for name, experiment in experiments.BRIEF.items():
         raw = (name.startswith("fashion-") and name != "fashion-dropout-norm") or name == "cifar-raw"
         assert experiment.normalize is (not raw), name
 
 
 def test_training_settings_of_the_brief():
-    assert {e.name for e in EXPERIMENTS.values() if e.epochs == 20} == {
+    assert {e.name for e in experiments.BRIEF.values() if e.epochs == 20} == {
         "fashion-base", "fashion-dropout", "fashion-dense128", "fashion-dropout-norm", "cifar-conv6-bn-20",
     }  # fmt: skip
     assert get("fashion-dropout-long").epochs == 40
     leaky, relu_40 = get("cifar-conv6-bn-leaky"), get("cifar-conv6-bn-relu-40")
     assert (leaky.activation, leaky.negative_slope, leaky.epochs, leaky.batch_size) == ("leaky_relu", 0.3, 40, 128)
     assert (relu_40.activation, relu_40.epochs, relu_40.batch_size, relu_40.layers) == ("relu", 40, 128, leaky.layers)
-    for experiment in EXPERIMENTS.values():
+    for experiment in experiments.BRIEF.values():
         if experiment is not leaky:
             assert experiment.activation == "relu"
         if experiment not in (leaky, relu_40):
@@ -189,7 +221,7 @@ def test_from_config_refuses_unknown_fields():
 def test_config_hash_is_sha256_of_canonical_json_without_descriptive_fields():
     experiment = STRONGER  # every optional field in use: all of them are hashed
     config = experiment.config()
-    del config["title"], config["brief"]
+    del config["title"], config["brief"], config["seeds"]
     text = json.dumps(config, sort_keys=True, separators=(",", ":"))
     assert experiment.config_hash() == hashlib.sha256(text.encode()).hexdigest()[:16]
     assert len(experiment.config_hash()) == 16
@@ -199,7 +231,7 @@ CHANGED_VALUES = {
     "name": "fashion-other", "dataset": "cifar10", "layers": get("fashion-dropout").layers, "normalize": True,
     "activation": "leaky_relu", "negative_slope": 0.1, "optimizer": "sgd", "learning_rate": 1e-2,
     "epochs": 21, "batch_size": 32, "validation_fraction": 0.2, "train_limit": 600,
-    "augmentation": ("flip",), "weight_decay": 1e-4, "lr_schedule": "cosine",
+    "augmentation": ("flip",), "weight_decay": 1e-4, "lr_schedule": "cosine", "precision": "mixed_bfloat16",
 }  # fmt: skip
 
 
@@ -215,9 +247,10 @@ def test_changing_one_layer_setting_changes_the_hash():
     assert experiment.replace(layers=layers).config_hash() != experiment.config_hash()
 
 
-def test_changing_title_or_brief_does_not_change_the_hash():
+def test_changing_title_brief_or_planned_seeds_does_not_change_the_hash():
     experiment = get("fashion-base")
     assert experiment.replace(title="autre titre").config_hash() == experiment.config_hash()
+    assert experiment.replace(seeds=(0,)).config_hash() == experiment.config_hash()
     assert experiment.replace(brief=("q-1-1",)).config_hash() == experiment.config_hash()
 
 
@@ -262,11 +295,12 @@ def test_every_item_that_needs_a_trained_model_has_an_experiment(brief_ids):
 _BN_LAYERS = get("cifar-conv6-bn").layers
 STRONGER = get("cifar-conv6-bn").replace(
     name="cifar-stronger", augmentation=("flip", "translate"), weight_decay=5e-4, lr_schedule="cosine",
+    precision="mixed_bfloat16",
     layers=_BN_LAYERS[: _BN_LAYERS.index({"type": "flatten"})] + ({"type": "global_avg_pool"}, _BN_LAYERS[-1]),
 )  # fmt: skip
 
 
-@pytest.mark.parametrize("name", list(EXPERIMENTS))
+@pytest.mark.parametrize("name", list(experiments.BRIEF))
 def test_optional_fields_at_their_defaults_leave_the_hash_as_it_was(name):
     """The hash is that of the config without the optional fields: stored runs stay fresh."""
     experiment = EXPERIMENTS[name]
@@ -277,7 +311,7 @@ def test_optional_fields_at_their_defaults_leave_the_hash_as_it_was(name):
 
 
 @pytest.mark.parametrize(("field", "value"), [("augmentation", ("flip",)), ("weight_decay", 1e-4),
-                                              ("lr_schedule", "cosine")])  # fmt: skip
+                                              ("lr_schedule", "cosine"), ("precision", "mixed_bfloat16")])  # fmt: skip
 def test_an_optional_field_in_use_changes_the_hash(field, value):
     experiment = get("cifar-conv6-bn")
     assert experiment.replace(**{field: value}).config_hash() != experiment.config_hash()

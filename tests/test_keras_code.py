@@ -10,13 +10,16 @@ from lab.backend import keras
 
 def _executed(code: str):
     namespace = {"keras": keras(), "layers": keras().layers}
-    exec(code, namespace)  # noqa: S102 - the code is ours, generated from a spec
+    try:
+        exec(code, namespace)  # noqa: S102 - the code is ours, generated from a spec
+    finally:
+        keras().mixed_precision.set_global_policy("float32")  # the shown code may set it
     return namespace["model"]
 
 
 def _signature(layer) -> tuple:
     config = {key: value for key, value in layer.get_config().items() if key not in ("name", "trainable", "dtype")}
-    return type(layer).__name__, sorted(config.items(), key=lambda item: item[0])
+    return type(layer).__name__, layer.dtype_policy.name, sorted(config.items(), key=lambda item: item[0])
 
 
 def _with_stronger():
@@ -79,11 +82,20 @@ def _apply(base: str, diff: str) -> str:
     ("cifar-norm", "cifar-dropout"), ("cifar-conv4", "cifar-conv4-same"),
     ("cifar-conv4-same", "cifar-conv4-same-dropout"), ("cifar-conv4-same-dropout", "cifar-conv6"),
     ("cifar-conv6", "cifar-conv6-bn"), ("cifar-conv6-bn", "cifar-conv6-bn-leaky"),
+    ("fashion-vgg", "fashion-vgg-aug"), ("cifar-conv6-bn-relu-40", "cifar-conv6-bn-aug"),
+    ("cifar-conv6-bn-aug", "cifar-conv6-bn-aug-bf16"),
 ])  # fmt: skip
 def test_the_shown_changes_turn_the_base_model_into_the_variant(base, variant):
     diff = keras_code.changes(EXPERIMENTS[base], EXPERIMENTS[variant])
     assert _apply(keras_code.model_code(EXPERIMENTS[base]), diff) == keras_code.model_code(EXPERIMENTS[variant])
     assert any(line.startswith(("+ ", "- ")) for line in diff.splitlines())
+
+
+def test_mixed_precision_is_the_global_policy_with_a_float32_output():
+    code = keras_code.model_code(EXPERIMENTS["cifar-vgg-aug-cosine"])
+    assert code.splitlines()[0] == 'keras.mixed_precision.set_global_policy("mixed_bfloat16")'
+    assert code.splitlines()[-2] == '    layers.Dense(10, activation="softmax", dtype="float32"),'
+    assert "mixed" not in keras_code.model_code(EXPERIMENTS["cifar-vgg-aug"].replace(precision="float32"))
 
 
 def test_the_training_code_states_weight_decay_and_the_cosine_schedule():

@@ -411,3 +411,31 @@ def _hold_lock(folder, holding, release):
     with store.folder_lock(folder, blocking=False, name=".training.lock"):
         holding.set()
         release.wait(30)
+
+
+def test_validation_predictions_and_weights_round_trip(tmp_path):
+    experiment = get("fashion-base")
+    probabilities, y_true = make_predictions()
+    val_probabilities, y_val = make_predictions(n=20, seed=1)
+    weights = [np.arange(6, dtype=np.float32).reshape(2, 3), np.ones(3, dtype=np.float32)]
+    store.save(make_record(experiment), probabilities, y_true, tmp_path, validation=(val_probabilities, y_val),
+               weights=weights)  # fmt: skip
+    run = store.load("fashion-base", 0, tmp_path)
+    np.testing.assert_allclose(run.validation[0], val_probabilities, atol=1e-3)
+    np.testing.assert_array_equal(run.validation[1], y_val)
+    assert [w.tolist() for w in run.weights()] == [w.tolist() for w in weights]
+    assert stored_files(run.folder) == sorted(["run.json", run["predictions"], run["weights"]])
+    store.save(make_record(experiment), probabilities, y_true, tmp_path)  # retrained without weights: no leftover
+    assert stored_files(run.folder) == sorted(["run.json", store.load("fashion-base", 0, tmp_path)["predictions"]])
+    assert store.load("fashion-base", 0, tmp_path).validation is None
+
+
+@pytest.mark.parametrize("damage", ["delete", "replace"])
+def test_missing_or_damaged_weights_make_the_run_corrupt(tmp_path, damage):
+    experiment = get("fashion-base")
+    run = store.save(make_record(experiment), *make_predictions(), tmp_path, weights=[np.ones(3, dtype=np.float32)])
+    weights = run.folder / run["weights"]
+    weights.unlink() if damage == "delete" else weights.write_bytes(b"not the weights")
+    assert store.status(experiment, 0, tmp_path) == store.CORRUPT
+    with pytest.raises(store.CorruptResultError, match="weights-.*lab train fashion-base --seeds 0"):
+        store.load("fashion-base", 0, tmp_path)

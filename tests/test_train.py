@@ -177,3 +177,51 @@ def test_weight_decay_and_the_cosine_schedule_are_compiled():
     assert isinstance(schedule, keras().optimizers.schedules.CosineDecay) and schedule.decay_steps == 1000
     with pytest.raises(ValueError, match="needs the number of steps per epoch"):
         train.compile_model(STRONGER, model)
+
+
+def test_the_validation_predictions_and_the_weights_are_stored(tiny_run, fashion):
+    run, root, _ = tiny_run
+    probabilities, y_val = run.validation
+    assert probabilities.shape == (60, 10)
+    np.testing.assert_array_equal(y_val, fashion[0][1][540:600])
+    assert run.history.loc[1, "val_accuracy"] == pytest.approx((probabilities.argmax(1) == y_val).mean(), abs=0.02)
+    assert run["weights"].startswith("weights-") and (run.folder / run["weights"]).is_file()
+    assert sum(w.size for w in run.weights()) == params.count_params(TINY)
+
+
+def test_the_stored_weights_give_back_the_stored_predictions(tiny_run, monkeypatch):
+    import lab
+
+    run, root, _ = tiny_run
+    monkeypatch.setenv(store.RESULTS_DIR_VARIABLE, str(root))
+    monkeypatch.setattr(lab, "get", lambda name: TINY)
+    model = lab.trained_model("fashion-base")
+    (_, _), (_, _), (x_test, _), _ = train.prepared_data(TINY)
+    probabilities = model.predict(x_test[:500], batch_size=500, verbose=0)
+    np.testing.assert_allclose(probabilities, run.probabilities[:500], atol=2e-3)  # float16 on disk
+
+
+def test_a_run_without_weights_says_how_to_get_them(tiny_run, monkeypatch, tmp_path):
+    import lab
+
+    run, _, _ = tiny_run
+    record = {key: value for key, value in run.record.items() if key != "weights"}
+    store.save(record, run.probabilities, run.y_true, tmp_path)
+    monkeypatch.setenv(store.RESULTS_DIR_VARIABLE, str(tmp_path))
+    monkeypatch.setattr(lab, "get", lambda name: TINY)
+    with pytest.raises(lab.StoredResultError, match="has no weights .* lab train fashion-base --seeds 0"):
+        lab.trained_model("fashion-base")
+
+
+def test_mixed_precision_trains_in_bfloat16_with_float32_weights_and_output(tmp_path):
+    experiment = TINY.replace(precision="mixed_bfloat16", normalize=True)
+    model = train.models.build(experiment)
+    convs = [layer for layer in model.layers if layer.name.startswith("conv2d")]
+    assert {layer.compute_dtype for layer in convs} == {"bfloat16"}
+    assert {w.dtype for w in model.weights} == {"float32"}
+    assert model.layers[-1].compute_dtype == "float32"
+    run = train.train(experiment, seed=0, root=tmp_path)
+    reference = train.train(experiment.replace(precision="float32"), seed=0, root=tmp_path / "float32")
+    assert run.accuracy("test") == pytest.approx(reference.accuracy("test"), abs=0.05)  # learns as well
+    assert run.accuracy("test") != reference.accuracy("test")  # but computed otherwise
+    assert train.models.build(TINY).layers[0].compute_dtype == "float32"  # no global policy left behind
