@@ -104,5 +104,5 @@ def results(*names: str, seed: int = 0) -> dict[str, Run]:
     return {name: result(name, seed) for name in (names or BRIEF)}
 
 
-__all__ = ["BEYOND", "BRIEF", "EXPERIMENTS", "SEEDS", "ConfigurationError", "Run", "StoredResultError", "get", "result", "results",
-           "seeds", "trained_model", "training_allowed"]  # fmt: skip
+__all__ = ["BEYOND", "BRIEF", "EXPERIMENTS", "SEEDS", "ConfigurationError", "Run", "StoredResultError", "get",
+           "result", "results", "seeds", "trained_model", "training_allowed"]  # fmt: skip

@@ -55,7 +55,7 @@ def class_metrics(runs) -> pd.DataFrame:
     stacked = pd.concat(tables)
     grouped = stacked.groupby(level=0, sort=False)
     result = grouped.mean()
-    for column in ("precision", "recall"):
+    for column in ("precision", "recall", "f1"):
         result[f"{column}_sd"] = grouped[column].std(ddof=1).fillna(0.0) if len(tables) > 1 else 0.0
     result["seeds"] = len(tables)
     return result

@@ -280,6 +280,12 @@ _BEYOND = (
                               precision="mixed_bfloat16", **RECIPE, title="+ AdamW, taux cosinus"),
 )  # fmt: skip
 BEYOND: dict[str, Experiment] = {experiment.name: experiment for experiment in _BEYOND}
+# The ablations: from the brief's last model to the final one, each step one change from the previous.
+ABLATIONS = {
+    "fashion_mnist": ("fashion-dropout-norm", "fashion-vgg", "fashion-vgg-aug", "fashion-vgg-aug-cosine"),
+    "cifar10": ("cifar-conv6-bn-leaky", "cifar-conv6-bn-relu-40", "cifar-conv6-bn-aug", "cifar-conv6-bn-aug-bf16",
+                "cifar-vgg-aug", "cifar-vgg-aug-cosine"),
+}  # fmt: skip
 
 EXPERIMENTS: dict[str, Experiment] = {**BRIEF, **BEYOND}
 
@@ -310,4 +316,4 @@ def from_config(config: dict) -> Experiment:
     return Experiment(**data)
 
 
-__all__ = ["BEYOND", "BRIEF", "DATASETS", "EXPERIMENTS", "Experiment", "from_config", "get"]
+__all__ = ["ABLATIONS", "BEYOND", "BRIEF", "DATASETS", "EXPERIMENTS", "Experiment", "from_config", "get"]

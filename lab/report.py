@@ -195,6 +195,23 @@ def cost_table(table_of_seeds: pd.DataFrame, benchmark: dict | None = None):
     return table(frame, **formats)
 
 
+def ablation_table(steps: pd.DataFrame, benchmark: dict | None = None):
+    """An ablation (`lab.stats.ablation`): each step's change, accuracies, gain on the previous step, cost."""
+    from lab import experiments
+
+    times = (benchmark or {}).get("epoch_seconds", {})
+    frame = pd.DataFrame({
+        "étape": [f"{i}. {experiments.get(name).title}" for i, name in enumerate(steps.index)],
+        "graines": steps["seeds"],
+        "validation": steps["val_accuracy"],
+        "test": steps["test_accuracy"],
+        "gain (test)": [diff(c) if c is not None else "" for c in steps["comparison"]],
+        "s / époque": [dec(times[name]["median"], 0) if name in times else "" for name in steps.index],
+        "temps": steps["seconds"],
+    })  # fmt: skip
+    return table(frame, validation=pct, test=pct, temps=duration)
+
+
 def shape_progression(layers, dataset: str):
     """How the maps shrink layer after layer; a layer that cannot be built says so, in French."""
     from lab import params
@@ -218,8 +235,8 @@ def error_table(runs: dict):
     return table(pd.DataFrame(rows))
 
 
-def class_table(runs):
-    """Per-class recall and precision on the test set (mean ± sd over seeds), worst recall first."""
+def class_table(runs, f1: bool = False):
+    """Per-class recall and precision (and F1) on the test set (mean ± sd over seeds), worst recall first."""
     from lab import analysis
 
     metrics = analysis.class_metrics(runs).sort_values("recall")
@@ -234,6 +251,8 @@ def class_table(runs):
         "précision (%)": [show(m, s) for m, s in zip(metrics["precision"], metrics["precision_sd"], strict=True)],
         "images prédites": [num(n) for n in metrics["predicted"]],
     })  # fmt: skip
+    if f1:
+        frame.insert(3, "F1 (%)", [show(m, s) for m, s in zip(metrics["f1"], metrics["f1_sd"], strict=True)])
     return table(frame)
 
 

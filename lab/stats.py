@@ -163,3 +163,30 @@ def seed_table(runs_by_name: dict) -> pd.DataFrame:
             "params": runs[0]["params_total"],
         }  # fmt: skip
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+# Ablations: one change at a time
+
+
+def ablation(chain, runs_by_name: dict) -> pd.DataFrame:
+    """One row per step of `chain` (experiment names): its accuracies over its seeds, and how
+    it compares with the previous step (`compare`: over three common seeds, else seed 0).
+
+    `within_spread`: the gain is smaller than the spread (max − min) of the last step's seeds,
+    so that one seed cannot tell it from training noise: such a step needs three seeds.
+    """
+    last = as_runs(runs_by_name[chain[-1]])
+    spread = max(r.accuracy("test") for r in last) - min(r.accuracy("test") for r in last)
+    rows = []
+    for previous, name in zip((None, *chain[:-1]), chain, strict=True):
+        runs = as_runs(runs_by_name[name])
+        step = compare(runs_by_name[previous], runs) if previous else None
+        rows.append({
+            "experiment": name, "seeds": len(runs),
+            "val_accuracy": np.mean([r.accuracy("val") for r in runs]),
+            "test_accuracy": np.mean([r.accuracy("test") for r in runs]),
+            "comparison": step,
+            "within_spread": bool(step and abs(step.gain) < spread and step.seeds < MIN_SEEDS),
+            "seconds": float(np.median([r["wall_seconds"] for r in runs])),
+        })  # fmt: skip
+    return pd.DataFrame(rows).set_index("experiment")

@@ -128,3 +128,13 @@ def test_names_and_markdown_table():
     assert report.names(["Chat", "Chien"]) == "«\u00a0Chat\u00a0» et «\u00a0Chien\u00a0»"
     markdown = report.table(pd.DataFrame({"a": [0.5], "b": ["x"]}), a=report.pct).data
     assert "50,0\u00a0%" in markdown and markdown.count("|") >= 6
+
+
+def test_the_class_table_adds_f1_where_asked(tmp_path):
+    run = make_run(tmp_path, y_true=[0, 0, 1, 1], y_pred=[0, 1, 1, 1])
+    plain, with_f1 = report.class_table(run).data, report.class_table(run, f1=True).data
+    assert "F1" not in plain.splitlines()[0]
+    header = [cell.strip() for cell in with_f1.splitlines()[0].split("|")[1:-1]]
+    assert header == ["classe", "rappel (%)", "précision (%)", "F1 (%)", "images prédites"]
+    avion = next(line for line in with_f1.splitlines() if "Avion" in line)
+    assert [cell.strip() for cell in avion.split("|")[1:-1]][1:4] == ["50,0", "100,0", "66,7"]

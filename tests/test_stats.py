@@ -102,3 +102,39 @@ def test_mean_sd():
     assert stats.mean_sd([0.5]) == (0.5, 0.0)
     mean, sd = stats.mean_sd([0.8, 0.9, 1.0])
     assert mean == pytest.approx(0.9) and sd == pytest.approx(0.1)
+
+
+def _step(tmp_path, name, correct_per_seed, n=400):
+    """Like `_runs`, with the stored accuracies those predictions give."""
+    truth = [0] * n
+    return [_seeded(make_run(tmp_path / f"{name}-{seed}", name=name, y_true=truth, y_pred=[0] * c + [1] * (n - c),
+                             accuracy=c / n), seed)
+            for seed, c in enumerate(correct_per_seed)]  # fmt: skip
+
+
+def test_an_ablation_compares_each_step_with_the_previous_one(tmp_path):
+    runs = {"cifar-conv6-bn-relu-40": _step(tmp_path, "cifar-conv6-bn-relu-40", [300, 304, 296]),
+            "cifar-conv6-bn-aug": _step(tmp_path, "cifar-conv6-bn-aug", [340]),
+            "cifar-vgg-aug": _step(tmp_path, "cifar-vgg-aug", [340]),
+            "cifar-vgg-aug-cosine": _step(tmp_path, "cifar-vgg-aug-cosine", [380, 372, 376])}  # fmt: skip
+    steps = stats.ablation(list(runs), runs)
+    assert list(steps.index) == list(runs) and steps["seeds"].tolist() == [3, 1, 1, 3]
+    assert steps["comparison"].iloc[0] is None
+    assert [c.result for c in steps["comparison"].iloc[1:]] == [stats.BETTER, stats.SAME, stats.BETTER]
+    assert steps.loc["cifar-vgg-aug-cosine", "test_accuracy"] == pytest.approx(376 / 400)
+    # the last step's seeds spread over 8 images (2 points): a one-seed gain of 0 is within it
+    assert steps["within_spread"].tolist() == [False, False, True, False]
+
+
+def test_the_ablation_table_shows_each_change_and_its_gain(tmp_path):
+    from lab import report
+
+    runs = {"cifar-conv6-bn-relu-40": _step(tmp_path, "cifar-conv6-bn-relu-40", [300]),
+            "cifar-conv6-bn-aug": _step(tmp_path, "cifar-conv6-bn-aug", [340])}  # fmt: skip
+    benchmark = {"epoch_seconds": {"cifar-conv6-bn-aug": {"median": 47.7, "min": 27.2, "max": 48.2}}}
+    text = report.ablation_table(stats.ablation(list(runs), runs), benchmark).data
+    rows = [line.split("|")[1:-1] for line in text.splitlines()[2:]]
+    assert rows[0][0].strip() == "0. 6 conv + BatchNorm, ReLU, 40 époques, batch 128"
+    assert rows[1][0].strip() == "1. 6 conv + BatchNorm + augmentation"
+    assert rows[1][3].strip() == "85,0\u00a0%" and rows[1][4].strip().startswith("+10,0\u00a0pt (±")
+    assert rows[1][5].strip() == "48" and rows[0][5].strip() == ""
