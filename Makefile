@@ -47,7 +47,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check lab tests
 
 train: $(VENV)/.installed
-	$(DATA_ENV) $(BIN)/lab train --all --seeds 0 1 2 --missing
+	$(DATA_ENV) $(BIN)/lab train --all --missing
 
 clean:
 	rm -rf _book _freeze .quarto
