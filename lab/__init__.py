@@ -89,13 +89,16 @@ def trained_model(name: str, seed: int = 0):
     return model
 
 
-def epoch_benchmark() -> dict | None:
-    """The stored figures of `benchmarks/epoch_times.py` (one epoch of every model, timed in one run), if any."""
+def epoch_benchmark(beyond: bool = False) -> dict | None:
+    """The stored figures of `benchmarks/epoch_times.py` (one epoch of every model, timed in one run), if any.
+
+    `beyond`: those of `--beyond`, the models beyond the brief beside their starting points.
+    """
     import json
 
     from lab import store
 
-    path = store.results_dir() / "benchmarks" / "epoch-times.json"
+    path = store.results_dir() / "benchmarks" / ("epoch-times-beyond.json" if beyond else "epoch-times.json")
     return json.loads(path.read_text()) if path.is_file() else None
 
 
