@@ -209,8 +209,12 @@ def test_q_5_5_every_seed_gains_with_20_epochs_but_the_mean_is_within_the_margin
 def test_q_5_6_leaky_relu_is_worse_than_relu_at_equal_settings():
     relu40, leaky = seeds("cifar-conv6-bn-relu-40"), seeds("cifar-conv6-bn-leaky")
     claim(stats.compare(relu40, leaky).result == stats.WORSE, "q-5-6", "LeakyReLU degrades the model at equal settings")
-    claim(stats.compare(seeds("cifar-conv6-bn-20"), relu40).result == stats.BETTER, "q-5-6",
-          "the longer training alone brings the gain")  # fmt: skip
+    bn20 = seeds("cifar-conv6-bn-20")
+    longer = stats.compare(bn20, relu40)
+    claim(longer.result == stats.SAME and longer.gain > 0, "q-5-6",
+          "the longer training's mean gain is positive but within the margin ('probable, pas établi')")  # fmt: skip
+    claim(all(b.accuracy("test") > a.accuracy("test") for a, b in zip(bn20, relu40, strict=True)), "q-5-6",
+          "every seed gains with the longer training")  # fmt: skip
 
 
 # Chapter 6 (q-5-7: the comparison and the choice)
