@@ -258,6 +258,15 @@ def test_q_5_7_the_choice_follows_the_stated_trade_off():
     claim(choice.cheaper is not None, "q-5-7", "a frontier model trains in half the time of the chosen one")
 
 
+def test_q_5_7_seed_zero_alone_chose_the_40_epoch_model():
+    _, runs, choice = _cifar_choice()
+    seed0 = {name: seed_runs[0] for name, seed_runs in runs.items()}
+    seed0_choice = stats.choose(stats.seed_table(seed0), seed0)
+    claim(seed0_choice.chosen != choice.chosen, "q-5-7", "the seeds changed the choice")
+    claim(stats.compare(seed0[choice.chosen], seed0[seed0_choice.chosen]).result == stats.BETTER, "q-5-7",
+          "seed 0 alone made its choice measurably more accurate")  # fmt: skip
+
+
 def test_q_5_7_the_brief_final_model_is_on_the_frontier_and_not_distinguishable():
     table, runs, choice = _cifar_choice()
     leaky, relu40 = "cifar-conv6-bn-leaky", "cifar-conv6-bn-relu-40"
