@@ -269,12 +269,7 @@ def _read_record(path: Path, retrain: str) -> dict:
 def _check_predictions(run: Run, path: Path, retrain: str) -> None:
     """The predictions file exists, carries the digest of its name, and gives the stored accuracy."""
     predictions = run.folder / str(run.record["predictions"])
-    if not predictions.is_file():
-        raise CorruptResultError(f"{path} names a predictions file that is missing ({predictions.name}); {retrain}")
-    expected = predictions.name.removeprefix("predictions-").removesuffix(".npz")
-    if _digest(predictions.read_bytes()) != expected:
-        raise CorruptResultError(f"{predictions} does not have the digest its name says "
-                                 f"(replaced or damaged); {retrain}")  # fmt: skip
+    _check_digest(predictions, path, retrain)
     try:
         measured = float(np.mean(run.y_pred == run.y_true))
         stored = run.accuracy("test")
@@ -290,10 +285,11 @@ def _check_predictions(run: Run, path: Path, retrain: str) -> None:
 
 
 def _check_digest(file: Path, path: Path, retrain: str) -> None:
-    """`file` exists and carries the digest its name says."""
+    """`file` (`<kind>-<digest>.npz`, named by `path`) exists and carries the digest its name says."""
+    kind, _, rest = file.name.partition("-")
     if not file.is_file():
-        raise CorruptResultError(f"{path} names a file that is missing ({file.name}); {retrain}")
-    expected = file.name.split("-", 1)[1].removesuffix(".npz")
+        raise CorruptResultError(f"{path} names a {kind} file that is missing ({file.name}); {retrain}")
+    expected = rest.removesuffix(".npz")
     if _digest(file.read_bytes()) != expected:
         raise CorruptResultError(f"{file} does not have the digest its name says (replaced or damaged); {retrain}")
 
