@@ -17,6 +17,8 @@ from lab import ConfigurationError, backend, experiments, params, store
 from lab.data import DatasetUnavailableError
 from lab.models import SpecError
 
+NAME_WIDTH = max(len(name) for name in experiments.EXPERIMENTS)  # experiment names in aligned columns
+
 
 def _seed(text: str) -> int:
     """A seed: a non-negative integer (what `keras.utils.set_random_seed` accepts)."""
@@ -48,12 +50,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_list() -> int:
-    print(f"{'experiment':<26} {'dataset':<14} {'params':>8} {'epochs':>6} {'batch':>5} {'seeds':>5}  brief")
+    print(f"{'experiment':<{NAME_WIDTH}} {'dataset':<14} {'params':>8} {'epochs':>6} {'batch':>5} {'seeds':>5}  brief")
     for e in experiments.EXPERIMENTS.values():
         brief = " ".join(e.brief) or "(beyond the brief)"
         seeds = ",".join(map(str, e.seeds))
-        print(f"{e.name:<26} {e.dataset:<14} {params.count_params(e):>8} {e.epochs:>6} {e.batch_size:>5} {seeds:>5}  "
-              f"{brief}")  # fmt: skip
+        print(f"{e.name:<{NAME_WIDTH}} {e.dataset:<14} {params.count_params(e):>8} {e.epochs:>6} "
+              f"{e.batch_size:>5} {seeds:>5}  {brief}")  # fmt: skip
     return 0
 
 
@@ -64,7 +66,7 @@ def cmd_status(seeds) -> int:
         for state in states.values():
             counts[state] += 1
         texts = [f"seed-{seed}: {_state_text(e, seed, state)}" for seed, state in states.items()]
-        print(f"{e.name:<26} " + "  ".join(texts))
+        print(f"{e.name:<{NAME_WIDTH}} " + "  ".join(texts))
     print(", ".join(f"{n} {state}" for state, n in counts.items()))
     return 0 if counts[store.PRESENT] == sum(counts.values()) else 1
 

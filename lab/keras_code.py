@@ -60,6 +60,12 @@ OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
 AUGMENTATION_CODE = {"flip": 'layers.RandomFlip("horizontal"),', "translate": "layers.RandomTranslation(0.1, 0.1),"}
 
 
+_MIRROR_CODE = (
+    "\n# predict the mean of the probabilities of each image and of its mirror (width is axis 2)\n"
+    "probabilities = (model.predict(x_test, verbose=0) + model.predict(x_test[:, :, ::-1], verbose=0)) / 2"
+)
+
+
 def training_code(experiment) -> str:
     """The `compile` and `fit` calls with the experiment's settings (as `lab.train` makes them)."""
     rate = f"{experiment.learning_rate:g}"
@@ -79,6 +85,7 @@ def training_code(experiment) -> str:
         "# the last 10 % of the training images, the same for every model, validate it\n"
         f"history = model.fit(x_fit, y_fit, validation_data=(x_val, y_val), epochs={experiment.epochs},\n"
         f"                    batch_size={experiment.batch_size}, verbose=2)"
+        + (_MIRROR_CODE if experiment.test_time_flip else "")
     )
 
 

@@ -227,16 +227,47 @@ def _evaluate(model, x, y, batch_size) -> dict:
     return {"loss": float(loss), "accuracy": float(accuracy)}
 
 
+def predict(model, x, flip: bool = False, batch_size: int = 512) -> np.ndarray:
+    """Class probabilities; with `flip`, their mean over each image and its left-right mirror."""
+    probabilities = model.predict(x, batch_size=batch_size, verbose=0)
+    if flip:
+        probabilities = (probabilities + model.predict(x[:, :, ::-1], batch_size=batch_size, verbose=0)) / 2
+    return probabilities
+
+
+def _metrics(probabilities, y) -> dict:
+    """Accuracy and cross-entropy of given probabilities (those `model.evaluate` would give for them)."""
+    picked = np.clip(probabilities[np.arange(len(y)), y], 1e-7, 1.0)
+    return {"loss": float(-np.log(picked).mean()), "accuracy": float((probabilities.argmax(axis=1) == y).mean())}
+
+
+def _evaluation(experiment, model, splits: dict) -> tuple[dict, dict]:
+    """The metrics of every split, and the validation and test probabilities, as the experiment predicts.
+
+    With test-time flipping the single-view metrics are kept too (`single_view_metrics`),
+    so that the gain of flipping is measured on the same weights.
+    """
+    metrics = {name: _evaluate(model, x, y, 512) for name, (x, y) in splits.items()}
+    if not experiment.test_time_flip:
+        return {"metrics": metrics}, {name: predict(model, splits[name][0]) for name in ("val", "test")}
+    flipped = {name: predict(model, x, flip=True) for name, (x, _) in splits.items()}
+    flipped_metrics = {name: _metrics(flipped[name], y) for name, (_, y) in splits.items()}
+    return {"metrics": flipped_metrics, "single_view_metrics": metrics}, flipped
+
+
 def train(experiment, seed: int = 0, root=None, on_epoch=None) -> store.Run:
     """Train `experiment` with `seed`, evaluate it on train, validation and test, store it.
 
-    Resumes from the checkpoint of an interrupted training of the same run, if any.
+    Resumes from the checkpoint of an interrupted training of the same run, if any. When
+    another experiment's stored run was trained exactly as this one would be (they differ
+    only in evaluation, see `trained_twin`), its weights are evaluated instead of trained again.
     """
     folder = store.run_dir(experiment.name, seed, store.check_writable(root))
     folder.mkdir(parents=True, exist_ok=True)
     try:
         with store.folder_lock(folder, blocking=False, name=".training.lock"):
-            return _train(experiment, seed, root, on_epoch)
+            twin = trained_twin(experiment, seed, root)
+            return _evaluate_twin(experiment, seed, twin, root) if twin else _train(experiment, seed, root, on_epoch)
     except BlockingIOError:
         raise RunInProgressError(
             f"{experiment.name} seed {seed} is being trained by another process (lock {folder}/.training.lock); "
@@ -244,12 +275,32 @@ def train(experiment, seed: int = 0, root=None, on_epoch=None) -> store.Run:
         ) from None
 
 
+def experiments_registry() -> dict:
+    """Every experiment lab knows, by name (where `trained_twin` looks)."""
+    from lab.experiments import EXPERIMENTS
+
+    return EXPERIMENTS
+
+
+def trained_twin(experiment, seed: int, root=None) -> store.Run | None:
+    """A fresh stored run, with its weights, of another experiment trained exactly as `experiment` is."""
+    for other in experiments_registry().values():
+        if other.name == experiment.name or other.training_hash() != experiment.training_hash():
+            continue
+        if store.status(other, seed, root) == store.PRESENT:
+            run = store.load(other.name, seed, root)
+            if "weights" in run.record:
+                return run
+    return None
+
+
 def _train(experiment, seed, root, on_epoch) -> store.Run:
     # Setup
     set_seed(seed)
     checkpoint = Checkpoint(experiment, seed, root)
     # Prepare the data
-    (x_train, y_train), (x_val, y_val), (x_test, y_test), provenance = prepared_data(experiment)
+    data = prepared_data(experiment)
+    (x_train, y_train), (x_val, y_val), _, _ = data
     # Build the model
     model = models.build(experiment)
     compile_model(experiment, model, steps_per_epoch=math.ceil(len(x_train) / experiment.batch_size))
@@ -261,11 +312,41 @@ def _train(experiment, seed, root, on_epoch) -> store.Run:
             initial_epoch=checkpoint.epoch, batch_size=experiment.batch_size, shuffle=True, verbose=0,
             callbacks=_callbacks(on_epoch, checkpoint),
         )  # fmt: skip
-    # Evaluate
+    # Evaluate and store
+    training = {"history": checkpoint.rows, "environment": environment()}
+    if resumed_after:
+        training["resumed_after_epoch"] = resumed_after
+    seconds = lambda: checkpoint.elapsed + time.perf_counter() - checkpoint.started  # noqa: E731
+    run = _store(experiment, seed, model, data, root, training, seconds)
+    checkpoint.discard()
+    return run
+
+
+def _evaluate_twin(experiment, seed, twin: store.Run, root) -> store.Run:
+    """Store the run of `experiment` from the weights of `twin`, trained exactly as it would be.
+
+    The history, training time and environment are the twin's (its `wall_seconds` plus this
+    evaluation's), and `weights_from` names it.
+    """
+    started = time.perf_counter()
+    data = prepared_data(experiment)
+    model = models.build(experiment)
+    model.set_weights(twin.weights())
+    compile_model(experiment, model, steps_per_epoch=math.ceil(len(data[0][0]) / experiment.batch_size))
+    training = {key: twin[key] for key in ("history", "environment", "resumed_after_epoch") if key in twin.record}
+    training["weights_from"] = {"experiment": twin.name, "seed": twin.seed, "config_hash": twin["config_hash"]}
+    seconds = lambda: twin["wall_seconds"] + time.perf_counter() - started  # noqa: E731
+    return _store(experiment, seed, model, data, root, training, seconds)
+
+
+def _store(experiment, seed, model, data, root, training: dict, seconds) -> store.Run:
+    """Evaluate the trained `model` on every split of `data` (`prepared_data`) and store its run.
+
+    `seconds()` is the time spent so far.
+    """
+    (x_train, y_train), (x_val, y_val), (x_test, y_test), provenance = data
     splits = {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
-    metrics = {name: _evaluate(model, x, y, 512) for name, (x, y) in splits.items()}
-    probabilities = model.predict(x_test, batch_size=512, verbose=0)
-    val_probabilities = model.predict(x_val, batch_size=512, verbose=0)  # to calibrate without the test set
+    metrics, probabilities = _evaluation(experiment, model, splits)
     record = {
         "experiment": experiment.name,
         "seed": seed,
@@ -279,15 +360,12 @@ def _train(experiment, seed, root, on_epoch) -> store.Run:
         },  # fmt: skip
         "params_total": int(model.count_params()),
         "params_expected": params.count_params(experiment),
-        "metrics": metrics,
-        "history": checkpoint.rows,
-        "wall_seconds": checkpoint.elapsed + time.perf_counter() - checkpoint.started,
-        "environment": environment(),
+        **metrics,
+        "history": training.pop("history"),
+        "wall_seconds": seconds(),
+        "environment": training.pop("environment"),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **training,
     }
-    if resumed_after:
-        record["resumed_after_epoch"] = resumed_after
-    run = store.save(record, probabilities, y_test, root, validation=(val_probabilities, y_val),
-                     weights=model.get_weights())  # fmt: skip
-    checkpoint.discard()
-    return run
+    return store.save(record, probabilities["test"], y_test, root, validation=(probabilities["val"], y_val),
+                      weights=model.get_weights())  # fmt: skip

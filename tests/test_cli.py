@@ -93,8 +93,9 @@ def test_status_with_nothing_stored(capsys, results_root):
     for name in EXPERIMENTS:
         assert f"{name} " in out
     assert out.count("seed-0: missing") == len(EXPERIMENTS)
-    assert "fashion-base               seed-0: missing  seed-1: missing  seed-2: missing" in out
-    assert "cifar-vgg-aug              seed-0: missing\n" in out  # planned with one seed
+    assert f"{'fashion-base':<{cli.NAME_WIDTH}} seed-0: missing  seed-1: missing  seed-2: missing" in out
+    assert f"{'cifar-vgg-aug':<{cli.NAME_WIDTH}} seed-0: missing\n" in out  # planned with one seed
+    assert len(f"{'cifar-vgg-aug-cosine-dropout-tta':<{cli.NAME_WIDTH}} ") == cli.NAME_WIDTH + 1  # the longest fits
     assert out.splitlines()[-1] == f"0 present, 0 stale, {PLANNED_RUNS} missing, 0 corrupt"
 
 
@@ -136,7 +137,7 @@ def test_status_reports_and_train_missing_retrains_a_corrupt_run(capsys, fake_tr
     (results_root / "cifar-raw" / "seed-0" / "run.json").write_bytes(b"\xff not json")
     assert cli.main(["status", "--seeds", "0"]) == 1
     out = capsys.readouterr().out
-    assert "cifar-raw                  seed-0: corrupt" in out
+    assert f"{'cifar-raw':<{cli.NAME_WIDTH}} seed-0: corrupt" in out
     assert out.splitlines()[-1] == f"{len(EXPERIMENTS) - 1} present, 0 stale, 0 missing, 1 corrupt"
     assert cli.main(["train", "--all", "--missing", "--seeds", "0"]) == 0
     assert fake_training == [("cifar-raw", 0)]

@@ -30,8 +30,9 @@ NAMES = [
     "cifar-conv6-bn-leaky",
 ]
 BEYOND_NAMES = [  # chapter "Aller plus loin": one change at a time, then the final models
-    "fashion-vgg", "fashion-vgg-aug", "fashion-vgg-aug-cosine",
+    "fashion-vgg", "fashion-vgg-aug", "fashion-vgg-aug-cosine", "fashion-vgg-aug-cosine-tta",
     "cifar-conv6-bn-aug", "cifar-conv6-bn-aug-bf16", "cifar-vgg-aug", "cifar-vgg-aug-cosine",
+    "cifar-vgg-aug-cosine-dropout", "cifar-vgg-aug-cosine-dropout-tta",
 ]
 
 
@@ -47,7 +48,7 @@ def test_names_exactly_as_listed_in_order():
 
 def test_the_final_models_are_planned_with_three_seeds_the_steps_with_one():
     planned = {name: e.seeds for name, e in EXPERIMENTS.items()}
-    finals = {"fashion-vgg-aug-cosine", "cifar-vgg-aug-cosine"}
+    finals = {"fashion-vgg-aug-cosine-tta", "cifar-vgg-aug-cosine-dropout-tta"}
     assert all(planned[name] == (0, 1, 2) for name in NAMES + sorted(finals))
     assert all(planned[name] == (0,) for name in set(BEYOND_NAMES) - finals)
 
@@ -55,7 +56,8 @@ def test_the_final_models_are_planned_with_three_seeds_the_steps_with_one():
 def test_each_step_of_an_ablation_changes_its_predecessor():
     chains = experiments.ABLATIONS
     assert set(chains["fashion_mnist"]) | set(chains["cifar10"]) >= set(BEYOND_NAMES)
-    assert {chain[-1] for chain in chains.values()} == {"fashion-vgg-aug-cosine", "cifar-vgg-aug-cosine"}
+    finals = {"fashion-vgg-aug-cosine-tta", "cifar-vgg-aug-cosine-dropout-tta"}
+    assert {chain[-1] for chain in chains.values()} == finals
     for dataset, names in chains.items():
         assert {get(name).dataset for name in names} == {dataset}
         for before, after in zip(names, names[1:], strict=False):
@@ -64,6 +66,10 @@ def test_each_step_of_an_ablation_changes_its_predecessor():
             assert changed, f"{after} changes nothing from {before}"
     assert {key for key, value in get("cifar-conv6-bn-aug-bf16").config().items()
             if value != get("cifar-conv6-bn-aug").config()[key]} - {"name", "title"} == {"precision"}  # fmt: skip
+    for chain in chains.values():  # the last step only predicts otherwise: it is trained as the step before it
+        final, before = get(chain[-1]), get(chain[-2])
+        assert final.test_time_flip and not before.test_time_flip
+        assert final.training_hash() == before.training_hash() and final.config_hash() != before.config_hash()
 
 
 def test_get_returns_the_experiment():
@@ -233,6 +239,7 @@ CHANGED_VALUES = {
     "activation": "leaky_relu", "negative_slope": 0.1, "optimizer": "sgd", "learning_rate": 1e-2,
     "epochs": 21, "batch_size": 32, "validation_fraction": 0.2, "train_limit": 600,
     "augmentation": ("flip",), "weight_decay": 1e-4, "lr_schedule": "cosine", "precision": "mixed_bfloat16",
+    "test_time_flip": True,
 }  # fmt: skip
 
 
@@ -296,7 +303,7 @@ def test_every_item_that_needs_a_trained_model_has_an_experiment(brief_ids):
 _BN_LAYERS = get("cifar-conv6-bn").layers
 STRONGER = get("cifar-conv6-bn").replace(
     name="cifar-stronger", augmentation=("flip", "translate"), weight_decay=5e-4, lr_schedule="cosine",
-    precision="mixed_bfloat16",
+    precision="mixed_bfloat16", test_time_flip=True,
     layers=_BN_LAYERS[: _BN_LAYERS.index({"type": "flatten"})] + ({"type": "global_avg_pool"}, _BN_LAYERS[-1]),
 )  # fmt: skip
 
@@ -312,10 +319,24 @@ def test_optional_fields_at_their_defaults_leave_the_hash_as_it_was(name):
 
 
 @pytest.mark.parametrize(("field", "value"), [("augmentation", ("flip",)), ("weight_decay", 1e-4),
-                                              ("lr_schedule", "cosine"), ("precision", "mixed_bfloat16")])  # fmt: skip
+                                              ("lr_schedule", "cosine"), ("precision", "mixed_bfloat16"),
+                                              ("test_time_flip", True)])  # fmt: skip
 def test_an_optional_field_in_use_changes_the_hash(field, value):
     experiment = get("cifar-conv6-bn")
     assert experiment.replace(**{field: value}).config_hash() != experiment.config_hash()
+
+
+def test_only_the_training_fields_make_the_training_hash():
+    experiment = get("cifar-conv6-bn")
+    assert experiment.replace(name="other", title="other").training_hash() == experiment.training_hash()
+    assert experiment.replace(test_time_flip=True).training_hash() == experiment.training_hash()
+    assert experiment.replace(epochs=11).training_hash() != experiment.training_hash()
+    trained_alike = [{n for n, e in EXPERIMENTS.items() if e.training_hash() == h}
+                     for h in {e.training_hash() for e in EXPERIMENTS.values()}]  # fmt: skip
+    assert sorted(map(sorted, (group for group in trained_alike if len(group) > 1))) == [
+        ["cifar-vgg-aug-cosine-dropout", "cifar-vgg-aug-cosine-dropout-tta"],
+        ["fashion-vgg-aug-cosine", "fashion-vgg-aug-cosine-tta"],
+    ]
 
 
 def test_a_config_with_the_optional_fields_round_trips():

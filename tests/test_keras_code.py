@@ -104,3 +104,12 @@ def test_the_training_code_states_weight_decay_and_the_cosine_schedule():
     code = keras_code.training_code(STRONGER)
     assert "keras.optimizers.schedules.CosineDecay(0.001, 10 * math.ceil(len(x_fit) / 64))" in code
     assert "keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=0.0005)" in code
+
+
+def test_test_time_flipping_shows_the_mirrored_prediction():
+    code = keras_code.training_code(EXPERIMENTS["cifar-vgg-aug-cosine-dropout-tta"])
+    assert code.splitlines()[-1] == (
+        "probabilities = (model.predict(x_test, verbose=0) + model.predict(x_test[:, :, ::-1], verbose=0)) / 2"
+    )
+    assert "x_test[:, :, ::-1]" not in keras_code.training_code(EXPERIMENTS["cifar-vgg-aug-cosine-dropout"])
+    compile(code.replace("math.ceil", "round"), "training_code", "exec")  # valid Python

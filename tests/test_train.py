@@ -225,3 +225,63 @@ def test_mixed_precision_trains_in_bfloat16_with_float32_weights_and_output(tmp_
     assert run.accuracy("test") == pytest.approx(reference.accuracy("test"), abs=0.05)  # learns as well
     assert run.accuracy("test") != reference.accuracy("test")  # but computed otherwise
     assert train.models.build(TINY).layers[0].compute_dtype == "float32"  # no global policy left behind
+
+
+FLIPPED = TINY.replace(name="tiny-flip", test_time_flip=True)
+FLIPPED_COSINE = FLIPPED.replace(lr_schedule="cosine", weight_decay=0.05)  # its optimizer needs the steps per epoch
+
+
+def _mirror_average(run, experiment, x):
+    model = train.models.build(experiment)
+    model.set_weights(run.weights())
+    return (model.predict(x, verbose=0) + model.predict(x[:, :, ::-1], verbose=0)) / 2
+
+
+def test_test_time_flipping_reuses_the_weights_of_the_run_trained_alike(tiny_run, monkeypatch):
+    run, root, _ = tiny_run
+    monkeypatch.setitem(train.experiments_registry(), "fashion-base", TINY)  # TINY's run is the stored twin
+    flipped = train.train(FLIPPED, seed=0, root=root)
+    assert flipped["weights_from"] == {"experiment": "fashion-base", "seed": 0, "config_hash": TINY.config_hash()}
+    assert flipped["history"] == run["history"] and flipped["wall_seconds"] >= run["wall_seconds"]
+    assert all(np.array_equal(a, b) for a, b in zip(flipped.weights(), run.weights(), strict=True))
+    for split in ("train", "val", "test"):
+        assert flipped["single_view_metrics"][split] == pytest.approx(run["metrics"][split], rel=1e-5)
+    (_, _), (_, _), (x_test, y_test), _ = train.prepared_data(FLIPPED)
+    expected = _mirror_average(run, TINY, x_test)
+    np.testing.assert_allclose(flipped.probabilities, expected, atol=2e-3)  # float16 on disk
+    assert flipped.accuracy("test") == pytest.approx((expected.argmax(1) == y_test).mean(), abs=1e-4)
+    assert flipped.accuracy("test") != run.accuracy("test")  # another prediction, from the same weights
+    picked = np.clip(expected[np.arange(len(y_test)), y_test], 1e-7, 1)  # as Keras clips, to keep the log finite
+    assert flipped.loss("test") == pytest.approx(-np.log(picked).mean(), rel=1e-3)
+
+
+def test_without_a_twin_test_time_flipping_trains_as_the_single_view_experiment(tiny_run, tmp_path):
+    run, _, _ = tiny_run
+    flipped = train.train(FLIPPED, seed=0, root=tmp_path)  # TINY's run is not in this results folder
+    assert "weights_from" not in flipped.record
+    learned = ["loss", "accuracy", "val_loss", "val_accuracy"]  # the same training (same seed, deterministic)
+    np.testing.assert_allclose(flipped.history[learned], run.history[learned], rtol=1e-5)
+    assert flipped["single_view_metrics"]["test"] == pytest.approx(run["metrics"]["test"], rel=1e-5)
+
+
+def test_a_twin_with_a_learning_rate_schedule_is_evaluated_too(tiny_run, tmp_path):
+    run, _, _ = tiny_run
+    twin = FLIPPED_COSINE.replace(name="tiny-cosine", test_time_flip=False)
+    store.save({**run.record, "experiment": twin.name, "config": twin.config(), "config_hash": twin.config_hash()},
+               run.probabilities, run.y_true, tmp_path, weights=run.weights())  # fmt: skip
+    registry = {twin.name: twin}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(train, "experiments_registry", lambda: registry)
+        flipped = train.train(FLIPPED_COSINE, seed=0, root=tmp_path)
+    assert flipped["weights_from"]["experiment"] == "tiny-cosine"
+
+
+def test_a_stale_or_weightless_run_is_no_twin(tiny_run, monkeypatch, tmp_path):
+    run, _, _ = tiny_run
+    monkeypatch.setitem(train.experiments_registry(), "fashion-base", TINY)
+    assert train.trained_twin(FLIPPED, 0, tmp_path) is None  # nothing stored there
+    store.save({**run.record, "config_hash": "0" * 16}, run.probabilities, run.y_true, tmp_path, weights=run.weights())
+    assert train.trained_twin(FLIPPED, 0, tmp_path) is None  # stale: trained otherwise
+    store.save({k: v for k, v in run.record.items() if k != "weights"}, run.probabilities, run.y_true, tmp_path)
+    assert train.trained_twin(FLIPPED, 0, tmp_path) is None  # no weights to evaluate
+    assert train.trained_twin(FLIPPED, 1, tmp_path) is None  # another seed
