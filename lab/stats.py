@@ -190,3 +190,36 @@ def ablation(chain, runs_by_name: dict) -> pd.DataFrame:
             "seconds": float(np.median([r["wall_seconds"] for r in runs])),
         })  # fmt: skip
     return pd.DataFrame(rows).set_index("experiment")
+
+
+# Beyond the brief: the final models against their goals
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A final model against its goal: mean test accuracy over its seeds, each trained in the time budget."""
+
+    accuracy: float
+    target: float
+    seconds: float  # the longest training of its seeds
+    budget: float
+    seeds: int
+
+    @property
+    def reached(self) -> bool:
+        return self.accuracy >= self.target
+
+    @property
+    def in_time(self) -> bool:
+        return self.seconds <= self.budget
+
+
+def goal(runs, target: float, budget_seconds: float) -> Goal:
+    runs = as_runs(runs)
+    accuracy = float(np.mean([run.accuracy("test") for run in runs]))
+    return Goal(accuracy, target, max(run["wall_seconds"] for run in runs), budget_seconds, len(runs))
+
+
+def flip_gains(runs, split: str = "test") -> list[float]:
+    """Per seed, the accuracy with test-time flipping minus that of the single view (same weights)."""
+    return [run.accuracy(split) - run["single_view_metrics"][split]["accuracy"] for run in as_runs(runs)]

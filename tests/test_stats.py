@@ -138,3 +138,30 @@ def test_the_ablation_table_shows_each_change_and_its_gain(tmp_path):
     assert rows[1][0].strip() == "1. 6 conv + BatchNorm + augmentation"
     assert rows[1][3].strip() == "85,0\u00a0%" and rows[1][4].strip().startswith("+10,0\u00a0pt (±")
     assert rows[1][5].strip() == "48" and rows[0][5].strip() == ""
+
+
+class _Stored:
+    """A stand-in for a stored run: test/val accuracies, single-view accuracies, training time."""
+
+    def __init__(self, seed, test, single_test=None, seconds=100.0):
+        self.seed, self.record = seed, {"wall_seconds": seconds, "metrics": {"test": {"accuracy": test}},
+                                        "single_view_metrics": {"test": {"accuracy": single_test}}}  # fmt: skip
+
+    def __getitem__(self, key):
+        return self.record[key]
+
+    def accuracy(self, split):
+        return self.record["metrics"][split]["accuracy"]
+
+
+def test_a_goal_is_reached_by_the_mean_over_seeds_and_in_time_by_the_longest_seed():
+    runs = [_Stored(0, 0.94, seconds=3000), _Stored(1, 0.93, seconds=3700), _Stored(2, 0.937, seconds=2000)]
+    result = stats.goal(runs, target=0.935, budget_seconds=3600)
+    assert result.accuracy == pytest.approx(0.93567, abs=1e-5) and result.reached and result.seeds == 3
+    assert result.seconds == 3700 and not result.in_time
+    assert not stats.goal(runs[1:2], 0.935, 3600).reached
+
+
+def test_flip_gains_are_per_seed_differences_on_the_same_weights():
+    runs = [_Stored(0, 0.87, single_test=0.86), _Stored(1, 0.85, single_test=0.855)]
+    assert stats.flip_gains(runs) == pytest.approx([0.01, -0.005])
