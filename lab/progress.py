@@ -34,4 +34,8 @@ class TrainingProgress:
                 bar.update(1)
                 self.overall.update(1)
 
-            return train.train(experiment, seed, on_epoch=on_epoch)
+            run = train.train(experiment, seed, on_epoch=on_epoch)
+        if "weights_from" in run.record:  # evaluated from a twin's weights: no epoch was trained
+            self.overall.total -= experiment.epochs
+            self.overall.refresh()
+        return run

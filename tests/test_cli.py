@@ -256,3 +256,15 @@ def test_status_says_where_an_interrupted_training_resumes(capsys, results_root)
     cli.main(["status", "--seeds", "0", "1"])
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("cifar-conv6 "))
     assert "seed-0: missing  seed-1: missing (resumes after epoch 6/10)" in line
+
+
+def test_the_overall_progress_drops_the_epochs_of_a_run_evaluated_from_its_twin(monkeypatch):
+    from lab import progress
+
+    twin_run = store.Run({"weights_from": {"experiment": "fashion-vgg-aug-cosine", "seed": 0}}, None)
+    monkeypatch.setattr(progress.train, "train", lambda experiment, seed, on_epoch: twin_run)
+    final, step = cli.experiments.get("fashion-vgg-aug-cosine-tta"), cli.experiments.get("fashion-vgg")
+    with progress.TrainingProgress([(final, 0), (step, 0)]) as bars:
+        assert bars.overall.total == final.epochs + step.epochs
+        assert bars.train(final, 0) is twin_run
+        assert bars.overall.total == step.epochs
