@@ -270,7 +270,8 @@ CIFAR_VGG = (
     + ({"type": "global_avg_pool"}, output())
 )  # fmt: skip
 # The same, with dropout after each pooling and before the output: the network above overfits
-# (train 98.6 %, validation 86.0 %), and dropout costs no computation.
+# (train 98.6 %, validation 86.0 %), and dropout costs no computation. Tried, and discarded
+# (see DISCARDED): in 40 epochs it lowered the validation accuracy.
 CIFAR_VGG_DROPOUT = (
     (conv(32, 3, "same"), batch_norm(), pool(), dropout(0.2))
     + _vgg_block(64) + (pool(), dropout(0.2)) + _vgg_block(128) + (pool(), dropout(0.2)) + _vgg_block(256)
@@ -306,9 +307,8 @@ _BEYOND = (
     _brief_last_cifar.replace(name="cifar-vgg-aug-cosine-dropout", layers=CIFAR_VGG_DROPOUT, brief=(), seeds=ONE_SEED,
                               augmentation=AUGMENT, precision="mixed_bfloat16", **RECIPE,
                               title="+ dropout (0,2 après chaque pooling, 0,3 avant la sortie)"),
-    _brief_last_cifar.replace(name="cifar-vgg-aug-cosine-dropout-tta", layers=CIFAR_VGG_DROPOUT, brief=(),
-                              augmentation=AUGMENT, precision="mixed_bfloat16", test_time_flip=True, **RECIPE,
-                              title=MIRROR_TITLE),
+    _brief_last_cifar.replace(name="cifar-vgg-aug-cosine-tta", layers=CIFAR_VGG, brief=(), augmentation=AUGMENT,
+                              precision="mixed_bfloat16", test_time_flip=True, **RECIPE, title=MIRROR_TITLE),
 )  # fmt: skip
 BEYOND: dict[str, Experiment] = {experiment.name: experiment for experiment in _BEYOND}
 # The ablations: from the brief's last model to the final one, each step one change from the previous.
@@ -316,9 +316,10 @@ ABLATIONS = {
     "fashion_mnist": ("fashion-dropout-norm", "fashion-vgg", "fashion-vgg-aug", "fashion-vgg-aug-cosine",
                       "fashion-vgg-aug-cosine-tta"),
     "cifar10": ("cifar-conv6-bn-leaky", "cifar-conv6-bn-relu-40", "cifar-conv6-bn-aug", "cifar-conv6-bn-aug-bf16",
-                "cifar-vgg-aug", "cifar-vgg-aug-cosine", "cifar-vgg-aug-cosine-dropout",
-                "cifar-vgg-aug-cosine-dropout-tta"),
+                "cifar-vgg-aug", "cifar-vgg-aug-cosine", "cifar-vgg-aug-cosine-tta"),
 }  # fmt: skip
+# Variants tried on a step of an ablation and discarded, because they lowered its validation accuracy.
+DISCARDED = {"cifar-vgg-aug-cosine-dropout": "cifar-vgg-aug-cosine"}
 # What the final models aim at: test accuracy (mean over their seeds) in at most an hour of training each.
 TARGETS = {"fashion_mnist": 0.935, "cifar10": 0.88}
 TIME_BUDGET_SECONDS = 3600
@@ -352,4 +353,4 @@ def from_config(config: dict) -> Experiment:
     return Experiment(**data)
 
 
-__all__ = ["ABLATIONS", "BEYOND", "BRIEF", "DATASETS", "EXPERIMENTS", "Experiment", "from_config", "get"]
+__all__ = ["ABLATIONS", "BEYOND", "DISCARDED", "BRIEF", "DATASETS", "EXPERIMENTS", "Experiment", "from_config", "get"]

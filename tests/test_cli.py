@@ -95,7 +95,7 @@ def test_status_with_nothing_stored(capsys, results_root):
     assert out.count("seed-0: missing") == len(EXPERIMENTS)
     assert f"{'fashion-base':<{cli.NAME_WIDTH}} seed-0: missing  seed-1: missing  seed-2: missing" in out
     assert f"{'cifar-vgg-aug':<{cli.NAME_WIDTH}} seed-0: missing\n" in out  # planned with one seed
-    assert len(f"{'cifar-vgg-aug-cosine-dropout-tta':<{cli.NAME_WIDTH}} ") == cli.NAME_WIDTH + 1  # the longest fits
+    assert len(f"{'cifar-vgg-aug-cosine-dropout':<{cli.NAME_WIDTH}} ") == cli.NAME_WIDTH + 1  # the longest fits
     assert out.splitlines()[-1] == f"0 present, 0 stale, {PLANNED_RUNS} missing, 0 corrupt"
 
 

@@ -107,9 +107,9 @@ def test_the_training_code_states_weight_decay_and_the_cosine_schedule():
 
 
 def test_test_time_flipping_shows_the_mirrored_prediction():
-    code = keras_code.training_code(EXPERIMENTS["cifar-vgg-aug-cosine-dropout-tta"])
+    code = keras_code.training_code(EXPERIMENTS["cifar-vgg-aug-cosine-tta"])
     assert code.splitlines()[-1] == (
         "probabilities = (model.predict(x_test, verbose=0) + model.predict(x_test[:, :, ::-1], verbose=0)) / 2"
     )
-    assert "x_test[:, :, ::-1]" not in keras_code.training_code(EXPERIMENTS["cifar-vgg-aug-cosine-dropout"])
+    assert "x_test[:, :, ::-1]" not in keras_code.training_code(EXPERIMENTS["cifar-vgg-aug-cosine"])
     compile(code.replace("math.ceil", "round"), "training_code", "exec")  # valid Python
