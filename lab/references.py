@@ -20,6 +20,7 @@ class Reference:
     setting: str  # data, epochs, augmentation, as the source states them
     source: str
     checked: bool  # read in the source itself
+    epochs: int | None = None  # where the source states them
 
 
 FASHION_README = "README de zalandoresearch/fashion-mnist, tableau « Benchmark »"
@@ -31,9 +32,11 @@ REFERENCES = (
     Reference("fashion_mnist", "2 conv + 3 denses (≈ 500 k paramètres)", 0.934,
               "augmentation, BatchNormalization", FASHION_README, checked=True),
     Reference("cifar10", "CNN « simple » de Keras (4 conv, 2 poolings)", 0.75,
-              "CIFAR-10 d'origine, augmentation (translations, miroir), 25 époques", KERAS_EXAMPLE, checked=True),
+              "CIFAR-10 d'origine, augmentation (translations, miroir), 25 époques", KERAS_EXAMPLE, checked=True,
+              epochs=25),
     Reference("cifar10", "CNN « simple » de Keras (4 conv, 2 poolings)", 0.79,
-              "CIFAR-10 d'origine, augmentation (translations, miroir), 50 époques", KERAS_EXAMPLE, checked=True),
+              "CIFAR-10 d'origine, augmentation (translations, miroir), 50 époques", KERAS_EXAMPLE, checked=True,
+              epochs=50),
     Reference("cifar10", "3 blocs VGG + BatchNorm + dropout", 0.83, "CIFAR-10 d'origine, sans augmentation",
               "ordre de grandeur souvent cité", checked=False),
     Reference("cifar10", "3 blocs VGG + BatchNorm + dropout", 0.87, "CIFAR-10 d'origine, avec augmentation",

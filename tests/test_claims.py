@@ -388,9 +388,10 @@ def test_plus_loin_the_cifar_model_is_overconfident_and_temperature_fixes_it():
 def test_plus_loin_against_the_published_results():
     ours = {d: np.mean([run.accuracy("test") for run in _final(d)]) for d in experiments.ABLATIONS}
     published = {d: [r.accuracy for r in references.for_dataset(d)] for d in experiments.ABLATIONS}
-    keras_example, vgg = 0.79, max(published["cifar10"])
+    keras_example = max(r.accuracy for r in references.REFERENCES if r.source == references.KERAS_EXAMPLE)
+    vgg = max(r.accuracy for r in references.for_dataset("cifar10") if not r.checked)
     claim(ours["fashion_mnist"] >= min(published["fashion_mnist"]), "plus-loin-references",
           "we reach the Fashion-MNIST benchmark's networks of comparable size")  # fmt: skip
-    claim(keras_example in published["cifar10"] and ours["cifar10"] > keras_example, "plus-loin-references",
+    claim(ours["cifar10"] > keras_example, "plus-loin-references",
           "we beat Keras' classic example")  # fmt: skip
-    claim(ours["cifar10"] < vgg, "plus-loin-references", "we stay below the published VGG networks")
+    claim(vgg - 0.015 < ours["cifar10"] < vgg, "plus-loin-references", "we stay just below the VGG order of magnitude")
