@@ -11,6 +11,10 @@ random state), the optimizer's variables and the history so far. Resuming restor
 them and replays the data order of the epochs already done (the shuffle stream of
 Keras' array adapter, drawn without training), so that the resumed run stores exactly
 the result of an uninterrupted one: same history, metrics and predictions.
+
+An experiment that differs from a stored one only in how it predicts (test-time
+flipping, see `lab.experiments.EVALUATION_FIELDS`) is not trained again: its run is
+made by evaluating the stored run's weights (`trained_twin`), and says so (`weights_from`).
 """
 
 from __future__ import annotations
@@ -316,7 +320,9 @@ def _train(experiment, seed, root, on_epoch) -> store.Run:
     training = {"history": checkpoint.rows, "environment": environment()}
     if resumed_after:
         training["resumed_after_epoch"] = resumed_after
-    seconds = lambda: checkpoint.elapsed + time.perf_counter() - checkpoint.started  # noqa: E731
+    def seconds():  # every session's training time, up to the moment the run is stored
+        return checkpoint.elapsed + time.perf_counter() - checkpoint.started
+
     run = _store(experiment, seed, model, data, root, training, seconds)
     checkpoint.discard()
     return run
@@ -335,7 +341,9 @@ def _evaluate_twin(experiment, seed, twin: store.Run, root) -> store.Run:
     compile_model(experiment, model, steps_per_epoch=math.ceil(len(data[0][0]) / experiment.batch_size))
     training = {key: twin[key] for key in ("history", "environment", "resumed_after_epoch") if key in twin.record}
     training["weights_from"] = {"experiment": twin.name, "seed": twin.seed, "config_hash": twin["config_hash"]}
-    seconds = lambda: twin["wall_seconds"] + time.perf_counter() - started  # noqa: E731
+    def seconds():  # the twin's training, then this evaluation
+        return twin["wall_seconds"] + time.perf_counter() - started
+
     return _store(experiment, seed, model, data, root, training, seconds)
 
 
