@@ -291,10 +291,12 @@ def trained_twin(experiment, seed: int, root=None) -> store.Run | None:
     for other in experiments_registry().values():
         if other.name == experiment.name or other.training_hash() != experiment.training_hash():
             continue
-        if store.status(other, seed, root) == store.PRESENT:
+        try:
             run = store.load(other.name, seed, root)
-            if "weights" in run.record:
-                return run
+        except store.StoredResultError:  # missing or corrupt
+            continue
+        if run["config_hash"] == other.config_hash() and "weights" in run.record:  # fresh (as store.status)
+            return run
     return None
 
 
