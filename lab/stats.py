@@ -192,6 +192,13 @@ def ablation(chain, runs_by_name: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("experiment")
 
 
+def unmeasurable_steps(steps: pd.DataFrame) -> list[str]:
+    """The steps of an `ablation` table whose one-seed comparison with the step before finds no
+    measurable difference; the last step, the final model, is left out: it has its own seeds."""
+    return [name for name, step in steps["comparison"].iloc[:-1].dropna().items()
+            if step.result == SAME and step.seeds == 1]  # fmt: skip
+
+
 # Beyond the brief: the final models against their goals
 
 

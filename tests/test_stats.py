@@ -126,6 +126,15 @@ def test_an_ablation_compares_each_step_with_the_previous_one(tmp_path):
     assert steps["within_spread"].tolist() == [False, False, True, False]
 
 
+def test_unmeasurable_steps_are_the_one_seed_steps_that_change_nothing_but_the_final_one(tmp_path):
+    runs = {"cifar-conv6-bn-relu-40": _step(tmp_path, "cifar-conv6-bn-relu-40", [300]),
+            "cifar-conv6-bn-aug": _step(tmp_path, "cifar-conv6-bn-aug", [340]),
+            "cifar-conv6-bn-aug-bf16": _step(tmp_path, "cifar-conv6-bn-aug-bf16", [341]),
+            "cifar-vgg-aug": _step(tmp_path, "cifar-vgg-aug", [380]),
+            "cifar-vgg-aug-cosine": _step(tmp_path, "cifar-vgg-aug-cosine", [381])}  # fmt: skip
+    assert stats.unmeasurable_steps(stats.ablation(list(runs), runs)) == ["cifar-conv6-bn-aug-bf16"]
+
+
 def test_the_ablation_table_shows_each_change_and_its_gain(tmp_path):
     from lab import report
 
