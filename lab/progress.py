@@ -7,11 +7,16 @@ from tqdm import tqdm
 from lab import train
 
 
+def _done_epochs(experiment, seed) -> int:
+    """The epochs an interrupted training of the run already did (it resumes after them)."""
+    return train.Checkpoint(experiment, seed).saved_epoch() or 0
+
+
 class TrainingProgress:
-    """An overall bar over every epoch to train, and a bar per run."""
+    """An overall bar over every epoch to train, and a bar per run; a resumed run starts at its saved epoch."""
 
     def __init__(self, runs):
-        self.total_epochs = sum(experiment.epochs for experiment, _ in runs)
+        self.total_epochs = sum(experiment.epochs - _done_epochs(experiment, seed) for experiment, seed in runs)
         self.overall = None
 
     def __enter__(self):
@@ -26,7 +31,8 @@ class TrainingProgress:
         tqdm.write(message)
 
     def train(self, experiment, seed):
-        with tqdm(total=experiment.epochs, desc=f"{experiment.name} seed {seed}", unit="epoch",
+        done = _done_epochs(experiment, seed)
+        with tqdm(total=experiment.epochs, initial=done, desc=f"{experiment.name} seed {seed}", unit="epoch",
                   position=1, leave=False) as bar:  # fmt: skip
 
             def on_epoch(epoch, logs):

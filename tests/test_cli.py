@@ -258,7 +258,7 @@ def test_status_says_where_an_interrupted_training_resumes(capsys, results_root)
     assert "seed-0: missing  seed-1: missing (resumes after epoch 6/10)" in line
 
 
-def test_the_overall_progress_drops_the_epochs_of_a_run_evaluated_from_its_twin(monkeypatch):
+def test_the_overall_progress_drops_the_epochs_of_a_run_evaluated_from_its_twin(monkeypatch, results_root):
     from lab import progress
 
     twin_run = store.Run({"weights_from": {"experiment": "fashion-vgg-aug-cosine", "seed": 0}}, None)
@@ -268,3 +268,28 @@ def test_the_overall_progress_drops_the_epochs_of_a_run_evaluated_from_its_twin(
         assert bars.overall.total == final.epochs + step.epochs
         assert bars.train(final, 0) is twin_run
         assert bars.overall.total == step.epochs
+
+
+def test_the_progress_of_a_resumed_run_starts_at_its_saved_epoch(monkeypatch, results_root):
+    import json
+
+    from lab import progress
+
+    experiment = EXPERIMENTS["cifar-conv6"]
+    folder = store.checkpoints_dir() / "cifar-conv6" / "seed-0"
+    folder.mkdir(parents=True)
+    meta = {"config_hash": experiment.config_hash(), "seed": 0, "epoch": 6, "history": [], "elapsed": 1.0}
+    np.savez(folder / "state.npz", meta=np.array(json.dumps(meta)))
+    seen = []
+
+    def resume(experiment, seed, on_epoch):
+        for epoch in range(7, experiment.epochs + 1):
+            on_epoch(epoch, {"accuracy": 0.5, "val_accuracy": 0.5})
+            seen.append(bars.overall.n)
+        return store.Run({}, None)
+
+    monkeypatch.setattr(progress.train, "train", resume)
+    with progress.TrainingProgress([(experiment, 0), (experiment, 1)]) as bars:
+        assert bars.overall.total == 4 + 10
+        bars.train(experiment, 0)
+    assert seen == [1, 2, 3, 4]
