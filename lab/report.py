@@ -71,6 +71,11 @@ def diff(comparison) -> str:
     return f"{pts(comparison.gain, unit='pt')} (±{NBSP}{dec(100 * comparison.margin, 1)})"
 
 
+def verdict(goal) -> MarkdownText:
+    """A final model against its goal (`lab.stats.Goal`), in words: « atteint » or « manqué de 1,2 point »."""
+    return md("atteint") if goal.reached else md(f"manqué de {pts(goal.target - goal.accuracy, signed=False)}")
+
+
 def _mean_and_spread(values, digits: int, single, unit_of) -> str:
     """`single(mean)` for one value, else "mean ± sd unit" (both in points of percentage)."""
     from lab.stats import mean_sd

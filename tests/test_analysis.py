@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab import analysis, report, store
+from lab import analysis, report, stats, store
 from lab.experiments import get
 
 
@@ -106,6 +106,8 @@ def test_standard_error():
         (report.seeds_text, 1, "la seule graine\u00a00"),
         (report.seeds_text, 3, "3\u00a0graines"),
         (report.enumeration, ["a", "b", "c"], "a, b et c"),
+        (report.verdict, stats.Goal(0.9359, 0.935, 2300, 3600, 3), "atteint"),
+        (report.verdict, stats.Goal(0.8667, 0.88, 2900, 3600, 3), "manqué de 1,3\u00a0point"),
     ],
 )
 def test_french_formatting(function, value, text):
@@ -114,8 +116,6 @@ def test_french_formatting(function, value, text):
 
 def test_every_formatter_returns_markdown_text():
     """Quarto writes an inline value's text/markdown as is; a plain str would be escaped (tests/quarto_book.py)."""
-    from lab import stats
-
     comparison = stats.Comparison(stats.BETTER, 0.012, 0.006, 0.003, None, 1)
     values = [report.num(3), report.pct(0.5), report.pts(0.1), report.dec(0.5), report.duration(5),
               report.names(["a"]), report.diff(comparison), report.mean_pct([0.5]),
