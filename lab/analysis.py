@@ -127,6 +127,17 @@ def overfitting_gap(run) -> float:
     return run.accuracy("train") - run.accuracy("val")
 
 
+def own_seconds(run) -> float:
+    """The machine time a run cost: one evaluated from a twin's weights (`weights_from`) counts
+    only that evaluation, since its `wall_seconds` include the twin's training."""
+    from lab import store
+
+    twin = run.record.get("weights_from")
+    if not twin:
+        return run["wall_seconds"]
+    return run["wall_seconds"] - store.load(twin["experiment"], twin["seed"], run.folder.parent.parent)["wall_seconds"]
+
+
 def summary(runs) -> pd.DataFrame:
     """One row per run: size, cost, accuracies, gap, time."""
     rows = []

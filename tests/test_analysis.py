@@ -138,3 +138,12 @@ def test_the_class_table_adds_f1_where_asked(tmp_path):
     assert header == ["classe", "rappel (%)", "précision (%)", "F1 (%)", "images prédites"]
     avion = next(line for line in with_f1.splitlines() if "Avion" in line)
     assert [cell.strip() for cell in avion.split("|")[1:-1]][1:4] == ["50,0", "100,0", "66,7"]
+
+
+def test_a_run_evaluated_from_its_twin_costs_only_its_evaluation(tmp_path):
+    twin = make_run(tmp_path, name="fashion-vgg-aug-cosine", accuracy=1.0, seconds=2000.0)
+    record = twin.record | {"experiment": "fashion-vgg-aug-cosine-tta", "wall_seconds": 2030.0,
+                            "weights_from": {"experiment": "fashion-vgg-aug-cosine", "seed": 0}}  # fmt: skip
+    final = store.save(record, twin.probabilities, twin.y_true, root=twin.folder.parent.parent)
+    assert analysis.own_seconds(twin) == 2000.0
+    assert analysis.own_seconds(final) == pytest.approx(30.0)
