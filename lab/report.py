@@ -120,7 +120,7 @@ def seeds_text(n: int) -> str:
 
 @as_markdown
 def duration(seconds: float) -> str:
-    """A duration in words: 42 s, 3 min 12 s, 1 h 05 min."""
+    """A duration in words: 42 s, 3 min 12 s, 1 h 05 min, 1 h (a whole number of hours)."""
     seconds = int(round(seconds))
     if seconds < 60:
         return f"{seconds}{NBSP}s"
@@ -128,7 +128,7 @@ def duration(seconds: float) -> str:
     if minutes < 60:
         return f"{minutes}{NBSP}min {seconds:02d}{NBSP}s"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours}{NBSP}h {minutes:02d}{NBSP}min"
+    return f"{hours}{NBSP}h" if minutes == 0 else f"{hours}{NBSP}h {minutes:02d}{NBSP}min"
 
 
 @as_markdown

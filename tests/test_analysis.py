@@ -99,6 +99,7 @@ def test_standard_error():
         (report.duration, 42, "42\u00a0s"),
         (report.duration, 192, "3\u00a0min 12\u00a0s"),
         (report.duration, 3900, "1\u00a0h 05\u00a0min"),
+        (report.duration, 3600, "1\u00a0h"),
         (report.mean_pct, [0.886, 0.883, 0.889], "88,6\u00a0±\u00a00,3\u00a0%"),
         (report.mean_pct, [0.5], "50,0\u00a0%"),
         (report.mean_pts, [0.062, 0.06, 0.065], "+6,2\u00a0±\u00a00,3\u00a0points"),
