@@ -201,12 +201,15 @@ def cost_table(table_of_seeds: pd.DataFrame, benchmark: dict | None = None):
 
 
 def ablation_table(steps: pd.DataFrame, benchmark: dict | None = None):
-    """An ablation (`lab.stats.ablation`): each step's change, accuracies, gain on the previous step, cost."""
+    """An ablation (`lab.stats.ablation`): each step's change, accuracies, gain on the previous step, cost.
+
+    A step reads « 2 — + augmentation »: a cell that begins with "1. " or "+ " is a list in Typst.
+    """
     from lab import experiments
 
     times = (benchmark or {}).get("epoch_seconds", {})
     frame = pd.DataFrame({
-        "étape": [f"{i}. {experiments.get(name).title}" for i, name in enumerate(steps.index)],
+        "étape": [f"{i} — {experiments.get(name).title}" for i, name in enumerate(steps.index)],
         "graines": steps["seeds"],
         "validation": steps["val_accuracy"],
         "test": steps["test_accuracy"],
