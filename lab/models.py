@@ -188,12 +188,16 @@ def _dtype(experiment) -> dict:
     return {} if experiment.precision == "float32" else {"dtype": experiment.precision}
 
 
+# The largest random shift of "translate", as a fraction of the image's side, in each direction.
+TRANSLATION = 0.1
+
+
 def _augmentation_layer(name: str, dtype: dict):
     """A random transformation applied to training images only (Keras preprocessing layers)."""
     layers = backend.keras().layers
     if name == "flip":
         return layers.RandomFlip("horizontal", name="random_flip", **dtype)
-    return layers.RandomTranslation(0.1, 0.1, name="random_translation", **dtype)
+    return layers.RandomTranslation(TRANSLATION, TRANSLATION, name="random_translation", **dtype)
 
 
 def keras_error(experiment, input_shape=None) -> str | None:

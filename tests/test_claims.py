@@ -328,6 +328,20 @@ def test_plus_loin_dropout_narrows_the_gap_but_lowers_validation_and_takes_most_
 
 
 @beyond_chapter
+def test_plus_loin_the_ingredients_are_those_the_chapter_lists():
+    finals = [lab.get(chain[-1]) for chain in experiments.ABLATIONS.values()]
+    section = "plus-loin-ingredients"
+    claim(all(set(e.augmentation) == {"flip", "translate"} for e in finals), section, "both finals flip and translate")
+    claim(all(e.lr_schedule == "cosine" and e.weight_decay > 0 for e in finals), section, "AdamW with a cosine rate")
+    claim(lab.get(experiments.ABLATIONS["cifar10"][-1]).precision == "mixed_bfloat16", section,
+          "the CIFAR-10 final computes in bfloat16")  # fmt: skip
+    claim(all(e.test_time_flip for e in finals), section, "both finals average with the mirror")
+    (variant, _), = experiments.DISCARDED.items()
+    rates = [layer["rate"] for layer in lab.get(variant).layers if layer["type"] == "dropout"]
+    claim(len(set(rates[:-1])) == 1, "plus-loin-ecarte", "one dropout rate after every pooling, one before the output")
+
+
+@beyond_chapter
 def test_plus_loin_validation_chose_flipping():
     for dataset in experiments.ABLATIONS:
         claim(stats.flip_gains(_final(dataset)[:1], "val")[0] > 0, "plus-loin",
