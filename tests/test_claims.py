@@ -342,6 +342,16 @@ def test_plus_loin_the_ingredients_are_those_the_chapter_lists():
 
 
 @beyond_chapter
+def test_plus_loin_the_epochs_fit_the_hour_and_validation_plateaus_at_the_end():
+    for dataset in experiments.ABLATIONS:
+        runs = _final(dataset)
+        claim(max(run["wall_seconds"] for run in runs) < 0.85 * experiments.TIME_BUDGET_SECONDS, "plus-loin",
+              f"the epochs of the {dataset} final fit in the hour with a margin")  # fmt: skip
+        claim(min(analysis.best_epoch(run) for run in runs) >= 0.8 * len(runs[0].history), "plus-loin",
+              f"the best validation epoch of the {dataset} final is one of the last")  # fmt: skip
+
+
+@beyond_chapter
 def test_plus_loin_validation_chose_flipping():
     for dataset in experiments.ABLATIONS:
         claim(stats.flip_gains(_final(dataset)[:1], "val")[0] > 0, "plus-loin",
