@@ -314,7 +314,7 @@ def _final(dataset):
 
 
 @beyond_chapter
-def test_plus_loin_dropout_narrows_the_gap_but_lowers_validation_and_takes_most_of_the_budget():
+def test_plus_loin_dropout_narrows_the_gap_but_lowers_validation_and_the_hour_allows_few_more_epochs():
     (variant, step), = experiments.DISCARDED.items()
     dropout, before = lab.result(variant), lab.result(step)
     section = "plus-loin-ecarte"
