@@ -245,14 +245,18 @@ def test_a_warning_prints_as_one_line():
     assert message == "lab: warning: CIFAR-10 loaded from the offline JPEG copy\n"
 
 
-def test_status_says_where_an_interrupted_training_resumes(capsys, results_root):
+def _interrupted(experiment, seed: int, epoch: int) -> None:
+    """A checkpoint as an interrupted training leaves it (its metadata only), after `epoch`."""
     import json
 
-    experiment = EXPERIMENTS["cifar-conv6"]
-    folder = store.checkpoints_dir() / "cifar-conv6" / "seed-1"
+    folder = store.checkpoints_dir() / experiment.name / f"seed-{seed}"
     folder.mkdir(parents=True)
-    meta = {"config_hash": experiment.config_hash(), "seed": 1, "epoch": 6, "history": [], "elapsed": 1.0}
+    meta = {"config_hash": experiment.config_hash(), "seed": seed, "epoch": epoch, "history": [], "elapsed": 1.0}
     np.savez(folder / "state.npz", meta=np.array(json.dumps(meta)))
+
+
+def test_status_says_where_an_interrupted_training_resumes(capsys, results_root):
+    _interrupted(EXPERIMENTS["cifar-conv6"], seed=1, epoch=6)
     cli.main(["status", "--seeds", "0", "1"])
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("cifar-conv6 "))
     assert "seed-0: missing  seed-1: missing (resumes after epoch 6/10)" in line
@@ -271,15 +275,10 @@ def test_the_overall_progress_drops_the_epochs_of_a_run_evaluated_from_its_twin(
 
 
 def test_the_progress_of_a_resumed_run_starts_at_its_saved_epoch(monkeypatch, results_root):
-    import json
-
     from lab import progress
 
     experiment = EXPERIMENTS["cifar-conv6"]
-    folder = store.checkpoints_dir() / "cifar-conv6" / "seed-0"
-    folder.mkdir(parents=True)
-    meta = {"config_hash": experiment.config_hash(), "seed": 0, "epoch": 6, "history": [], "elapsed": 1.0}
-    np.savez(folder / "state.npz", meta=np.array(json.dumps(meta)))
+    _interrupted(experiment, seed=0, epoch=6)
     seen = []
 
     def resume(experiment, seed, on_epoch):
