@@ -304,6 +304,12 @@ def first_layer_filters(model, ncols: int = 8, zoom: int = 8):
     return _montage(images, [str(k + 1) for k in range(len(images))], ncols)
 
 
+def convolution_rows(model) -> dict:
+    """The convolutions `feature_maps` shows: every other one from the first, and the last, as « conv. k »."""
+    names = [layer.name for layer in model.layers if type(layer).__name__ == "Conv2D"]
+    return {name: f"conv. {names.index(name) + 1}" for name in dict.fromkeys(names[::2] + names[-1:])}
+
+
 def feature_maps(model, image: np.ndarray, layers: dict, per_layer: int = 6):
     """For one image, the `per_layer` most active feature maps of each layer, one row per layer.
 

@@ -61,6 +61,15 @@ def test_feature_maps_show_the_image_then_the_most_active_maps_of_each_layer():
     assert titles[5] == "conv 3 (14×14)" and len(titles) == 10
 
 
+def test_the_convolutions_shown_are_every_other_one_and_the_last():
+    from lab import models
+
+    rows = figures.convolution_rows(models.build(lab.get("cifar-vgg-aug")))  # seven convolutions
+    assert list(rows.values()) == ["conv. 1", "conv. 3", "conv. 5", "conv. 7"]
+    rows = figures.convolution_rows(models.build(lab.get("fashion-vgg")))  # four
+    assert list(rows.values()) == ["conv. 1", "conv. 3", "conv. 4"]
+
+
 def test_first_layer_filters_show_every_kernel_of_the_first_convolution():
     from lab import models
 
