@@ -200,21 +200,20 @@ def cost_table(table_of_seeds: pd.DataFrame, benchmark: dict | None = None):
     return table(frame, **formats)
 
 
-def ablation_table(steps: pd.DataFrame, benchmark: dict | None = None):
+def ablation_table(steps: pd.DataFrame):
     """An ablation (`lab.stats.ablation`): each step's change, accuracies, gain on the previous step, cost.
 
     A step reads « 2 — + augmentation »: a cell that begins with "1. " or "+ " is a list in Typst.
     """
     from lab import experiments
 
-    times = (benchmark or {}).get("epoch_seconds", {})
     frame = pd.DataFrame({
         "étape": [f"{i} — {experiments.get(name).title}" for i, name in enumerate(steps.index)],
         "graines": steps["seeds"],
         "validation": steps["val_accuracy"],
         "test": steps["test_accuracy"],
         "gain (test)": [diff(c) if c is not None else "" for c in steps["comparison"]],
-        "s / époque": [dec(times[name]["median"], 0) if name in times else "" for name in steps.index],
+        "s / époque": [dec(seconds, 0) for seconds in steps["epoch_seconds"]],
         "temps": steps["seconds"],
     })  # fmt: skip
     return table(frame, validation=pct, test=pct, temps=duration)

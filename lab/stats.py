@@ -174,6 +174,8 @@ def ablation(chain, runs_by_name: dict) -> pd.DataFrame:
 
     `within_spread`: the gain is smaller than the spread (max − min) of the last step's seeds,
     so that one seed cannot tell it from training noise: such a step needs three seeds.
+    `epoch_seconds`: the median epoch of its training (median over its seeds), robust to the
+    few epochs that shared the machine; `seconds`: its median training time.
     """
     last = as_runs(runs_by_name[chain[-1]])
     spread = max(r.accuracy("test") for r in last) - min(r.accuracy("test") for r in last)
@@ -187,6 +189,7 @@ def ablation(chain, runs_by_name: dict) -> pd.DataFrame:
             "test_accuracy": np.mean([r.accuracy("test") for r in runs]),
             "comparison": step,
             "within_spread": bool(step and abs(step.gain) < spread and step.seeds < MIN_SEEDS),
+            "epoch_seconds": float(np.median([r.history["seconds"].median() for r in runs])),
             "seconds": float(np.median([r["wall_seconds"] for r in runs])),
         })  # fmt: skip
     return pd.DataFrame(rows).set_index("experiment")
