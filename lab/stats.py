@@ -195,6 +195,15 @@ def ablation(chain, runs_by_name: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("experiment")
 
 
+def epoch_time_spread(runs) -> float:
+    """How much the median epoch of one model's seeds differs: (max − min) / median, over its runs.
+
+    The same computation at different hours: what it shows is the machine's own variation.
+    """
+    medians = [run.history["seconds"].median() for run in as_runs(runs)]
+    return float((max(medians) - min(medians)) / np.median(medians))
+
+
 def unmeasurable_steps(steps: pd.DataFrame) -> list[str]:
     """The steps of an `ablation` table whose one-seed comparison with the step before finds no
     measurable difference; the last step, the final model, is left out: it has its own seeds."""

@@ -135,6 +135,14 @@ def test_unmeasurable_steps_are_the_one_seed_steps_that_change_nothing_but_the_f
     assert stats.unmeasurable_steps(stats.ablation(list(runs), runs)) == ["cifar-conv6-bn-aug-bf16"]
 
 
+def test_the_epoch_time_spread_compares_the_median_epochs_of_the_seeds(tmp_path):
+    from tests.test_analysis import make_run
+
+    epochs = [[{"seconds": s} for s in seconds] for seconds in ([10, 11, 30], [12, 12, 12], [9, 14, 15])]
+    runs = [make_run(tmp_path / str(i), history=history) for i, history in enumerate(epochs)]
+    assert stats.epoch_time_spread(runs) == pytest.approx((14 - 11) / 12)
+
+
 def test_the_ablation_table_shows_each_change_and_its_gain(tmp_path):
     from lab import report
 
