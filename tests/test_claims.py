@@ -378,8 +378,10 @@ def test_plus_loin_several_one_seed_steps_change_nothing_measurable():
 def test_plus_loin_bfloat16_is_for_time():
     chain = experiments.ABLATIONS["cifar10"]
     times = stats.ablation(chain, {name: seeds(name) for name in chain})["epoch_seconds"]
-    claim(times["cifar-conv6-bn-aug"] > 1.5 * times["cifar-conv6-bn-aug-bf16"],
-          "plus-loin-ablation", "bfloat16 makes an epoch much shorter")  # fmt: skip
+    spread = max(stats.epoch_time_spread(seeds(name)) for chain in experiments.ABLATIONS.values() for name in chain
+                 if len(seeds(name)) > 1)  # fmt: skip
+    claim(times["cifar-conv6-bn-aug"] > max(1.5, 1 + spread) * times["cifar-conv6-bn-aug-bf16"],
+          "plus-loin-ablation", "bfloat16 makes an epoch much shorter, beyond the machine's own variation")  # fmt: skip
 
 
 @beyond_chapter
