@@ -168,6 +168,12 @@ def seed_table(runs_by_name: dict) -> pd.DataFrame:
 # Ablations: one change at a time
 
 
+def seed_spread(runs) -> float:
+    """The spread (max − min) of the test accuracies of a model's seeds: training noise alone."""
+    accuracies = [run.accuracy("test") for run in as_runs(runs)]
+    return max(accuracies) - min(accuracies)
+
+
 def ablation(chain, runs_by_name: dict) -> pd.DataFrame:
     """One row per step of `chain` (experiment names): its accuracies over its seeds, and how
     it compares with the previous step (`compare`: over three common seeds, else seed 0).
@@ -177,8 +183,7 @@ def ablation(chain, runs_by_name: dict) -> pd.DataFrame:
     `epoch_seconds`: the median epoch of its training (median over its seeds), robust to the
     few epochs that shared the machine; `seconds`: its median training time.
     """
-    last = as_runs(runs_by_name[chain[-1]])
-    spread = max(r.accuracy("test") for r in last) - min(r.accuracy("test") for r in last)
+    spread = seed_spread(runs_by_name[chain[-1]])
     rows = []
     for previous, name in zip((None, *chain[:-1]), chain, strict=True):
         runs = as_runs(runs_by_name[name])
