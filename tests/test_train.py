@@ -227,6 +227,17 @@ def test_mixed_precision_trains_in_bfloat16_with_float32_weights_and_output(tmp_
     assert train.models.build(TINY).layers[0].compute_dtype == "float32"  # no global policy left behind
 
 
+def test_the_stored_metrics_are_those_keras_evaluates(tiny_run):
+    run, _, _ = tiny_run
+    model = train.models.build(TINY)
+    model.set_weights(run.weights())
+    train.compile_model(TINY, model, steps_per_epoch=1)
+    (x_train, y_train), (x_val, y_val), (x_test, y_test), _ = train.prepared_data(TINY)
+    for split, (x, y) in {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}.items():
+        loss, accuracy = model.evaluate(x, y, batch_size=512, verbose=0)
+        assert run["metrics"][split] == pytest.approx({"loss": loss, "accuracy": accuracy}, rel=1e-5)
+
+
 FLIPPED = TINY.replace(name="tiny-flip", test_time_flip=True)
 FLIPPED_COSINE = FLIPPED.replace(lr_schedule="cosine", weight_decay=0.05)  # its optimizer needs the steps per epoch
 
