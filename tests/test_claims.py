@@ -382,6 +382,19 @@ def test_plus_loin_several_one_seed_steps_change_nothing_measurable():
 
 
 @beyond_chapter
+def test_plus_loin_augmentation_alone_lowers_fashion_and_the_cosine_rate_steadies_it():
+    chain = experiments.ABLATIONS["fashion_mnist"]
+    steps = stats.ablation(chain, {name: seeds(name) for name in chain})
+    section = "plus-loin-ablation"
+    claim(steps.loc["fashion-vgg-aug", "comparison"].result == stats.WORSE, section,
+          "augmentation alone lowers the Fashion-MNIST test accuracy")  # fmt: skip
+    vgg, augmented, cosine = (lab.result(name) for name in ("fashion-vgg", "fashion-vgg-aug", "fashion-vgg-aug-cosine"))
+    claim(augmented.accuracy("train") < vgg.accuracy("train") - 0.02, section, "augmentation removes most overfitting")
+    ranges = [run.history["val_accuracy"].tail(5).agg(np.ptp) for run in (augmented, cosine)]
+    claim(ranges[1] < ranges[0] / 2, section, "the cosine rate steadies the validation accuracy of the last epochs")
+
+
+@beyond_chapter
 def test_plus_loin_bfloat16_is_for_time():
     chain = experiments.ABLATIONS["cifar10"]
     times = stats.ablation(chain, {name: seeds(name) for name in chain})["epoch_seconds"]
