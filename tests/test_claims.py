@@ -395,13 +395,17 @@ def test_plus_loin_augmentation_alone_lowers_fashion_and_the_cosine_rate_steadie
 
 
 @beyond_chapter
-def test_plus_loin_bfloat16_is_for_time():
+def test_plus_loin_bfloat16_promised_time_on_the_benchmark_and_the_full_runs_deny_it():
+    bench = lab.epoch_benchmark(beyond=True)["epoch_seconds"]
+    claim(bench["cifar-conv6-bn-aug"]["median"] > 1.5 * bench["cifar-conv6-bn-aug-bf16"]["median"],
+          "plus-loin-ablation", "the 20-step benchmark promised much shorter bfloat16 epochs")  # fmt: skip
     chain = experiments.ABLATIONS["cifar10"]
     times = stats.ablation(chain, {name: seeds(name) for name in chain})["epoch_seconds"]
+    claim(times["cifar-conv6-bn-aug"] < 1.15 * times["cifar-conv6-bn-aug-bf16"],
+          "plus-loin-ablation", "the full runs show no real bfloat16 speed-up")  # fmt: skip
     spread = max(stats.epoch_time_spread(seeds(name)) for chain in experiments.ABLATIONS.values() for name in chain
                  if len(seeds(name)) > 1)  # fmt: skip
-    claim(times["cifar-conv6-bn-aug"] > max(1.5, 1 + spread) * times["cifar-conv6-bn-aug-bf16"],
-          "plus-loin-ablation", "bfloat16 makes an epoch much shorter, beyond the machine's own variation")  # fmt: skip
+    claim(spread > 0.15, "plus-loin-ablation", "the machine's speed varies between the seeds of one model")
 
 
 @beyond_chapter
