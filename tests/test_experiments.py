@@ -32,7 +32,7 @@ NAMES = [
 BEYOND_NAMES = [  # chapter "Aller plus loin": one change at a time, then the final models
     "fashion-vgg", "fashion-vgg-aug", "fashion-vgg-aug-cosine", "fashion-vgg-aug-cosine-tta",
     "cifar-conv6-bn-aug", "cifar-conv6-bn-aug-bf16", "cifar-vgg-aug", "cifar-vgg-aug-cosine",
-    "cifar-vgg-aug-cosine-dropout", "cifar-vgg-aug-cosine-tta",
+    "cifar-vgg-aug-cosine-dropout", "cifar-vgg-aug-cosine-tta", "cifar-vgg-aug-cosine-fp32",
 ]
 
 
@@ -56,8 +56,9 @@ def test_the_final_models_are_planned_with_three_seeds_the_steps_with_one():
 def test_each_step_of_an_ablation_changes_its_predecessor():
     chains = experiments.ABLATIONS
     beyond_steps = {name for chain in chains.values() for name in chain if name in experiments.BEYOND}
-    assert beyond_steps | set(experiments.DISCARDED) == set(BEYOND_NAMES)  # each one is a step or a discarded try
-    for variant, step in experiments.DISCARDED.items():
+    tries = {**experiments.DISCARDED, **experiments.ON_TRIAL}
+    assert beyond_steps | set(tries) == set(BEYOND_NAMES)  # each one is a step, or a try (discarded or on trial)
+    for variant, step in tries.items():
         assert step in chains[get(variant).dataset] and variant not in chains[get(variant).dataset]
     finals = {"fashion-vgg-aug-cosine-tta", "cifar-vgg-aug-cosine-tta"}
     assert {chain[-1] for chain in chains.values()} == finals
