@@ -194,10 +194,15 @@ def ablation(chain, runs_by_name: dict) -> pd.DataFrame:
             "test_accuracy": np.mean([r.accuracy("test") for r in runs]),
             "comparison": step,
             "within_spread": bool(step and abs(step.gain) < spread and step.seeds < MIN_SEEDS),
-            "epoch_seconds": float(np.median([r.history["seconds"].median() for r in runs])),
+            "epoch_seconds": float(np.median([median_epoch(r) for r in runs])),
             "seconds": float(np.median([r["wall_seconds"] for r in runs])),
         })  # fmt: skip
     return pd.DataFrame(rows).set_index("experiment")
+
+
+def median_epoch(run) -> float:
+    """A run's median epoch in seconds: robust to the few epochs that shared the machine."""
+    return float(run.history["seconds"].median())
 
 
 def epoch_time_spread(runs) -> float:
@@ -205,8 +210,13 @@ def epoch_time_spread(runs) -> float:
 
     The same computation at different hours: what it shows is the machine's own variation.
     """
-    medians = [run.history["seconds"].median() for run in as_runs(runs)]
+    medians = [median_epoch(run) for run in as_runs(runs)]
     return float((max(medians) - min(medians)) / np.median(medians))
+
+
+def largest_epoch_time_spread(runs_by_name: dict) -> float:
+    """The largest `epoch_time_spread` among the models of `runs_by_name` trained with several seeds."""
+    return max(epoch_time_spread(runs) for runs in runs_by_name.values() if len(as_runs(runs)) > 1)
 
 
 def unmeasurable_steps(steps: pd.DataFrame) -> list[str]:

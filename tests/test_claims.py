@@ -313,6 +313,11 @@ def _final(dataset):
     return seeds(experiments.ABLATIONS[dataset][-1])
 
 
+def _ablation(dataset):
+    chain = experiments.ABLATIONS[dataset]
+    return stats.ablation(chain, {name: seeds(name) for name in chain})
+
+
 @beyond_chapter
 def test_plus_loin_dropout_narrows_the_gap_but_lowers_validation_and_the_hour_allows_few_more_epochs():
     (variant, step), = experiments.DISCARDED.items()
@@ -376,15 +381,13 @@ def test_plus_loin_flipping_reuses_the_weights_of_the_step_before():
 
 @beyond_chapter
 def test_plus_loin_several_one_seed_steps_change_nothing_measurable():
-    unmeasurable = [name for chain in experiments.ABLATIONS.values()
-                    for name in stats.unmeasurable_steps(stats.ablation(chain, {n: seeds(n) for n in chain}))]
+    unmeasurable = [name for dataset in experiments.ABLATIONS for name in stats.unmeasurable_steps(_ablation(dataset))]
     claim(len(unmeasurable) >= 2, "plus-loin-ablation", "several one-seed steps (plural) change nothing measurable")
 
 
 @beyond_chapter
 def test_plus_loin_augmentation_alone_lowers_fashion_and_the_cosine_rate_steadies_it():
-    chain = experiments.ABLATIONS["fashion_mnist"]
-    steps = stats.ablation(chain, {name: seeds(name) for name in chain})
+    steps = _ablation("fashion_mnist")
     section = "plus-loin-ablation"
     claim(steps.loc["fashion-vgg-aug", "comparison"].result == stats.WORSE, section,
           "augmentation alone lowers the Fashion-MNIST test accuracy")  # fmt: skip
@@ -399,12 +402,11 @@ def test_plus_loin_bfloat16_promised_time_on_the_benchmark_and_the_full_runs_den
     bench = lab.epoch_benchmark(beyond=True)["epoch_seconds"]
     claim(bench["cifar-conv6-bn-aug"]["median"] > 1.5 * bench["cifar-conv6-bn-aug-bf16"]["median"],
           "plus-loin-ablation", "the 20-step benchmark promised much shorter bfloat16 epochs")  # fmt: skip
-    chain = experiments.ABLATIONS["cifar10"]
-    times = stats.ablation(chain, {name: seeds(name) for name in chain})["epoch_seconds"]
+    times = _ablation("cifar10")["epoch_seconds"]
     claim(times["cifar-conv6-bn-aug"] < 1.15 * times["cifar-conv6-bn-aug-bf16"],
           "plus-loin-ablation", "the full runs show no real bfloat16 speed-up")  # fmt: skip
-    spread = max(stats.epoch_time_spread(seeds(name)) for chain in experiments.ABLATIONS.values() for name in chain
-                 if len(seeds(name)) > 1)  # fmt: skip
+    spread = stats.largest_epoch_time_spread({name: seeds(name) for chain in experiments.ABLATIONS.values()
+                                              for name in chain})  # fmt: skip
     claim(spread > 0.15, "plus-loin-ablation", "the machine's speed varies between the seeds of one model")
 
 

@@ -141,6 +141,8 @@ def test_the_epoch_time_spread_compares_the_median_epochs_of_the_seeds(tmp_path)
     epochs = [[{"seconds": s} for s in seconds] for seconds in ([10, 11, 30], [12, 12, 12], [9, 14, 15])]
     runs = [make_run(tmp_path / str(i), history=history) for i, history in enumerate(epochs)]
     assert stats.epoch_time_spread(runs) == pytest.approx((14 - 11) / 12)
+    one_seed = make_run(tmp_path / "one", history=epochs[0])
+    assert stats.largest_epoch_time_spread({"three": runs, "one": [one_seed]}) == pytest.approx((14 - 11) / 12)
 
 
 def test_the_ablation_table_shows_each_change_and_its_gain(tmp_path):
