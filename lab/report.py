@@ -219,6 +219,23 @@ def ablation_table(steps: pd.DataFrame):
     return table(frame, validation=pct, test=pct, temps=duration)
 
 
+def variants_table(tried: pd.DataFrame):
+    """Variants tried on a step (`lab.stats.variants`): validation accuracies that decided, test gain, epoch time."""
+    from lab import experiments
+
+    epochs = zip(tried["step_epoch_seconds"], tried["epoch_seconds"], strict=True)
+    frame = pd.DataFrame({
+        "essai": [experiments.get(name).title.removeprefix("+ ") for name in tried.index],
+        "sur l'étape": [experiments.get(step).title.removeprefix("+ ") for step in tried["step"]],
+        "validation (étape)": tried["step_val"],
+        "validation (essai)": tried["val_accuracy"],
+        "gain (validation)": [pts(gain) for gain in tried["val_gain"]],
+        "gain (test)": [diff(comparison) for comparison in tried["comparison"]],
+        "s / époque (étape → essai)": [f"{dec(step, 0)} → {dec(variant, 0)}" for step, variant in epochs],
+    })  # fmt: skip
+    return table(frame, **{"validation (étape)": pct, "validation (essai)": pct})
+
+
 def shape_progression(layers, dataset: str):
     """How the maps shrink layer after layer; a layer that cannot be built says so, in French."""
     from lab import params

@@ -226,6 +226,28 @@ def unmeasurable_steps(steps: pd.DataFrame) -> list[str]:
             if step.result == SAME and step.seeds == 1]  # fmt: skip
 
 
+def variants(tried: dict, runs_by_name: dict) -> pd.DataFrame:
+    """One row per variant tried on a step (`tried`: variant name → step name), seed 0 of each.
+
+    `val_gain`: the variant's validation accuracy minus the step's, which decides whether the
+    variant is kept; `comparison`: their test accuracies (`compare`), read after the decision;
+    `epoch_seconds`: the median epoch of the variant and of the step.
+    """
+    rows = []
+    for variant, step in tried.items():
+        ran, base = as_runs(runs_by_name[variant])[0], as_runs(runs_by_name[step])[0]
+        rows.append({
+            "experiment": variant, "step": step,
+            "step_val": base.accuracy("val"), "val_accuracy": ran.accuracy("val"),
+            "val_gain": ran.accuracy("val") - base.accuracy("val"),
+            "step_gap": base.accuracy("train") - base.accuracy("val"),
+            "gap": ran.accuracy("train") - ran.accuracy("val"),
+            "comparison": compare(base, ran),
+            "step_epoch_seconds": median_epoch(base), "epoch_seconds": median_epoch(ran),
+        })  # fmt: skip
+    return pd.DataFrame(rows).set_index("experiment")
+
+
 # Beyond the brief: the final models against their goals
 
 

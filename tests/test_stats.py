@@ -183,3 +183,17 @@ def test_a_goal_is_reached_by_the_mean_over_seeds_and_in_time_by_the_longest_see
 def test_flip_gains_are_per_seed_differences_on_the_same_weights():
     runs = [_Stored(0, 0.87, single_test=0.86), _Stored(1, 0.85, single_test=0.855)]
     assert stats.flip_gains(runs) == pytest.approx([0.01, -0.005])
+
+
+def test_variants_compare_each_try_with_its_step_on_validation_then_test(tmp_path):
+    from lab import report
+
+    runs = {"cifar-vgg-aug-cosine": _step(tmp_path, "cifar-vgg-aug-cosine", [344]),
+            "cifar-vgg-aug-cosine-dropout": _step(tmp_path, "cifar-vgg-aug-cosine-dropout", [340])}  # fmt: skip
+    tried = stats.variants({"cifar-vgg-aug-cosine-dropout": "cifar-vgg-aug-cosine"}, runs)
+    row = tried.loc["cifar-vgg-aug-cosine-dropout"]
+    assert row["step"] == "cifar-vgg-aug-cosine" and row["val_gain"] == pytest.approx(-0.01)
+    assert row["comparison"].result == stats.WORSE and row["epoch_seconds"] == 11  # 4 images, all lost
+    cells = report.variants_table(tried).data.splitlines()[2].split("|")[1:-1]
+    assert [cell.strip() for cell in cells[2:5]] == ["86,0\u00a0%", "85,0\u00a0%", "−1,0\u00a0point"]
+    assert cells[0].strip().startswith("dropout") and cells[6].strip() == "11 → 11"
