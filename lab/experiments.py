@@ -295,7 +295,8 @@ _BEYOND = (
                                 title="+ AdamW, taux cosinus, 30 époques, batch 128"),
     _brief_best_fashion.replace(name="fashion-vgg-aug-cosine-tta", layers=FASHION_VGG, brief=(), augmentation=AUGMENT,
                                 epochs=30, batch_size=128, test_time_flip=True, **RECIPE, title=MIRROR_TITLE),
-    _brief_last_cifar.replace(name="cifar-conv6-bn-aug", brief=(), seeds=ONE_SEED, augmentation=AUGMENT,
+    # Three seeds: with one, its gain (+0.14 pt) was within the spread of the final's seeds (0.21 pt).
+    _brief_last_cifar.replace(name="cifar-conv6-bn-aug", brief=(), augmentation=AUGMENT,
                               title="6 conv + BatchNorm + augmentation"),
     _brief_last_cifar.replace(name="cifar-conv6-bn-aug-bf16", brief=(), seeds=ONE_SEED, augmentation=AUGMENT,
                               precision="mixed_bfloat16", title="+ calcul en bfloat16"),

@@ -48,9 +48,10 @@ def test_names_exactly_as_listed_in_order():
 
 def test_the_final_models_are_planned_with_three_seeds_the_steps_with_one():
     planned = {name: e.seeds for name, e in EXPERIMENTS.items()}
-    finals = {"fashion-vgg-aug-cosine-tta", "cifar-vgg-aug-cosine-tta"}
-    assert all(planned[name] == (0, 1, 2) for name in NAMES + sorted(finals))
-    assert all(planned[name] == (0,) for name in set(BEYOND_NAMES) - finals)
+    # the final models, and the steps whose one-seed gain was within the spread of the finals' seeds
+    three_seeds = {"fashion-vgg-aug-cosine-tta", "cifar-vgg-aug-cosine-tta", "cifar-conv6-bn-aug"}
+    assert all(planned[name] == (0, 1, 2) for name in NAMES + sorted(three_seeds))
+    assert all(planned[name] == (0,) for name in set(BEYOND_NAMES) - three_seeds)
 
 
 def test_each_step_of_an_ablation_changes_its_predecessor():
@@ -68,8 +69,8 @@ def test_each_step_of_an_ablation_changes_its_predecessor():
             a, b = get(before).config(), get(after).config()
             changed = {key for key in a if a[key] != b[key]} - {"name", "title", "brief", "seeds"}
             assert changed, f"{after} changes nothing from {before}"
-    assert {key for key, value in get("cifar-conv6-bn-aug-bf16").config().items()
-            if value != get("cifar-conv6-bn-aug").config()[key]} - {"name", "title"} == {"precision"}  # fmt: skip
+    bf16, fp32 = get("cifar-conv6-bn-aug-bf16").config(), get("cifar-conv6-bn-aug").config()
+    assert {key for key, value in bf16.items() if value != fp32[key]} - {"name", "title", "seeds"} == {"precision"}
     for chain in chains.values():  # the last step only predicts otherwise: it is trained as the step before it
         final, before = get(chain[-1]), get(chain[-2])
         assert final.test_time_flip and not before.test_time_flip
