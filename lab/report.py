@@ -229,7 +229,7 @@ def variants_table(tried: pd.DataFrame):
         "sur l'étape": [experiments.get(step).title.removeprefix("+ ") for step in tried["step"]],
         "validation (étape)": tried["step_val"],
         "validation (essai)": tried["val_accuracy"],
-        "gain (validation)": [pts(gain) for gain in tried["val_gain"]],
+        "gain (validation)": [diff(comparison) for comparison in tried["val_comparison"]],
         "gain (test)": [diff(comparison) for comparison in tried["comparison"]],
         "s / époque (étape → essai)": [f"{dec(step, 0)} → {dec(variant, 0)}" for step, variant in epochs],
     })  # fmt: skip

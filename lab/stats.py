@@ -33,7 +33,7 @@ MIN_SEEDS = 3  # fewer seeds in common: compare seed 0 only
 
 @dataclass(frozen=True)
 class Comparison:
-    """How model b compares with model a on the test set."""
+    """How model b compares with model a on the test set (or the validation set: `compare(..., split="val")`)."""
 
     result: str
     gain: float
@@ -52,25 +52,31 @@ def as_runs(runs) -> list:
     return list(runs) if isinstance(runs, (list, tuple)) else [runs]
 
 
-def _correct(run) -> np.ndarray:
-    return (run.y_pred == run.y_true).astype(float)
+def _correct(run, split: str = "test") -> np.ndarray:
+    if split == "test":
+        return (run.y_pred == run.y_true).astype(float)
+    if split != "val" or run.validation is None:
+        raise ValueError(f"{run.name}: no stored predictions for the split {split!r} (stored: test, and val if saved)")
+    probabilities, truth = run.validation
+    return (probabilities.argmax(axis=1) == truth).astype(float)
 
 
-def paired_difference(a, b) -> tuple[float, float]:
-    """Test accuracy of run b minus run a, and its paired standard error over the test images."""
-    difference = _correct(b) - _correct(a)
+def paired_difference(a, b, split: str = "test") -> tuple[float, float]:
+    """Accuracy of run b minus run a on `split`, and its paired standard error over its images."""
+    difference = _correct(b, split) - _correct(a, split)
     return float(difference.mean()), float(difference.std(ddof=1) / np.sqrt(len(difference)))
 
 
-def compare(a, b) -> Comparison:
-    """b against a, over the seeds both have (each may be a run or a list of runs)."""
+def compare(a, b, split: str = "test") -> Comparison:
+    """b against a, over the seeds both have (each may be a run or a list of runs), on the test
+    images (or on the validation images: `split="val"`, to decide before reading the test)."""
     by_seed_a = {run.seed: run for run in as_runs(a)}
     pairs = [(by_seed_a[run.seed], run) for run in as_runs(b) if run.seed in by_seed_a]
     if not pairs:
         raise ValueError("the two models have no seed in common")
     if len(pairs) < MIN_SEEDS:
         pairs = [pair for pair in pairs if pair[0].seed == 0] or pairs[:1]
-    differences = [paired_difference(run_a, run_b) for run_a, run_b in pairs]
+    differences = [paired_difference(run_a, run_b, split) for run_a, run_b in pairs]
     gains = np.array([gain for gain, _ in differences])
     n = len(pairs)
     test_error = float(np.sqrt(np.mean([error**2 for _, error in differences]) / n))
@@ -230,7 +236,8 @@ def variants(tried: dict, runs_by_name: dict) -> pd.DataFrame:
     """One row per variant tried on a step (`tried`: variant name → step name), seed 0 of each.
 
     `val_gain`: the variant's validation accuracy minus the step's, which decides whether the
-    variant is kept; `comparison`: their test accuracies (`compare`), read after the decision;
+    variant is kept, and `val_comparison` its margin (`compare` on the validation images);
+    `comparison`: their test accuracies (`compare`), read after the decision;
     `epoch_seconds`: the median epoch of the variant and of the step.
     """
     rows = []
@@ -239,7 +246,7 @@ def variants(tried: dict, runs_by_name: dict) -> pd.DataFrame:
         rows.append({
             "experiment": variant, "step": step,
             "step_val": base.accuracy("val"), "val_accuracy": ran.accuracy("val"),
-            "val_gain": ran.accuracy("val") - base.accuracy("val"),
+            "val_gain": ran.accuracy("val") - base.accuracy("val"), "val_comparison": compare(base, ran, "val"),
             "step_gap": base.accuracy("train") - base.accuracy("val"),
             "gap": ran.accuracy("train") - ran.accuracy("val"),
             "comparison": compare(base, ran),

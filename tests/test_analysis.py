@@ -8,7 +8,9 @@ from lab import analysis, report, stats, store
 from lab.experiments import get
 
 
-def make_run(tmp_path, name="cifar-norm", y_true=None, y_pred=None, accuracy=0.7, seconds=100.0, history=None):
+def make_run(tmp_path, name="cifar-norm", y_true=None, y_pred=None, accuracy=0.7, seconds=100.0, history=None,
+             same_validation=False):
+    """A stored run predicting `y_pred`; `same_validation`: the validation split stores the same predictions."""
     experiment = get(name)
     y_true = np.array([0, 0, 0, 1, 1, 2, 3, 3] if y_true is None else y_true)
     y_pred = y_true.copy() if y_pred is None else np.array(y_pred)
@@ -24,7 +26,8 @@ def make_run(tmp_path, name="cifar-norm", y_true=None, y_pred=None, accuracy=0.7
         "params_total": 1, "wall_seconds": seconds, "history": history,
         "metrics": {split: {"loss": 0.5, "accuracy": accuracy} for split in ("train", "val", "test")},
     }  # fmt: skip
-    return store.save(record, probabilities, y_true, root=tmp_path / name)
+    validation = (probabilities, y_true) if same_validation else None
+    return store.save(record, probabilities, y_true, root=tmp_path / name, validation=validation)
 
 
 def test_confusion_counts_true_rows_and_predicted_columns(tmp_path):

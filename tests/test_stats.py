@@ -105,10 +105,10 @@ def test_mean_sd():
 
 
 def _step(tmp_path, name, correct_per_seed, n=400):
-    """Like `_runs`, with the stored accuracies those predictions give."""
+    """Like `_runs`, with the stored accuracies those predictions give (the same on validation)."""
     truth = [0] * n
     return [_seeded(make_run(tmp_path / f"{name}-{seed}", name=name, y_true=truth, y_pred=[0] * c + [1] * (n - c),
-                             accuracy=c / n), seed)
+                             accuracy=c / n, same_validation=True), seed)
             for seed, c in enumerate(correct_per_seed)]  # fmt: skip
 
 
@@ -194,6 +194,16 @@ def test_variants_compare_each_try_with_its_step_on_validation_then_test(tmp_pat
     row = tried.loc["cifar-vgg-aug-cosine-dropout"]
     assert row["step"] == "cifar-vgg-aug-cosine" and row["val_gain"] == pytest.approx(-0.01)
     assert row["comparison"].result == stats.WORSE and row["epoch_seconds"] == 11  # 4 images, all lost
+    assert row["val_comparison"].gain == pytest.approx(-0.01) and row["val_comparison"].seeds == 1
     cells = report.variants_table(tried).data.splitlines()[2].split("|")[1:-1]
-    assert [cell.strip() for cell in cells[2:5]] == ["86,0\u00a0%", "85,0\u00a0%", "−1,0\u00a0point"]
+    assert [cell.strip() for cell in cells[2:4]] == ["86,0\u00a0%", "85,0\u00a0%"]
+    assert cells[4].strip().startswith("−1,0\u00a0pt (±")
     assert cells[0].strip().startswith("dropout") and cells[6].strip() == "11 → 11"
+
+
+def test_compare_on_validation_needs_the_stored_validation_predictions(tmp_path):
+    with_validation = _step(tmp_path, "cifar-norm", [300])
+    without = _runs(tmp_path, "cifar-dropout", [310])
+    assert stats.compare(with_validation, with_validation, "val").gain == 0
+    with pytest.raises(ValueError, match="no stored predictions for the split 'val'"):
+        stats.compare(with_validation, without, "val")
