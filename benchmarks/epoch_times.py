@@ -13,6 +13,14 @@ the first model, and stores the figures with the machine's description in
 
 `--beyond` times the models of the chapter "Aller plus loin" instead, beside the brief's
 last models (their starting points), and stores them in `epoch-times-beyond.json`.
+
+`--pair A B` times two models only, their repetitions interleaved (A, B, A, B, ...), so
+that the machine's drifts fall on both alike, and prints the ratio B / A of each adjacent
+pair; it stores them in `epoch-times-pair-A-B.json`. Use it, with more steps (`--steps
+100 --repeats 5`), to compare two variants of one network (e.g. float32 and bfloat16):
+
+    .venv/bin/python benchmarks/epoch_times.py --steps 100 --repeats 5 \\
+        --pair cifar-vgg-aug-cosine-fp32 cifar-vgg-aug-cosine
 """
 
 import argparse
@@ -54,12 +62,51 @@ def epoch_seconds(experiment, steps: int) -> float:
     return per_step * math.ceil((n_train - n_val) / batch) + per_image * n_val
 
 
+def measured_pair(a, b, steps: int, repeats: int) -> dict:
+    """Epoch times of `a` and `b`, repetitions interleaved, and the ratio b / a of each adjacent pair."""
+    times = {a.name: [], b.name: []}
+    for _ in range(repeats):
+        for experiment in (a, b):
+            times[experiment.name].append(epoch_seconds(experiment, steps))
+    ratios = [tb / ta for ta, tb in zip(times[a.name], times[b.name], strict=True)]
+    return {"epoch_seconds": times, "ratios": ratios, "median_ratio": float(np.median(ratios))}
+
+
+def _record(args, load_before, figures: dict) -> dict:
+    return {**figures, "repeats": args.repeats, "steps": args.steps,
+            "environment": train.environment(), "load_average_before": load_before,
+            "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "python": platform.python_version()}  # fmt: skip
+
+
+def _store(name: str, record: dict) -> None:
+    target = store.results_dir() / "benchmarks" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    store.write_atomically(target, lambda file: file.write(json.dumps(record, indent=1).encode() + b"\n"))
+    print(f"stored in {target}")
+
+
+def pair(args, load_before) -> None:
+    from lab import get
+
+    a, b = (get(name) for name in args.pair)
+    figures = measured_pair(a, b, args.steps, args.repeats)
+    for name, times in figures["epoch_seconds"].items():
+        print(f"{name:<30} " + " ".join(f"{t:7.1f}" for t in times))
+    ratios = " ".join(f"{r:.2f}" for r in figures["ratios"])
+    print(f"{b.name} / {a.name}: median {figures['median_ratio']:.2f} (each pair: {ratios})")
+    _store(f"epoch-times-pair-{a.name}-{b.name}.json", _record(args, load_before, figures))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--beyond", action="store_true", help="the models beyond the brief, and their starting points")
+    parser.add_argument("--pair", nargs=2, metavar=("A", "B"), help="two models, repetitions interleaved")
     args = parser.parse_args()
+    if args.pair:
+        pair(args, os.getloadavg())
+        return
     starting_points = {name: BRIEF[name] for name in ("fashion-dropout-norm", "cifar-conv6-bn-relu-40")}
     chosen = {**starting_points, **BEYOND} if args.beyond else BRIEF
     load_before = os.getloadavg()  # the 1-minute load should be near 0: nothing else running
@@ -74,13 +121,8 @@ def main() -> None:
         spread = (t["max"] - t["min"]) / t["median"]
         ratio = t["median"] / first
         print(f"{name:<26} {t['min']:7.1f} {t['median']:7.1f} {t['max']:7.1f}  {ratio:7.2f}  {spread:6.1%}")
-    record = {"epoch_seconds": figures, "repeats": args.repeats, "steps": args.steps,
-              "environment": train.environment(), "load_average_before": load_before,
-              "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "python": platform.python_version()}  # fmt: skip
-    target = store.results_dir() / "benchmarks" / ("epoch-times-beyond.json" if args.beyond else "epoch-times.json")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    store.write_atomically(target, lambda file: file.write(json.dumps(record, indent=1).encode() + b"\n"))
-    print(f"stored in {target}")
+    record = _record(args, load_before, {"epoch_seconds": figures})
+    _store("epoch-times-beyond.json" if args.beyond else "epoch-times.json", record)
 
 
 if __name__ == "__main__":
