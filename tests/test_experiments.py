@@ -32,7 +32,7 @@ NAMES = [
 BEYOND_NAMES = [  # chapter "Aller plus loin": one change at a time, then the final models
     "fashion-vgg", "fashion-vgg-aug", "fashion-vgg-aug-cosine", "fashion-vgg-aug-cosine-tta",
     "cifar-conv6-bn-aug", "cifar-conv6-bn-aug-bf16", "cifar-vgg-aug", "cifar-vgg-aug-cosine",
-    "cifar-vgg-aug-cosine-dropout", "cifar-vgg-aug-cosine-tta", "cifar-vgg-aug-cosine-fp32",
+    "cifar-vgg-aug-cosine-dropout", "cifar-vgg-aug-cosine-tta", "cifar-vgg-aug-cosine-fp32", "fashion-vgg-cosine",
 ]
 
 
