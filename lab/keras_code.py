@@ -66,6 +66,24 @@ _MIRROR_CODE = (
 )
 
 
+def _views_code(experiment) -> str:
+    """The averaged prediction over the test-time views (`lab.train.test_time_views`), as Keras code."""
+    if not experiment.test_time_shift:
+        return _MIRROR_CODE if experiment.test_time_flip else ""
+    shift, side = experiment.test_time_shift, INPUT_SHAPES[experiment.dataset][0]
+    mirrors = " and their mirrors" if experiment.test_time_flip else ""
+    return (
+        f"\n# predict the mean of the probabilities of each image shifted by {shift} pixels up, down, left and right"
+        f"{mirrors}\n# (the uncovered border mirrored, as RandomTranslation fills it)\n"
+        f'padded = np.pad(x_test, ((0, 0), ({shift}, {shift}), ({shift}, {shift}), (0, 0)), mode="symmetric")\n'
+        f"moves = [(0, 0), ({shift}, 0), (-{shift}, 0), (0, {shift}), (0, -{shift})]\n"
+        f"views = [padded[:, {shift} - dy : {shift} - dy + {side}, {shift} - dx : {shift} - dx + {side}]\n"
+        "         for dy, dx in moves]\n"
+        + ("views += [view[:, :, ::-1] for view in views]\n" if experiment.test_time_flip else "")
+        + "probabilities = np.mean([model.predict(view, verbose=0) for view in views], axis=0)"
+    )
+
+
 def training_code(experiment) -> str:
     """The `compile` and `fit` calls with the experiment's settings (as `lab.train` makes them)."""
     rate = f"{experiment.learning_rate:g}"
@@ -78,14 +96,20 @@ def training_code(experiment) -> str:
         optimizer = f"keras.optimizers.AdamW(learning_rate={rate}, weight_decay={experiment.weight_decay:g})"
     else:
         optimizer = f"keras.optimizers.{OPTIMIZERS[experiment.optimizer]}(learning_rate={rate})"
+    loss = '"sparse_categorical_crossentropy"'
+    if experiment.label_smoothing:
+        classes = experiment.layers[-1]["units"]
+        one_hot = ", ".join(f"keras.utils.to_categorical({y}, {classes})" for y in ("y_fit", "y_val"))
+        schedule += f"# Keras' sparse cross-entropy has no label smoothing: one-hot labels\ny_fit, y_val = {one_hot}\n"
+        loss = f"keras.losses.CategoricalCrossentropy(label_smoothing={experiment.label_smoothing:g})"
     return (
         schedule
         + f"model.compile(optimizer={optimizer},\n"
-        '              loss="sparse_categorical_crossentropy", metrics=["accuracy"])\n'
+        f'              loss={loss}, metrics=["accuracy"])\n'
         "# the last 10 % of the training images, the same for every model, validate it\n"
         f"history = model.fit(x_fit, y_fit, validation_data=(x_val, y_val), epochs={experiment.epochs},\n"
         f"                    batch_size={experiment.batch_size}, verbose=2)"
-        + (_MIRROR_CODE if experiment.test_time_flip else "")
+        + _views_code(experiment)
     )
 
 

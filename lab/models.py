@@ -175,6 +175,8 @@ def check_training_options(experiment) -> None:
         raise SpecError(f"unknown learning-rate schedule {experiment.lr_schedule!r}; valid: {', '.join(LR_SCHEDULES)}")
     if experiment.weight_decay < 0:
         raise SpecError(f"weight decay must be 0 or more, got {experiment.weight_decay}")
+    if not 0 <= experiment.label_smoothing < 1:
+        raise SpecError(f"label smoothing must be in [0, 1), got {experiment.label_smoothing}")
     if experiment.precision not in PRECISIONS:
         raise SpecError(f"unknown precision {experiment.precision!r}; valid: {', '.join(PRECISIONS)}")
 

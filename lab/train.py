@@ -81,7 +81,25 @@ def compile_model(experiment, model, steps_per_epoch: int | None = None) -> None
         optimizer = keras.optimizers.AdamW(learning_rate=rate, weight_decay=experiment.weight_decay)
     else:
         optimizer = optimizers[experiment.optimizer](learning_rate=rate)
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=optimizer, loss=training_loss(experiment), metrics=["accuracy"])
+
+
+def training_loss(experiment):
+    """Cross-entropy on the integer labels; with label smoothing, against the smoothed one-hot targets.
+
+    Keras' sparse cross-entropy has no `label_smoothing`, so the labels are one-hot encoded here.
+    """
+    keras = backend.keras()
+    if not experiment.label_smoothing:
+        return "sparse_categorical_crossentropy"
+    smoothed = keras.losses.CategoricalCrossentropy(label_smoothing=experiment.label_smoothing)
+    classes = experiment.layers[-1]["units"]
+
+    def smoothed_cross_entropy(y_true, y_pred):
+        labels = keras.ops.reshape(keras.ops.cast(y_true, "int32"), (-1,))
+        return smoothed(keras.ops.one_hot(labels, classes), y_pred)
+
+    return smoothed_cross_entropy
 
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
@@ -231,12 +249,33 @@ def _evaluate(model, x, y, batch_size) -> dict:
     return {"loss": float(loss), "accuracy": float(accuracy)}
 
 
-def predict(model, x, flip: bool = False, batch_size: int = 512) -> np.ndarray:
-    """Class probabilities; with `flip`, their mean over each image and its left-right mirror."""
-    probabilities = model.predict(x, batch_size=batch_size, verbose=0)
-    if flip:
-        probabilities = (probabilities + model.predict(x[:, :, ::-1], batch_size=batch_size, verbose=0)) / 2
-    return probabilities
+def predict(model, x, flip: bool = False, shift: int = 0, batch_size: int = 512) -> np.ndarray:
+    """Class probabilities; their mean over the views of each image (`test_time_views`) with `flip` or `shift`."""
+    total, count = 0.0, 0
+    for view in test_time_views(x, flip, shift):
+        total, count = total + model.predict(view, batch_size=batch_size, verbose=0), count + 1
+    return total / count if count > 1 else total
+
+
+def test_time_views(x, flip: bool = False, shift: int = 0):
+    """The images, shifted by `shift` pixels up, down, left and right, and (`flip`) the mirrors of those,
+    one view at a time (ten copies of the training images would not be small)."""
+    moves = [(0, 0)] + ([(shift, 0), (-shift, 0), (0, shift), (0, -shift)] if shift else [])
+    for mirrored in (False, True) if flip else (False,):
+        for dy, dx in moves:
+            view = shifted(x, dy, dx)
+            yield view[:, :, ::-1] if mirrored else view
+
+
+def shifted(x, dy: int, dx: int) -> np.ndarray:
+    """The images moved `dy` pixels down and `dx` right, the uncovered border mirrored as Keras'
+    RandomTranslation fills it (fill_mode "reflect": d c b a | a b c d)."""
+    if not (dy or dx):
+        return x
+    pad = max(abs(dy), abs(dx))
+    padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="symmetric")
+    height, width = x.shape[1:3]
+    return padded[:, pad - dy : pad - dy + height, pad - dx : pad - dx + width]
 
 
 def _metrics(probabilities, y) -> dict:
@@ -253,15 +292,20 @@ def _metrics(probabilities, y) -> dict:
 def _evaluation(experiment, model, splits: dict) -> tuple[dict, dict]:
     """The metrics of every split, and the validation and test probabilities, as the experiment predicts.
 
-    With test-time flipping the single-view metrics are kept too (`single_view_metrics`),
-    so that the gain of flipping is measured on the same weights.
+    With test-time flipping or shifting the single-view metrics are kept too (`single_view_metrics`),
+    so that the gain of the averaged views is measured on the same weights.
     """
-    metrics = {name: _evaluate(model, x, y, 512) for name, (x, y) in splits.items()}
-    if not experiment.test_time_flip:
+    if experiment.label_smoothing:  # the stored loss is the plain cross-entropy, comparable with other runs
+        predicted = {name: predict(model, x) for name, (x, _) in splits.items()}
+        metrics = {name: _metrics(predicted[name], y) for name, (_, y) in splits.items()}
+    else:
+        metrics = {name: _evaluate(model, x, y, 512) for name, (x, y) in splits.items()}
+    if not (experiment.test_time_flip or experiment.test_time_shift):
         return {"metrics": metrics}, {name: predict(model, splits[name][0]) for name in ("val", "test")}
-    flipped = {name: predict(model, x, flip=True) for name, (x, _) in splits.items()}
-    flipped_metrics = {name: _metrics(flipped[name], y) for name, (_, y) in splits.items()}
-    return {"metrics": flipped_metrics, "single_view_metrics": metrics}, flipped
+    views = {"flip": experiment.test_time_flip, "shift": experiment.test_time_shift}
+    averaged = {name: predict(model, x, **views) for name, (x, _) in splits.items()}
+    averaged_metrics = {name: _metrics(averaged[name], y) for name, (_, y) in splits.items()}
+    return {"metrics": averaged_metrics, "single_view_metrics": metrics}, averaged
 
 
 def train(experiment, seed: int = 0, root=None, on_epoch=None) -> store.Run:

@@ -33,6 +33,7 @@ BEYOND_NAMES = [  # chapter "Aller plus loin": one change at a time, then the fi
     "fashion-vgg", "fashion-vgg-aug", "fashion-vgg-aug-cosine", "fashion-vgg-aug-cosine-tta",
     "cifar-conv6-bn-aug", "cifar-conv6-bn-aug-bf16", "cifar-vgg-aug", "cifar-vgg-aug-cosine",
     "cifar-vgg-aug-cosine-dropout", "cifar-vgg-aug-cosine-tta", "cifar-vgg-aug-cosine-fp32", "fashion-vgg-cosine",
+    "cifar-vgg-aug-cosine-ls", "cifar-vgg-aug-cosine-tta-shift", "fashion-vgg-aug-cosine-tta-shift",
 ]
 
 
@@ -244,7 +245,7 @@ CHANGED_VALUES = {
     "activation": "leaky_relu", "negative_slope": 0.1, "optimizer": "sgd", "learning_rate": 1e-2,
     "epochs": 21, "batch_size": 32, "validation_fraction": 0.2, "train_limit": 600,
     "augmentation": ("flip",), "weight_decay": 1e-4, "lr_schedule": "cosine", "precision": "mixed_bfloat16",
-    "test_time_flip": True,
+    "test_time_flip": True, "label_smoothing": 0.1, "test_time_shift": 2,
 }  # fmt: skip
 
 
@@ -308,7 +309,7 @@ def test_every_item_that_needs_a_trained_model_has_an_experiment(brief_ids):
 _BN_LAYERS = get("cifar-conv6-bn").layers
 STRONGER = get("cifar-conv6-bn").replace(
     name="cifar-stronger", augmentation=("flip", "translate"), weight_decay=5e-4, lr_schedule="cosine",
-    precision="mixed_bfloat16", test_time_flip=True,
+    precision="mixed_bfloat16", test_time_flip=True, label_smoothing=0.1, test_time_shift=2,
     layers=_BN_LAYERS[: _BN_LAYERS.index({"type": "flatten"})] + ({"type": "global_avg_pool"}, _BN_LAYERS[-1]),
 )  # fmt: skip
 
@@ -325,7 +326,8 @@ def test_optional_fields_at_their_defaults_leave_the_hash_as_it_was(name):
 
 @pytest.mark.parametrize(("field", "value"), [("augmentation", ("flip",)), ("weight_decay", 1e-4),
                                               ("lr_schedule", "cosine"), ("precision", "mixed_bfloat16"),
-                                              ("test_time_flip", True)])  # fmt: skip
+                                              ("test_time_flip", True), ("label_smoothing", 0.1),
+                                              ("test_time_shift", 2)])  # fmt: skip
 def test_an_optional_field_in_use_changes_the_hash(field, value):
     experiment = get("cifar-conv6-bn")
     assert experiment.replace(**{field: value}).config_hash() != experiment.config_hash()
@@ -335,12 +337,13 @@ def test_only_the_training_fields_make_the_training_hash():
     experiment = get("cifar-conv6-bn")
     assert experiment.replace(name="other", title="other").training_hash() == experiment.training_hash()
     assert experiment.replace(test_time_flip=True).training_hash() == experiment.training_hash()
+    assert experiment.replace(test_time_shift=2).training_hash() == experiment.training_hash()
     assert experiment.replace(epochs=11).training_hash() != experiment.training_hash()
     trained_alike = [{n for n, e in EXPERIMENTS.items() if e.training_hash() == h}
                      for h in {e.training_hash() for e in EXPERIMENTS.values()}]  # fmt: skip
     assert sorted(map(sorted, (group for group in trained_alike if len(group) > 1))) == [
-        ["cifar-vgg-aug-cosine", "cifar-vgg-aug-cosine-tta"],
-        ["fashion-vgg-aug-cosine", "fashion-vgg-aug-cosine-tta"],
+        ["cifar-vgg-aug-cosine", "cifar-vgg-aug-cosine-tta", "cifar-vgg-aug-cosine-tta-shift"],
+        ["fashion-vgg-aug-cosine", "fashion-vgg-aug-cosine-tta", "fashion-vgg-aug-cosine-tta-shift"],
     ]
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from lab import EXPERIMENTS, keras_code, models
+from lab import EXPERIMENTS, keras_code, models, train
 from lab.backend import keras
 
 
@@ -113,3 +114,34 @@ def test_test_time_flipping_shows_the_mirrored_prediction():
     )
     assert "x_test[:, :, ::-1]" not in keras_code.training_code(EXPERIMENTS["cifar-vgg-aug-cosine"])
     compile(code.replace("math.ceil", "round"), "training_code", "exec")  # valid Python
+
+
+def test_label_smoothing_shows_one_hot_labels_and_the_smoothed_loss():
+    code = keras_code.training_code(EXPERIMENTS["cifar-vgg-aug-cosine-ls"])
+    assert "y_fit, y_val = keras.utils.to_categorical(y_fit, 10), keras.utils.to_categorical(y_val, 10)" in code
+    assert "loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1)" in code
+    assert "to_categorical" not in keras_code.training_code(EXPERIMENTS["cifar-vgg-aug-cosine"])
+    compile(code.replace("math.ceil", "round"), "training_code", "exec")  # valid Python
+
+
+class _FakeModel:
+    """Stands in for a Keras model: one 'probability' per class computed from the pixels' positions."""
+
+    def predict(self, x, batch_size=None, verbose=0):
+        weights = np.arange(x[0].size, dtype=np.float64).reshape(x.shape[1:]) % 7
+        scores = (x * weights).reshape(len(x), -1).sum(axis=1)
+        return np.stack([np.sin(scores * (k + 1)) for k in range(10)], axis=1)
+
+
+@pytest.mark.parametrize("name", ["cifar-vgg-aug-cosine-tta-shift", "fashion-vgg-aug-cosine-tta-shift"])
+def test_the_shown_test_time_views_predict_as_lab_does(name):
+    experiment = EXPERIMENTS[name]
+    code = keras_code.training_code(experiment)
+    views = code[code.index("# predict the mean"):]
+    assert "mode=\"symmetric\"" in views and "view[:, :, ::-1]" in views
+    shape = (3, *models.INPUT_SHAPES[experiment.dataset])
+    x_test = np.random.default_rng(0).random(shape)
+    namespace = {"np": np, "x_test": x_test, "model": _FakeModel()}
+    exec(views, namespace)
+    expected = train.predict(_FakeModel(), x_test, flip=True, shift=experiment.test_time_shift)
+    np.testing.assert_allclose(namespace["probabilities"], expected, rtol=1e-12)

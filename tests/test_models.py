@@ -300,6 +300,8 @@ def test_global_average_pooling_needs_image_maps():
     ({"augmentation": ("rotate",)}, "unknown augmentation 'rotate'"),
     ({"lr_schedule": "step"}, "unknown learning-rate schedule"),
     ({"weight_decay": -1.0}, "weight decay must be 0 or more"),
+    ({"label_smoothing": 1.0}, r"label smoothing must be in \[0, 1\), got 1.0"),
+    ({"label_smoothing": -0.1}, r"label smoothing must be in \[0, 1\), got -0.1"),
 ])  # fmt: skip
 def test_unknown_training_options_are_refused(change, message):
     with pytest.raises(models.SpecError, match=message):

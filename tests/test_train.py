@@ -238,6 +238,32 @@ def test_the_stored_metrics_are_those_keras_evaluates(tiny_run):
         assert run["metrics"][split] == pytest.approx({"loss": loss, "accuracy": accuracy}, rel=1e-5)
 
 
+SMOOTHED = TINY.replace(name="tiny-smoothed", label_smoothing=0.2)
+
+
+def test_the_smoothed_loss_is_keras_cross_entropy_against_smoothed_one_hot_labels():
+    keras = train.backend.keras()
+    y = np.array([0, 3, 9])
+    probabilities = keras.ops.softmax(np.random.default_rng(0).normal(size=(3, 10)).astype("float32"))
+    targets = np.full((3, 10), 0.2 / 10, dtype="float32")
+    targets[np.arange(3), y] += 0.8
+    expected = -(targets * np.log(np.asarray(probabilities))).sum(axis=1).mean()
+    loss = train.training_loss(SMOOTHED)(y, probabilities)
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+    assert train.training_loss(TINY) == "sparse_categorical_crossentropy"
+
+
+def test_a_smoothed_run_stores_the_plain_cross_entropy(tmp_path):
+    run = train.train(SMOOTHED, seed=0, root=tmp_path)
+    (_, _), (_, _), (x_test, y_test), _ = train.prepared_data(SMOOTHED)
+    model = train.models.build(SMOOTHED)
+    model.set_weights(run.weights())
+    probabilities = model.predict(x_test, verbose=0)
+    picked = np.clip(probabilities[np.arange(len(y_test)), y_test], 1e-7, 1)
+    assert run.loss("test") == pytest.approx(-np.log(picked).mean(), rel=1e-4)  # not the smoothed objective
+    assert run.accuracy("test") == pytest.approx((probabilities.argmax(1) == y_test).mean(), abs=1e-4)
+
+
 FLIPPED = TINY.replace(name="tiny-flip", test_time_flip=True)
 FLIPPED_COSINE = FLIPPED.replace(lr_schedule="cosine", weight_decay=0.05)  # its optimizer needs the steps per epoch
 
@@ -296,3 +322,45 @@ def test_a_stale_or_weightless_run_is_no_twin(tiny_run, monkeypatch, tmp_path):
     store.save({k: v for k, v in run.record.items() if k != "weights"}, run.probabilities, run.y_true, tmp_path)
     assert train.trained_twin(FLIPPED, 0, tmp_path) is None  # no weights to evaluate
     assert train.trained_twin(FLIPPED, 1, tmp_path) is None  # another seed
+
+
+# Test-time shifts
+
+
+def test_a_shifted_view_is_what_random_translation_makes_with_reflected_borders():
+    keras = train.backend.keras()
+    x = np.random.default_rng(0).random((2, 8, 8, 3)).astype("float32")
+    for dy, dx in [(2, 0), (-2, 0), (0, 2), (0, -2), (1, -3)]:
+        # output pixel (row, col) is the input's (row - dy, col - dx): the image moves dy down, dx right
+        transform = np.array([[1, 0, -dx, 0, 1, -dy, 0, 0]], dtype="float32")
+        expected = keras.ops.image.affine_transform(x, transform, interpolation="nearest", fill_mode="reflect")
+        np.testing.assert_allclose(train.shifted(x, dy, dx), np.asarray(expected), atol=1e-6)
+    assert train.shifted(x, 0, 0) is x
+
+
+def test_the_test_time_views_are_five_shifts_and_their_mirrors():
+    x = np.random.default_rng(1).random((2, 6, 6, 1))
+    views = list(train.test_time_views(x, flip=True, shift=1))
+    assert len(views) == 10 and len(list(train.test_time_views(x, shift=1))) == 5
+    np.testing.assert_array_equal(views[0], x)
+    np.testing.assert_array_equal(views[5], x[:, :, ::-1])
+    np.testing.assert_array_equal(views[1][:, 1:], x[:, :-1])  # moved one pixel down
+    assert [len(list(train.test_time_views(x, flip=flip))) for flip in (False, True)] == [1, 2]
+
+
+SHIFTED = FLIPPED.replace(name="tiny-shift", test_time_shift=2)
+
+
+def test_test_time_shifting_reuses_the_weights_and_averages_ten_views(tiny_run, monkeypatch):
+    run, root, _ = tiny_run
+    monkeypatch.setitem(train.experiments_registry(), "fashion-base", TINY)
+    averaged = train.train(SHIFTED, seed=0, root=root)
+    assert averaged["weights_from"]["experiment"] == "fashion-base"
+    model = train.models.build(TINY)
+    model.set_weights(run.weights())
+    (_, _), (_, _), (x_test, y_test), _ = train.prepared_data(SHIFTED)
+    views = list(train.test_time_views(x_test, flip=True, shift=2))
+    expected = np.mean([model.predict(view, verbose=0) for view in views], axis=0)
+    np.testing.assert_allclose(averaged.probabilities, expected, atol=2e-3)  # float16 on disk
+    assert averaged.accuracy("test") == pytest.approx((expected.argmax(1) == y_test).mean(), abs=1e-4)
+    assert averaged["single_view_metrics"]["test"] == pytest.approx(run["metrics"]["test"], rel=1e-5)
