@@ -222,11 +222,18 @@ def ablation_table(steps: pd.DataFrame):
 def variants_table(tried: pd.DataFrame):
     """Variants tried on a step (`lab.stats.variants`): validation accuracies that decided, test gain, epoch time."""
     from lab import experiments
+    from lab.data import DISPLAY_NAMES
 
     epochs = zip(tried["step_epoch_seconds"], tried["epoch_seconds"], strict=True)
+    steps = [experiments.get(step) for step in tried["step"]]
+    several_datasets = len({step.dataset for step in steps}) > 1
+
+    def step_title(step):
+        return step.title.removeprefix("+ ") + (f" ({DISPLAY_NAMES[step.dataset]})" if several_datasets else "")
+
     frame = pd.DataFrame({
         "essai": [experiments.get(name).title.removeprefix("+ ") for name in tried.index],
-        "sur l'étape": [experiments.get(step).title.removeprefix("+ ") for step in tried["step"]],
+        "sur l'étape": [step_title(step) for step in steps],
         "validation (étape)": tried["step_val"],
         "validation (essai)": tried["val_accuracy"],
         "gain (validation)": [diff(comparison) for comparison in tried["val_comparison"]],

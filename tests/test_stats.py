@@ -199,6 +199,17 @@ def test_variants_compare_each_try_with_its_step_on_validation_then_test(tmp_pat
     assert [cell.strip() for cell in cells[2:4]] == ["86,0\u00a0%", "85,0\u00a0%"]
     assert cells[4].strip().startswith("−1,0\u00a0pt (±")
     assert cells[0].strip().startswith("dropout") and cells[6].strip() == "11 → 11"
+    assert "(" not in cells[1]  # one dataset: the step's title alone
+
+
+def test_variants_of_both_datasets_say_which_each_step_is(tmp_path):
+    from lab import report
+
+    names = ["cifar-vgg-aug-cosine", "cifar-vgg-aug-cosine-dropout", "fashion-vgg-aug-cosine", "fashion-vgg-cosine"]
+    runs = {name: _step(tmp_path, name, [340]) for name in names}
+    tried = stats.variants({names[1]: names[0], names[3]: names[2]}, runs)
+    steps = [row.split("|")[2].strip() for row in report.variants_table(tried).data.splitlines()[2:]]
+    assert steps[0].endswith("(CIFAR-10)") and steps[1].endswith("(Fashion-MNIST)")
 
 
 def test_compare_on_validation_needs_the_stored_validation_predictions(tmp_path):
