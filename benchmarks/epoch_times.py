@@ -37,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lab import BEYOND, BRIEF, models, store, train  # noqa: E402
+from lab import BEYOND, BRIEF, epoch_benchmark_file, models, store, train  # noqa: E402
 from lab.models import INPUT_SHAPES  # noqa: E402
 
 TRAIN_SIZES = {"fashion_mnist": 60000, "cifar10": 50000}
@@ -94,7 +94,7 @@ def pair(args, load_before) -> None:
         print(f"{name:<30} " + " ".join(f"{t:7.1f}" for t in times))
     ratios = " ".join(f"{r:.2f}" for r in figures["ratios"])
     print(f"{b.name} / {a.name}: median {figures['median_ratio']:.2f} (each pair: {ratios})")
-    _store(f"epoch-times-pair-{a.name}-{b.name}.json", _record(args, load_before, figures))
+    _store(epoch_benchmark_file(pair=(a.name, b.name)), _record(args, load_before, figures))
 
 
 def main() -> None:
@@ -122,7 +122,7 @@ def main() -> None:
         ratio = t["median"] / first
         print(f"{name:<26} {t['min']:7.1f} {t['median']:7.1f} {t['max']:7.1f}  {ratio:7.2f}  {spread:6.1%}")
     record = _record(args, load_before, {"epoch_seconds": figures})
-    _store("epoch-times-beyond.json" if args.beyond else "epoch-times.json", record)
+    _store(epoch_benchmark_file(beyond=args.beyond), record)
 
 
 if __name__ == "__main__":

@@ -89,17 +89,25 @@ def trained_model(name: str, seed: int = 0):
     return model
 
 
-def epoch_benchmark(beyond: bool = False) -> dict | None:
+def epoch_benchmark(beyond: bool = False, pair: tuple[str, str] | None = None) -> dict | None:
     """The stored figures of `benchmarks/epoch_times.py` (one epoch of every model, timed in one run), if any.
 
-    `beyond`: those of `--beyond`, the models beyond the brief beside their starting points.
+    `beyond`: those of `--beyond`, the models beyond the brief beside their starting points;
+    `pair`: those of `--pair A B`, two models timed in alternation.
     """
     import json
 
     from lab import store
 
-    path = store.results_dir() / "benchmarks" / ("epoch-times-beyond.json" if beyond else "epoch-times.json")
+    path = store.results_dir() / "benchmarks" / epoch_benchmark_file(beyond, pair)
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def epoch_benchmark_file(beyond: bool = False, pair: tuple[str, str] | None = None) -> str:
+    """The file, under results/benchmarks, where `benchmarks/epoch_times.py` stores those figures."""
+    if pair:
+        return "epoch-times-pair-{}-{}.json".format(*pair)
+    return "epoch-times-beyond.json" if beyond else "epoch-times.json"
 
 
 def results(*names: str, seed: int = 0) -> dict[str, Run]:
