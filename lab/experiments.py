@@ -289,9 +289,6 @@ MIRROR_TITLE = "+ prédiction moyennée avec l'image miroir"
 
 _brief_best_fashion, _brief_last_cifar = BRIEF["fashion-dropout-norm"], BRIEF["cifar-conv6-bn-relu-40"]
 SHIFT_TITLE = "+ moyenne sur dix vues (décalages de 2 pixels, miroirs)"
-_final_fashion = _brief_best_fashion.replace(name="fashion-vgg-aug-cosine-tta", layers=FASHION_VGG, brief=(),
-                                             augmentation=AUGMENT, epochs=30, batch_size=128, test_time_flip=True,
-                                             **RECIPE, title=MIRROR_TITLE)  # fmt: skip
 _final_cifar = _brief_last_cifar.replace(name="cifar-vgg-aug-cosine-tta", layers=CIFAR_VGG, brief=(),
                                          augmentation=AUGMENT, precision="mixed_bfloat16", test_time_flip=True,
                                          **RECIPE, title=MIRROR_TITLE)  # fmt: skip
@@ -300,10 +297,13 @@ _BEYOND = (
                                 title="Deux blocs VGG + BatchNorm"),
     _brief_best_fashion.replace(name="fashion-vgg-aug", layers=FASHION_VGG, brief=(), seeds=ONE_SEED,
                                 augmentation=AUGMENT, title="+ augmentation (miroir, translation)"),
+    # Augmentation at the cosine rate (the final model until fashion-vgg-cosine, the same without it, validated better)
     _brief_best_fashion.replace(name="fashion-vgg-aug-cosine", layers=FASHION_VGG, brief=(), augmentation=AUGMENT,
                                 epochs=30, batch_size=128, seeds=ONE_SEED, **RECIPE,
-                                title="+ AdamW, taux cosinus, 30 époques, batch 128"),
-    _final_fashion,
+                                title="+ augmentation (miroir, translation)"),
+    _brief_best_fashion.replace(name="fashion-vgg-aug-cosine-tta", layers=FASHION_VGG, brief=(),
+                                augmentation=AUGMENT, epochs=30, batch_size=128, test_time_flip=True, **RECIPE,
+                                title="+ augmentation et prédiction moyennée avec l'image miroir"),
     # Three seeds: with one, its gain (+0.14 pt) was within the spread of the final's seeds (0.21 pt).
     _brief_last_cifar.replace(name="cifar-conv6-bn-aug", brief=(), augmentation=AUGMENT,
                               title="6 conv + BatchNorm + augmentation"),
@@ -324,45 +324,45 @@ _BEYOND = (
     # Discarded: validation +0.14 pt (margin ±0.89), and 81 s per epoch against 64 s in bfloat16.
     _brief_last_cifar.replace(name="cifar-vgg-aug-cosine-fp32", layers=CIFAR_VGG, brief=(), augmentation=AUGMENT,
                               seeds=ONE_SEED, **RECIPE, title="+ calcul en float32 au lieu de bfloat16"),
-    # The Fashion-MNIST cosine step without augmentation: what augmentation brings at a cosine rate
-    # (alone, at a constant rate, it lowered the test accuracy; the chapter leaves the question open).
+    # The Fashion-MNIST final model: the cosine step without augmentation, tried to see what augmentation
+    # brings at a cosine rate (at a constant rate it lowered the accuracy), validated better than with it.
     _brief_best_fashion.replace(name="fashion-vgg-cosine", layers=FASHION_VGG, brief=(), epochs=30, batch_size=128,
-                                seeds=ONE_SEED, **RECIPE, title="+ AdamW, taux cosinus, 30 époques, batch 128, sans"
-                                " augmentation"),
+                                **RECIPE, title="+ AdamW, taux cosinus, 30 époques, batch 128"),
     # Label smoothing (0.1) on the CIFAR-10 cosine step: the network still fits its training images
     # (98.6 %) far better than the validation ones (86.0 %); smoothing asks for less confident
     # outputs without slowing the computation, unlike dropout, which lowered the validation accuracy.
     _brief_last_cifar.replace(name="cifar-vgg-aug-cosine-ls", layers=CIFAR_VGG, brief=(), augmentation=AUGMENT,
                               precision="mixed_bfloat16", seeds=ONE_SEED, label_smoothing=0.1, **RECIPE,
                               title="+ lissage des étiquettes (0,1)"),
-    # Test-time shifts: the final models averaged over ten views (the image moved 2 pixels up, down,
-    # left and right, and the mirrors of those five), as they were trained to see them. Evaluation only.
-    _final_cifar.replace(name="cifar-vgg-aug-cosine-tta-shift", seeds=ONE_SEED, test_time_shift=2, title=SHIFT_TITLE),
-    _final_fashion.replace(name="fashion-vgg-aug-cosine-tta-shift", seeds=ONE_SEED, test_time_shift=2,
-                           title=SHIFT_TITLE),
+    # The CIFAR-10 final model: the mirror average extended to ten views (the image moved 2 pixels up,
+    # down, left and right, and the mirrors of those five), as training showed them. Evaluation only.
+    _final_cifar.replace(name="cifar-vgg-aug-cosine-tta-shift", test_time_shift=2, title=SHIFT_TITLE),
+    # The mirror average on the Fashion-MNIST final weights, a network that never saw a mirrored garment.
+    _brief_best_fashion.replace(name="fashion-vgg-cosine-tta", layers=FASHION_VGG, brief=(), epochs=30, batch_size=128,
+                                seeds=ONE_SEED, test_time_flip=True, **RECIPE, title=MIRROR_TITLE),
 )  # fmt: skip
 BEYOND: dict[str, Experiment] = {experiment.name: experiment for experiment in _BEYOND}
 # The ablations: from the brief's last model to the final one, each step one change from the previous.
 ABLATIONS = {
-    "fashion_mnist": ("fashion-dropout-norm", "fashion-vgg", "fashion-vgg-aug", "fashion-vgg-aug-cosine",
-                      "fashion-vgg-aug-cosine-tta"),
+    "fashion_mnist": ("fashion-dropout-norm", "fashion-vgg", "fashion-vgg-cosine"),
     "cifar10": ("cifar-conv6-bn-leaky", "cifar-conv6-bn-relu-40", "cifar-conv6-bn-aug", "cifar-conv6-bn-aug-bf16",
-                "cifar-vgg-aug", "cifar-vgg-aug-cosine", "cifar-vgg-aug-cosine-tta"),
+                "cifar-vgg-aug", "cifar-vgg-aug-cosine", "cifar-vgg-aug-cosine-tta", "cifar-vgg-aug-cosine-tta-shift"),
 }  # fmt: skip
-# Variants tried on a step of an ablation and discarded, because they lowered its validation accuracy.
-# A variant replaces its step only if it raises the validation accuracy beyond the comparison's
-# margin (`lab.stats.compare` on the validation split): each of these lengthens the training.
+# Variants tried on a step of an ablation and discarded. A variant replaces its step only if it
+# raises the validation accuracy beyond the comparison's margin (`lab.stats.compare` on the
+# validation split): a difference validation cannot see is not worth a longer training or a
+# longer prediction. On Fashion-MNIST that rule took augmentation out of the chain: without it,
+# the cosine step validated better (+0.82 pt, margin ±0.53), and the chain was rebuilt around it.
 DISCARDED = {
+    "fashion-vgg-aug": "fashion-vgg",
+    "fashion-vgg-aug-cosine": "fashion-vgg-cosine",
+    "fashion-vgg-aug-cosine-tta": "fashion-vgg-cosine",
+    "fashion-vgg-cosine-tta": "fashion-vgg-cosine",
     "cifar-vgg-aug-cosine-dropout": "cifar-vgg-aug-cosine",
     "cifar-vgg-aug-cosine-fp32": "cifar-vgg-aug-cosine",
 }
 # Variants being tried on a step, not yet decided by the validation split.
-ON_TRIAL = {
-    "fashion-vgg-cosine": "fashion-vgg-aug-cosine",
-    "cifar-vgg-aug-cosine-ls": "cifar-vgg-aug-cosine",
-    "cifar-vgg-aug-cosine-tta-shift": "cifar-vgg-aug-cosine-tta",
-    "fashion-vgg-aug-cosine-tta-shift": "fashion-vgg-aug-cosine-tta",
-}
+ON_TRIAL = {"cifar-vgg-aug-cosine-ls": "cifar-vgg-aug-cosine"}
 # What the final models aim at: test accuracy (mean over their seeds) in at most an hour of training each.
 TARGETS = {"fashion_mnist": 0.935, "cifar10": 0.88}
 TIME_BUDGET_SECONDS = 3600

@@ -157,9 +157,9 @@ def save(record: dict, probabilities: np.ndarray, y_true: np.ndarray, root: Path
     """
     folder = run_dir(record["experiment"], record["seed"], root)
     folder.mkdir(parents=True, exist_ok=True)
-    arrays = {"probabilities": probabilities.astype(np.float16), "y_true": y_true.astype(np.uint8)}
+    arrays = {"probabilities": compact(probabilities), "y_true": y_true.astype(np.uint8)}
     if validation is not None:
-        arrays |= {"val_probabilities": validation[0].astype(np.float16), "y_val": validation[1].astype(np.uint8)}
+        arrays |= {"val_probabilities": compact(validation[0]), "y_val": validation[1].astype(np.uint8)}
     files = {"predictions": _npz_bytes(arrays)}
     if weights is not None:
         files["weights"] = _npz_bytes({f"w{i:03d}": np.asarray(w) for i, w in enumerate(weights)})
@@ -174,6 +174,18 @@ def save(record: dict, probabilities: np.ndarray, y_true: np.ndarray, root: Path
             if old.name not in names.values():
                 old.unlink(missing_ok=True)
     return Run(record, folder)
+
+
+def compact(probabilities: np.ndarray) -> np.ndarray:
+    """The probabilities in float16 (half the size on disk), or in float32 where float16 would change a prediction.
+
+    Averaged views that disagree leave near-ties (0.4998 against 0.5002) that float16 rounds to
+    equal values: the stored predictions would then no longer give the accuracy that was measured.
+    """
+    half = probabilities.astype(np.float16)
+    if np.array_equal(half.argmax(axis=1), probabilities.argmax(axis=1)):
+        return half
+    return probabilities.astype(np.float32)
 
 
 def _digest(content: bytes) -> str:

@@ -75,6 +75,22 @@ def test_save_then_load_round_trip(tmp_path):
     assert "fashion-base" in repr(run) and "0.9000" in repr(run)
 
 
+def test_near_ties_that_float16_would_break_are_stored_in_float32(tmp_path):
+    """Two disagreeing views averaged: float16 rounds 0.50005 and 0.49995 to 0.5, and argmax picks the first."""
+    experiment = get("fashion-base")
+    probabilities, y_true = make_predictions()
+    tied = probabilities.copy()
+    tied[:10] = 0.0
+    tied[:10, 3], tied[:10, 7] = 0.49995, 0.50005  # class 7 predicted
+    y_true = np.where(np.arange(100) < 10, 7, y_true)
+    assert np.array_equal(tied.astype(np.float16)[:10, 3], tied.astype(np.float16)[:10, 7])  # float16 ties them
+    accuracy = float((tied.argmax(1) == y_true).mean())
+    store.save(make_record(experiment, accuracy=accuracy), tied, y_true, root=tmp_path)
+    run = store.load("fashion-base", 0, root=tmp_path)  # checks the stored predictions against the accuracy
+    np.testing.assert_array_equal(run.y_pred, tied.argmax(axis=1))
+    assert store.compact(tied).dtype == np.float32 and store.compact(probabilities).dtype == np.float16
+
+
 def test_history_is_a_table_indexed_by_epoch(tmp_path):
     experiment = get("fashion-base")
     store.save(make_record(experiment), *make_predictions(), root=tmp_path)
