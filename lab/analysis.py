@@ -80,6 +80,14 @@ def per_class_accuracy(run) -> pd.Series:
     return pd.Series(recall, index=class_names(run), name="accuracy").sort_values()
 
 
+def mirror_asymmetry(x: np.ndarray, y: np.ndarray, names: list[str]) -> pd.Series:
+    """How far each class's images are from their left-right mirror: the mean absolute pixel
+    difference over the mean pixel, per class, most symmetric first (0: every image its own mirror)."""
+    x = np.asarray(x, dtype=np.float32)
+    values = [np.abs(x[y == k] - x[y == k][:, :, ::-1]).mean() / x[y == k].mean() for k in range(len(names))]
+    return pd.Series(values, index=names, name="asymmetry").sort_values()
+
+
 def worst_classes(run, n: int = 1) -> list[str]:
     return list(per_class_accuracy(run).index[:n])
 

@@ -9,6 +9,7 @@ Generating it needs no TensorFlow, so chapters that show it stay fast.
 from __future__ import annotations
 
 from lab.models import INPUT_SHAPES, plan
+from lab.train import view_count
 
 INDENT = "    "
 
@@ -71,10 +72,10 @@ def _views_code(experiment) -> str:
     if not experiment.test_time_shift:
         return _MIRROR_CODE if experiment.test_time_flip else ""
     shift, side = experiment.test_time_shift, INPUT_SHAPES[experiment.dataset][0]
-    mirrors = " and their mirrors" if experiment.test_time_flip else ""
+    mirrors = ", and their mirrors" if experiment.test_time_flip else ""
     return (
-        f"\n# predict the mean of the probabilities of each image shifted by {shift} pixels up, down, left and right"
-        f"{mirrors}\n# (the uncovered border mirrored, as RandomTranslation fills it)\n"
+        f"\n# predict the mean probabilities of {view_count(experiment)} views of each image: itself and its shifts"
+        f"\n# by {shift} pixels up, down, left and right (border mirrored, as RandomTranslation fills it){mirrors}\n"
         f'padded = np.pad(x_test, ((0, 0), ({shift}, {shift}), ({shift}, {shift}), (0, 0)), mode="symmetric")\n'
         f"moves = [(0, 0), ({shift}, 0), (-{shift}, 0), (0, {shift}), (0, -{shift})]\n"
         f"views = [padded[:, {shift} - dy : {shift} - dy + {side}, {shift} - dx : {shift} - dx + {side}]\n"

@@ -257,6 +257,11 @@ def predict(model, x, flip: bool = False, shift: int = 0, batch_size: int = 512)
     return total / count if count > 1 else total
 
 
+def view_count(experiment) -> int:
+    """How many views of each image the experiment's prediction averages (`test_time_views`)."""
+    return (5 if experiment.test_time_shift else 1) * (2 if experiment.test_time_flip else 1)
+
+
 def test_time_views(x, flip: bool = False, shift: int = 0):
     """The images, shifted by `shift` pixels up, down, left and right, and (`flip`) the mirrors of those,
     one view at a time (ten copies of the training images would not be small)."""

@@ -45,6 +45,15 @@ def test_per_class_accuracy_is_recall_worst_first(tmp_path):
     assert analysis.worst_classes(run, 1) == ["Oiseau"]
 
 
+def test_mirror_asymmetry_is_zero_for_symmetric_images_and_ranks_the_classes():
+    symmetric = np.array([[1, 2, 2, 1]] * 4, dtype=np.float32)  # each row reads the same both ways
+    lopsided = np.array([[4, 0, 0, 0]] * 4, dtype=np.float32)  # mean 1, |x - mirror| = 8/4 = 2 per pixel
+    x = np.stack([symmetric, lopsided, symmetric])[..., np.newaxis]
+    asymmetry = analysis.mirror_asymmetry(x, np.array([0, 1, 0]), ["symétrique", "penchée"])
+    assert list(asymmetry.index) == ["symétrique", "penchée"]
+    assert asymmetry.tolist() == [0.0, 2.0]
+
+
 def test_frequent_errors_ranks_true_predicted_pairs(tmp_path):
     run = make_run(tmp_path, y_true=[3, 3, 3, 5, 1, 1], y_pred=[5, 5, 3, 3, 9, 1])
     errors = analysis.frequent_errors(run, 2)

@@ -133,15 +133,17 @@ class _FakeModel:
         return np.stack([np.sin(scores * (k + 1)) for k in range(10)], axis=1)
 
 
-@pytest.mark.parametrize("name", ["cifar-vgg-aug-cosine-tta-shift", "fashion-vgg-aug-cosine-tta-shift"])
-def test_the_shown_test_time_views_predict_as_lab_does(name):
-    experiment = EXPERIMENTS[name]
+@pytest.mark.parametrize(("name", "flip", "shift"), [("cifar-vgg-aug-cosine-tta-shift", True, 2),
+                                                    ("fashion-vgg-cosine", False, 1)])  # fmt: skip
+def test_the_shown_test_time_views_predict_as_lab_does(name, flip, shift):
+    experiment = EXPERIMENTS[name].replace(test_time_flip=flip, test_time_shift=shift)
     code = keras_code.training_code(experiment)
     views = code[code.index("# predict the mean"):]
-    assert "mode=\"symmetric\"" in views and "view[:, :, ::-1]" in views
+    assert "mode=\"symmetric\"" in views and ("view[:, :, ::-1]" in views) == flip
+    assert f"of {train.view_count(experiment)} views" in views
     shape = (3, *models.INPUT_SHAPES[experiment.dataset])
     x_test = np.random.default_rng(0).random(shape)
     namespace = {"np": np, "x_test": x_test, "model": _FakeModel()}
     exec(views, namespace)
-    expected = train.predict(_FakeModel(), x_test, flip=True, shift=experiment.test_time_shift)
+    expected = train.predict(_FakeModel(), x_test, flip=flip, shift=shift)
     np.testing.assert_allclose(namespace["probabilities"], expected, rtol=1e-12)

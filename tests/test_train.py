@@ -346,6 +346,9 @@ def test_the_test_time_views_are_five_shifts_and_their_mirrors():
     np.testing.assert_array_equal(views[5], x[:, :, ::-1])
     np.testing.assert_array_equal(views[1][:, 1:], x[:, :-1])  # moved one pixel down
     assert [len(list(train.test_time_views(x, flip=flip))) for flip in (False, True)] == [1, 2]
+    for flip, shift in [(False, 0), (True, 0), (False, 1), (True, 1)]:
+        experiment = TINY.replace(test_time_flip=flip, test_time_shift=shift)
+        assert train.view_count(experiment) == len(list(train.test_time_views(x, flip, shift)))
 
 
 SHIFTED = FLIPPED.replace(name="tiny-shift", test_time_shift=2)
