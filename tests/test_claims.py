@@ -530,6 +530,19 @@ def test_plus_loin_bfloat16_promised_time_on_the_benchmark_and_the_full_runs_den
 
 
 @beyond_chapter
+def test_plus_loin_alternating_the_precisions_does_not_settle_the_speed():
+    section = "plus-loin-ablation"
+    pairs = [lab.epoch_benchmark(pair=names) for names in (("cifar-conv6-bn-aug", "cifar-conv6-bn-aug-bf16"),
+                                                          ("cifar-vgg-aug-cosine-fp32", "cifar-vgg-aug-cosine"))]
+    claim(all(pair["steps"] > lab.epoch_benchmark(beyond=True)["steps"] for pair in pairs), section,
+          "the alternating benchmark is longer than the first one ('plus long')")  # fmt: skip
+    claim(all(min(pair["ratios"]) < 0.7 and max(pair["ratios"]) > 0.85 for pair in pairs), section,
+          "a bfloat16 epoch lasts from much less than a float32 one to about as long, depending on the pair")
+    jumps = [max(times) / min(times) for pair in pairs for times in pair["epoch_seconds"].values()]
+    claim(max(jumps) > 1.8, section, "one model's epoch time sometimes doubles from one build to the next")
+
+
+@beyond_chapter
 def test_plus_loin_both_finals_learn_their_training_images_almost_by_heart():
     for dataset in experiments.ABLATIONS:
         runs = _final(dataset)
