@@ -200,7 +200,7 @@ def ablation(chain, runs_by_name: dict) -> pd.DataFrame:
             "test_accuracy": np.mean([r.accuracy("test") for r in runs]),
             "comparison": step,
             "within_spread": bool(step and abs(step.gain) < spread and step.seeds < MIN_SEEDS),
-            "epoch_seconds": float(np.median([median_epoch(r) for r in runs])),
+            "epoch_seconds": seeds_median_epoch(runs),
             "seconds": float(np.median([r["wall_seconds"] for r in runs])),
         })  # fmt: skip
     return pd.DataFrame(rows).set_index("experiment")
@@ -209,6 +209,11 @@ def ablation(chain, runs_by_name: dict) -> pd.DataFrame:
 def median_epoch(run) -> float:
     """A run's median epoch in seconds: robust to the few epochs that shared the machine."""
     return float(run.history["seconds"].median())
+
+
+def seeds_median_epoch(runs) -> float:
+    """The median, over a model's seeds, of each training's median epoch."""
+    return float(np.median([median_epoch(run) for run in as_runs(runs)]))
 
 
 def epoch_time_spread(runs) -> float:
@@ -237,7 +242,8 @@ def variants(tried: dict, runs_by_name: dict) -> pd.DataFrame:
     `val_gain`: the variant's validation accuracy minus the step's, which decides whether the
     variant is kept, and `val_comparison` its margin (`compare` on the validation images);
     `comparison`: their test accuracies (`compare`), read after the decision;
-    `epoch_seconds`: the median epoch of the variant and of the step.
+    `epoch_seconds`: the median epoch of the variant and of the step, over all their seeds given
+    (a single training's median can be skewed by a machine busy with other work).
     """
     rows = []
     for variant, step in tried.items():
@@ -249,7 +255,8 @@ def variants(tried: dict, runs_by_name: dict) -> pd.DataFrame:
             "step_gap": base.accuracy("train") - base.accuracy("val"),
             "gap": ran.accuracy("train") - ran.accuracy("val"),
             "comparison": compare(base, ran),
-            "step_epoch_seconds": median_epoch(base), "epoch_seconds": median_epoch(ran),
+            "step_epoch_seconds": seeds_median_epoch(runs_by_name[step]),
+            "epoch_seconds": seeds_median_epoch(runs_by_name[variant]),
         })  # fmt: skip
     return pd.DataFrame(rows).set_index("experiment")
 

@@ -331,7 +331,7 @@ def _machine_spread():
 
 
 def _discarded():
-    runs = {name: seeds(name)[:1] for pair in experiments.DISCARDED.items() for name in pair}
+    runs = {name: seeds(name) for pair in experiments.DISCARDED.items() for name in pair}
     return stats.variants(experiments.DISCARDED, runs)
 
 

@@ -202,6 +202,17 @@ def test_variants_compare_each_try_with_its_step_on_validation_then_test(tmp_pat
     assert "(" not in cells[1]  # one dataset: the step's title alone
 
 
+def test_variants_take_the_epoch_time_over_every_seed_given_and_decide_on_seed_0(tmp_path):
+    step = _step(tmp_path, "cifar-vgg-aug-cosine", [344, 300, 300])
+    for run, seconds in zip(step, [90.0, 30.0, 40.0], strict=True):  # seed 0 shared its machine
+        run.record["history"] = [{**row, "seconds": seconds} for row in run.record["history"]]
+    variant = "cifar-vgg-aug-cosine-dropout"
+    runs = {"cifar-vgg-aug-cosine": step, variant: _step(tmp_path, variant, [340])}
+    row = stats.variants({variant: "cifar-vgg-aug-cosine"}, runs).iloc[0]
+    assert row["step_epoch_seconds"] == 40.0 and row["val_comparison"].seeds == 1
+    assert row["step_val"] == pytest.approx(344 / 400)
+
+
 def test_variants_of_both_datasets_say_which_each_step_is(tmp_path):
     from lab import report
 
