@@ -297,7 +297,7 @@ _BEYOND = (
                                 title="Deux blocs VGG + BatchNorm"),
     _brief_best_fashion.replace(name="fashion-vgg-aug", layers=FASHION_VGG, brief=(), seeds=ONE_SEED,
                                 augmentation=AUGMENT, title="+ augmentation (miroir, translation)"),
-    # Augmentation at the cosine rate (the final model until fashion-vgg-cosine, the same without it, validated better)
+    # Augmentation at the cosine rate: the step until fashion-vgg-cosine, the same without it, validated better
     _brief_best_fashion.replace(name="fashion-vgg-aug-cosine", layers=FASHION_VGG, brief=(), augmentation=AUGMENT,
                                 epochs=30, batch_size=128, seeds=ONE_SEED, **RECIPE,
                                 title="+ augmentation (miroir, translation)"),

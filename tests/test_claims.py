@@ -433,8 +433,11 @@ def test_plus_loin_the_epochs_fit_the_hour_and_validation_plateaus_at_the_end():
         runs = _final(dataset)
         claim(max(run["wall_seconds"] for run in runs) < 0.95 * experiments.TIME_BUDGET_SECONDS, "plus-loin",
               f"the epochs of the {dataset} final fit in the hour with a margin")  # fmt: skip
-        claim(min(analysis.best_epoch(run) for run in runs) >= 0.8 * len(runs[0].history), "plus-loin",
-              f"the best validation epoch of the {dataset} final is one of the last")  # fmt: skip
+        claim(min(analysis.best_epoch(run) for run in runs) >= 0.6 * len(runs[0].history), "plus-loin",
+              f"the best validation epoch of the {dataset} final is in its last third or so")  # fmt: skip
+        claim(all(run.history["val_accuracy"].max() - run.history["val_accuracy"].iloc[-1] < 0.005 for run in runs),
+              "plus-loin", f"the {dataset} final's validation plateaus at the end: its last epoch is within half a "
+              "point of its best")  # fmt: skip
 
 
 @beyond_chapter
@@ -509,8 +512,8 @@ def test_plus_loin_augmentation_lowers_fashion_at_both_rates_because_every_shoe_
     of_means = analysis.mirror_asymmetry(means, np.arange(len(names)), names)
     claim(of_means[list(FOOTWEAR)].min() > 2 * of_means.drop(index=list(FOOTWEAR)).max(), section,
           "every shoe points the same way: the mean shoe is far from its mirror, the mean garment is not")  # fmt: skip
-    claim(stats.compare(seeds(FORMER_FINAL), final).result != stats.WORSE, section,
-          "the former final (augmentation and mirror) does no better than the new one on three seeds")
+    claim(stats.compare(seeds(FORMER_FINAL), final).result == stats.BETTER, section,
+          "the former final (augmentation and mirror) stays below the new one on three seeds ('reste sous')")
     change = analysis.per_class_accuracy(lab.result(FASHION_MIRROR)) - analysis.per_class_accuracy(final[0])
     claim(change.idxmin() in FOOTWEAR and change.drop(index=list(FOOTWEAR)).abs().max() < 0.01, section,
           "the mirror's loss falls on the shoes ('se concentre')")  # fmt: skip
