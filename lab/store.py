@@ -179,7 +179,7 @@ def save(record: dict, probabilities: np.ndarray, y_true: np.ndarray, root: Path
 def compact(probabilities: np.ndarray) -> np.ndarray:
     """The probabilities in float16 (half the size on disk), or in float32 where float16 would change a prediction.
 
-    Averaged views that disagree leave near-ties (0.4998 against 0.5002) that float16 rounds to
+    Averaged views that disagree leave near-ties (0.49995 against 0.50005) that float16 rounds to
     equal values: the stored predictions would then no longer give the accuracy that was measured.
     """
     half = probabilities.astype(np.float16)

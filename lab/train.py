@@ -300,13 +300,15 @@ def _evaluation(experiment, model, splits: dict) -> tuple[dict, dict]:
     With test-time flipping or shifting the single-view metrics are kept too (`single_view_metrics`),
     so that the gain of the averaged views is measured on the same weights.
     """
+    single = {}  # single-view probabilities, where they were computed already
     if experiment.label_smoothing:  # the stored loss is the plain cross-entropy, comparable with other runs
-        predicted = {name: predict(model, x) for name, (x, _) in splits.items()}
-        metrics = {name: _metrics(predicted[name], y) for name, (_, y) in splits.items()}
+        single = {name: predict(model, x) for name, (x, _) in splits.items()}
+        metrics = {name: _metrics(single[name], y) for name, (_, y) in splits.items()}
     else:
         metrics = {name: _evaluate(model, x, y, 512) for name, (x, y) in splits.items()}
     if not (experiment.test_time_flip or experiment.test_time_shift):
-        return {"metrics": metrics}, {name: predict(model, splits[name][0]) for name in ("val", "test")}
+        probabilities = {name: single[name] if single else predict(model, splits[name][0]) for name in ("val", "test")}
+        return {"metrics": metrics}, probabilities
     views = {"flip": experiment.test_time_flip, "shift": experiment.test_time_shift}
     averaged = {name: predict(model, x, **views) for name, (x, _) in splits.items()}
     averaged_metrics = {name: _metrics(averaged[name], y) for name, (_, y) in splits.items()}
