@@ -37,6 +37,15 @@ def test_confusion_counts_true_rows_and_predicted_columns(tmp_path):
     assert matrix[0, 0] == 1 and matrix[0, 1] == 1 and matrix[1, 1] == 1 and matrix[2, 1] == 1
 
 
+def test_confusion_is_scikit_learns_confusion_matrix(tmp_path):
+    from sklearn.metrics import confusion_matrix
+
+    rng = np.random.default_rng(0)
+    y_true, y_pred = rng.integers(0, 10, 500, dtype=np.uint8), rng.integers(0, 10, 500, dtype=np.uint8)
+    run = make_run(tmp_path, y_true=y_true, y_pred=y_pred)
+    np.testing.assert_array_equal(analysis.confusion(run), confusion_matrix(y_true, y_pred, labels=range(10)))
+
+
 def test_per_class_accuracy_is_recall_worst_first(tmp_path):
     run = make_run(tmp_path, y_true=[0, 0, 1, 1, 2], y_pred=[0, 1, 1, 1, 0])
     recall = analysis.per_class_accuracy(run).dropna()

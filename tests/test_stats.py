@@ -56,6 +56,13 @@ def test_the_margin_combines_seed_spread_and_test_error(tmp_path):
     assert comparison.margin == pytest.approx(np.hypot(t * comparison.seed_error, 2 * comparison.test_error))
 
 
+@pytest.mark.parametrize("n", [2, 3, 5, 30])
+def test_student_quantile_is_scipy_stats_t(n):
+    from scipy.stats import t
+
+    assert stats.student_quantile(n) == pytest.approx(t.ppf(0.975, n - 1), rel=1e-12)
+
+
 def test_a_single_seed_has_no_seed_error(tmp_path):
     comparison = stats.compare(_runs(tmp_path, "a", [300]), _runs(tmp_path, "b", [320]))
     assert comparison.seed_error is None and not comparison.decided_by_seeds
