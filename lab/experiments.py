@@ -44,7 +44,7 @@ OPTIONAL_DEFAULTS = {
 }  # fmt: skip
 # Fields that change how a trained model predicts, not how it is trained.
 EVALUATION_FIELDS = ("test_time_flip", "test_time_shift")
-AUGMENTATIONS = ("flip", "translate")
+AUGMENTATIONS = ("flip", "translate", "erase")
 LR_SCHEDULES = ("constant", "cosine")
 PRECISIONS = ("float32", "mixed_bfloat16")
 
@@ -66,7 +66,8 @@ class Experiment:
     validation_fraction: float = 0.1
     train_limit: int | None = None  # use only the first N training images (tests)
     # Beyond the brief: see OPTIONAL_DEFAULTS
-    augmentation: tuple[str, ...] = ()  # "flip" (left-right) and/or "translate" (shifts of up to 10 %)
+    # "flip" (left-right), "translate" (shifts of up to 10 %), "erase" (a grey rectangle, one image in two)
+    augmentation: tuple[str, ...] = ()
     weight_decay: float = 0.0  # decoupled weight decay (AdamW) when > 0
     lr_schedule: str = "constant"  # or "cosine": cosine decay of the learning rate to 0 over the epochs
     precision: str = "float32"  # or "mixed_bfloat16": bfloat16 computations, float32 weights and output
@@ -334,6 +335,13 @@ _BEYOND = (
     _brief_last_cifar.replace(name="cifar-vgg-aug-cosine-ls", layers=CIFAR_VGG, brief=(), augmentation=AUGMENT,
                               precision="mixed_bfloat16", seeds=ONE_SEED, label_smoothing=0.1, **RECIPE,
                               title="+ lissage des étiquettes (0,1)"),
+    # Random erasing on the CIFAR-10 cosine step: label smoothing, which asks for less confident
+    # outputs, did not raise the validation accuracy beyond the margin (+0.72 pt, ±0.88); erasing a
+    # grey rectangle in one image in two hides part of the object, so that the network cannot rely on
+    # one detail of its training images (train 98.6 %, validation 86.0 %), at no cost in computation.
+    _brief_last_cifar.replace(name="cifar-vgg-aug-cosine-erase", layers=CIFAR_VGG, brief=(), seeds=ONE_SEED,
+                              augmentation=(*AUGMENT, "erase"), precision="mixed_bfloat16", **RECIPE,
+                              title="+ effacement aléatoire (un rectangle gris, une image sur deux)"),
     # The CIFAR-10 final model: the mirror average extended to ten views (the image moved 2 pixels up,
     # down, left and right, and the mirrors of those five), as training showed them. Evaluation only.
     _final_cifar.replace(name="cifar-vgg-aug-cosine-tta-shift", test_time_shift=2, title=SHIFT_TITLE),
@@ -360,9 +368,10 @@ DISCARDED = {
     "fashion-vgg-cosine-tta": "fashion-vgg-cosine",
     "cifar-vgg-aug-cosine-dropout": "cifar-vgg-aug-cosine",
     "cifar-vgg-aug-cosine-fp32": "cifar-vgg-aug-cosine",
+    "cifar-vgg-aug-cosine-ls": "cifar-vgg-aug-cosine",
 }
 # Variants being tried on a step, not yet decided by the validation split.
-ON_TRIAL = {"cifar-vgg-aug-cosine-ls": "cifar-vgg-aug-cosine"}
+ON_TRIAL = {"cifar-vgg-aug-cosine-erase": "cifar-vgg-aug-cosine"}
 # What the final models aim at: test accuracy (mean over their seeds) in at most an hour of training each.
 TARGETS = {"fashion_mnist": 0.935, "cifar10": 0.88}
 TIME_BUDGET_SECONDS = 3600

@@ -58,7 +58,11 @@ def model_code(experiment) -> str:
 
 
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
-AUGMENTATION_CODE = {"flip": 'layers.RandomFlip("horizontal"),', "translate": "layers.RandomTranslation(0.1, 0.1),"}
+AUGMENTATION_CODE = {
+    "flip": 'layers.RandomFlip("horizontal"),',
+    "translate": "layers.RandomTranslation(0.1, 0.1),",
+    "erase": "layers.RandomErasing(factor=(0.5, 0.5), scale=(0.02, 0.33), fill_value=0.5, value_range=(0, 1)),",
+}
 
 
 _MIRROR_CODE = (

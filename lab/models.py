@@ -192,6 +192,12 @@ def _dtype(experiment) -> dict:
 
 # The largest random shift of "translate", as a fraction of the image's side, in each direction.
 TRANSLATION = 0.1
+# "erase" (random erasing, Zhong et al. 2017): the share of images erased, the range of the share of
+# each side the rectangle covers (each side drawn alone: RandomErasing's `scale`, then its square
+# root), and its grey, the middle of the [0, 1] pixel range.
+ERASE_PROBABILITY = 0.5
+ERASE_SCALE = (0.02, 0.33)
+ERASE_FILL = 0.5
 
 
 def _augmentation_layer(name: str, dtype: dict):
@@ -199,6 +205,9 @@ def _augmentation_layer(name: str, dtype: dict):
     layers = backend.keras().layers
     if name == "flip":
         return layers.RandomFlip("horizontal", name="random_flip", **dtype)
+    if name == "erase":  # a factor of (p, p) erases with probability p; a single number would draw p in [0, p]
+        return layers.RandomErasing(factor=(ERASE_PROBABILITY, ERASE_PROBABILITY), scale=ERASE_SCALE,
+                                    fill_value=ERASE_FILL, value_range=(0, 1), name="random_erasing", **dtype)
     return layers.RandomTranslation(TRANSLATION, TRANSLATION, name="random_translation", **dtype)
 
 

@@ -1,5 +1,6 @@
 """The model builder: parameter counts against Keras, shapes, and refused specs."""
 
+import numpy as np
 import pytest
 
 from lab import experiments, models, params
@@ -288,6 +289,21 @@ def test_augmentation_and_global_average_pooling_build_without_extra_parameters(
     assert [type(layer) for layer in model.layers[:2]] == [layers.RandomFlip, layers.RandomTranslation]
     assert any(isinstance(layer, layers.GlobalAveragePooling2D) for layer in model.layers)
     assert model.count_params() == params.count_params(STRONGER)
+
+
+def test_random_erasing_greys_a_rectangle_in_one_image_in_two_and_only_in_training():
+    experiment = EXPERIMENTS["cifar-norm"].replace(augmentation=("erase",))
+    model = models.build(experiment)
+    erasing, images = model.layers[0], np.full((2000, 32, 32, 3), 0.2, dtype="float32")
+    erased = np.asarray(erasing(images, training=True))
+    changed = (erased != 0.2).any(axis=(1, 2, 3))
+    assert 0.45 < changed.mean() < 0.55  # one image in two (binomial sd 1.1 pt)
+    assert set(np.unique(erased)) == {np.float32(0.2), np.float32(models.ERASE_FILL)}
+    area = (erased[changed] == models.ERASE_FILL).mean(axis=(1, 2, 3))
+    assert area.min() > 0.0 and area.max() <= models.ERASE_SCALE[1] + 0.05
+    np.testing.assert_array_equal(np.asarray(erasing(images, training=False)), images)
+    # its random state is a variable of the model: a checkpoint saves it, a resumed run restores it
+    assert any("seed_generator" in variable.path for variable in model.variables)
 
 
 def test_global_average_pooling_needs_image_maps():
