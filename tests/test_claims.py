@@ -319,7 +319,7 @@ def _ablation(dataset):
     return stats.ablation(chain, {name: seeds(name) for name in chain})
 
 
-DROPOUT, FLOAT32 = "cifar-vgg-aug-cosine-dropout", "cifar-vgg-aug-cosine-fp32"
+DROPOUT, FLOAT32, SMOOTHING = "cifar-vgg-aug-cosine-dropout", "cifar-vgg-aug-cosine-fp32", "cifar-vgg-aug-cosine-ls"
 AUGMENTED, AUGMENTED_COSINE = "fashion-vgg-aug", "fashion-vgg-aug-cosine"
 FORMER_FINAL, FASHION_MIRROR = "fashion-vgg-aug-cosine-tta", "fashion-vgg-cosine-tta"
 FOOTWEAR = {"Sandales", "Baskets", "Bottines"}
@@ -347,11 +347,29 @@ def test_plus_loin_no_discarded_variant_raised_validation_beyond_its_margin():
     claim(all(discarded.loc[name, "val_comparison"].result == stats.WORSE for name in fashion if name != FORMER_FINAL),
           section, "augmentation at either rate and the mirror each lower the validation accuracy ('abaissent')")
     cifar = discarded.drop(index=fashion)
-    claim(set(cifar.index) == {DROPOUT, FLOAT32} and set(cifar["step"]) == {"cifar-vgg-aug-cosine"}, section,
-          "on CIFAR-10, dropout and float32 were tried on the step « AdamW, taux cosinus »")  # fmt: skip
+    claim(set(cifar.index) == {DROPOUT, SMOOTHING, FLOAT32} and set(cifar["step"]) == {"cifar-vgg-aug-cosine"},
+          section, "on CIFAR-10, dropout, label smoothing and float32 were tried on the step « AdamW, taux cosinus »")
     without = stats.compare(seeds(AUGMENTED_COSINE)[:1], seeds(experiments.ABLATIONS["fashion_mnist"][-1])[:1], "val")
     claim(without.result == stats.BETTER, section,
           "the cosine step without augmentation validated better than with it, and became the final model")  # fmt: skip
+
+
+@beyond_chapter
+def test_plus_loin_label_smoothing_changes_the_confidence_not_the_accuracy():
+    smoothed, before = lab.result(SMOOTHING), lab.result(experiments.DISCARDED[SMOOTHING])
+    section = "plus-loin-ecarte"
+    test = stats.compare(before, smoothed)
+    claim(test.result == stats.SAME and abs(test.gain) < 0.002, section, "the test difference disappears ('disparaît')")
+    claim(smoothed.accuracy("val") > before.accuracy("val"), section, "validation goes up ('passe de … à')")
+    claim(abs(smoothed.accuracy("train") - before.accuracy("train")) < 0.005 and smoothed.accuracy("train") > 0.97,
+          section, "the network still learns its training images almost by heart, as without smoothing")
+    after, without = calibration.calibrate(smoothed), calibration.calibrate(before)
+    claim(after["confidence_before"] < after["accuracy"] and after["temperature"] < 1, section,
+          "with smoothing the network is underconfident ('trop peu'), and the temperature sharpens it")
+    claim(without["confidence_before"] > without["accuracy"] and without["temperature"] > 1, section,
+          "without smoothing it is overconfident ('trop')")
+    claim(abs(after["ece_after"] - without["ece_after"]) < 0.005, section,
+          "after temperature scaling both reach the same calibration error: smoothing adds nothing a temperature does")
 
 
 @beyond_chapter
