@@ -2,14 +2,14 @@
 
 A comparison of two models is decided here, once, from every seed stored for both:
 
-- `gain`: the mean, over the seeds both models have, of the test-accuracy difference
-  (b − a, same seed, same test images);
-- `test_error`: the standard error of that mean due to the test images (paired: the
+- `gain`: the mean, over the seeds both models have, of the accuracy difference on the
+  split compared (b − a, same seed, same images: test, or validation to decide);
+- `image_error`: the standard error of that mean due to the images (paired: the
   per-image differences of correctness, per seed), as if the trained models were fixed;
 - `seed_error`: the standard error due to training itself, from the spread of the
   per-seed differences (seed-to-seed; unknown with a single seed);
 - `margin`: the half-width of the interval the report quotes, combining both:
-  sqrt((t · seed_error)² + (2 · test_error)²), with t the 97.5 % Student quantile for
+  sqrt((t · seed_error)² + (2 · image_error)²), with t the 97.5 % Student quantile for
   n − 1 degrees of freedom (4.3 for three seeds), so that three seeds that disagree are
   not read as a change.
 
@@ -17,7 +17,7 @@ A comparison of two models is decided here, once, from every seed stored for bot
 
 Two seeds estimate the seed-to-seed spread too poorly to decide anything (t = 12.7 for
 one degree of freedom): until both models have at least `MIN_SEEDS` seeds in common, the
-comparison is that of seed 0 alone, on the test images.
+comparison is that of seed 0 alone.
 """
 
 from __future__ import annotations
@@ -33,14 +33,15 @@ MIN_SEEDS = 3  # fewer seeds in common: compare seed 0 only
 
 @dataclass(frozen=True)
 class Comparison:
-    """How model b compares with model a on the test set (or the validation set: `compare(..., split="val")`)."""
+    """How model b compares with model a on the images of `split`: test, or validation (to decide)."""
 
     result: str
     gain: float
     margin: float
-    test_error: float
+    image_error: float
     seed_error: float | None
     seeds: int
+    split: str = "test"
 
     @property
     def decided_by_seeds(self) -> bool:
@@ -79,12 +80,12 @@ def compare(a, b, split: str = "test") -> Comparison:
     differences = [paired_difference(run_a, run_b, split) for run_a, run_b in pairs]
     gains = np.array([gain for gain, _ in differences])
     n = len(pairs)
-    test_error = float(np.sqrt(np.mean([error**2 for _, error in differences]) / n))
+    image_error = float(np.sqrt(np.mean([error**2 for _, error in differences]) / n))
     seed_error = float(gains.std(ddof=1) / np.sqrt(n)) if n >= 2 else None
-    margin = float(np.hypot(student_quantile(n) * (seed_error or 0.0), 2 * test_error))
+    margin = float(np.hypot(student_quantile(n) * (seed_error or 0.0), 2 * image_error))
     gain = float(gains.mean())
     result = BETTER if gain > margin else WORSE if gain < -margin else SAME
-    return Comparison(result, gain, margin, test_error, seed_error, n)
+    return Comparison(result, gain, margin, image_error, seed_error, n, split)
 
 
 def student_quantile(n: int) -> float:

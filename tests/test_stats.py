@@ -46,14 +46,14 @@ def test_seeds_that_disagree_are_not_a_change(tmp_path):
     """Each seed alone is beyond its test-set error, but the seeds point both ways."""
     comparison = stats.compare(_runs(tmp_path, "a", [300, 300, 300]), _runs(tmp_path, "b", [340, 260, 330]))
     assert comparison.result == stats.SAME
-    assert comparison.seed_error > comparison.test_error
+    assert comparison.seed_error > comparison.image_error
 
 
-def test_the_margin_combines_seed_spread_and_test_error(tmp_path):
+def test_the_margin_combines_seed_spread_and_image_error(tmp_path):
     comparison = stats.compare(_runs(tmp_path, "a", [300, 300, 300]), _runs(tmp_path, "b", [310, 320, 330]))
     t = stats.student_quantile(3)
     assert t == pytest.approx(4.303, abs=1e-3)
-    assert comparison.margin == pytest.approx(np.hypot(t * comparison.seed_error, 2 * comparison.test_error))
+    assert comparison.margin == pytest.approx(np.hypot(t * comparison.seed_error, 2 * comparison.image_error))
 
 
 @pytest.mark.parametrize("n", [2, 3, 5, 30])
@@ -66,7 +66,7 @@ def test_student_quantile_is_scipy_stats_t(n):
 def test_a_single_seed_has_no_seed_error(tmp_path):
     comparison = stats.compare(_runs(tmp_path, "a", [300]), _runs(tmp_path, "b", [320]))
     assert comparison.seed_error is None and not comparison.decided_by_seeds
-    assert comparison.margin == pytest.approx(2 * comparison.test_error)
+    assert comparison.margin == pytest.approx(2 * comparison.image_error)
 
 
 def test_two_seeds_are_not_enough_to_use_the_seed_spread(tmp_path):
@@ -233,6 +233,8 @@ def test_variants_of_both_datasets_say_which_each_step_is(tmp_path):
 def test_compare_on_validation_needs_the_stored_validation_predictions(tmp_path):
     with_validation = _step(tmp_path, "cifar-norm", [300])
     without = _runs(tmp_path, "cifar-dropout", [310])
-    assert stats.compare(with_validation, with_validation, "val").gain == 0
+    on_validation = stats.compare(with_validation, with_validation, "val")
+    assert on_validation.gain == 0 and on_validation.split == "val"
+    assert stats.compare(with_validation, with_validation).split == "test"
     with pytest.raises(ValueError, match="no stored predictions for the split 'val'"):
         stats.compare(with_validation, without, "val")
