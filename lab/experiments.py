@@ -332,6 +332,7 @@ _BEYOND = (
     # Label smoothing (0.1) on the CIFAR-10 cosine step: the network still fits its training images
     # (98.6 %) far better than the validation ones (86.0 %); smoothing asks for less confident
     # outputs without slowing the computation, unlike dropout, which lowered the validation accuracy.
+    # Discarded: validation +0.72 pt (margin ±0.88), test +0.01 pt; it made the network underconfident.
     _brief_last_cifar.replace(name="cifar-vgg-aug-cosine-ls", layers=CIFAR_VGG, brief=(), augmentation=AUGMENT,
                               precision="mixed_bfloat16", seeds=ONE_SEED, label_smoothing=0.1, **RECIPE,
                               title="+ lissage des étiquettes (0,1)"),
@@ -339,6 +340,7 @@ _BEYOND = (
     # outputs, did not raise the validation accuracy beyond the margin (+0.72 pt, ±0.88); erasing a
     # grey rectangle in one image in two hides part of the object, so that the network cannot rely on
     # one detail of its training images (train 98.6 %, validation 86.0 %), at no cost in computation.
+    # Discarded: validation +0.26 pt (margin ±0.94), test +0.46 pt (±0.65); train 96.4 %.
     _brief_last_cifar.replace(name="cifar-vgg-aug-cosine-erase", layers=CIFAR_VGG, brief=(), seeds=ONE_SEED,
                               augmentation=(*AUGMENT, "erase"), precision="mixed_bfloat16", **RECIPE,
                               title="+ effacement aléatoire (un rectangle gris, une image sur deux)"),
@@ -369,9 +371,10 @@ DISCARDED = {
     "cifar-vgg-aug-cosine-dropout": "cifar-vgg-aug-cosine",
     "cifar-vgg-aug-cosine-fp32": "cifar-vgg-aug-cosine",
     "cifar-vgg-aug-cosine-ls": "cifar-vgg-aug-cosine",
+    "cifar-vgg-aug-cosine-erase": "cifar-vgg-aug-cosine",
 }
 # Variants being tried on a step, not yet decided by the validation split.
-ON_TRIAL = {"cifar-vgg-aug-cosine-erase": "cifar-vgg-aug-cosine"}
+ON_TRIAL: dict[str, str] = {}
 # What the final models aim at: test accuracy (mean over their seeds) in at most an hour of training each.
 TARGETS = {"fashion_mnist": 0.935, "cifar10": 0.88}
 TIME_BUDGET_SECONDS = 3600

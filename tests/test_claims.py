@@ -320,6 +320,7 @@ def _ablation(dataset):
 
 
 DROPOUT, FLOAT32, SMOOTHING = "cifar-vgg-aug-cosine-dropout", "cifar-vgg-aug-cosine-fp32", "cifar-vgg-aug-cosine-ls"
+ERASING = "cifar-vgg-aug-cosine-erase"
 AUGMENTED, AUGMENTED_COSINE = "fashion-vgg-aug", "fashion-vgg-aug-cosine"
 FORMER_FINAL, FASHION_MIRROR = "fashion-vgg-aug-cosine-tta", "fashion-vgg-cosine-tta"
 FOOTWEAR = {"Sandales", "Baskets", "Bottines"}
@@ -347,8 +348,8 @@ def test_plus_loin_no_discarded_variant_raised_validation_beyond_its_margin():
     claim(all(discarded.loc[name, "val_comparison"].result == stats.WORSE for name in fashion if name != FORMER_FINAL),
           section, "augmentation at either rate and the mirror each lower the validation accuracy ('abaissent')")
     cifar = discarded.drop(index=fashion)
-    claim(set(cifar.index) == {DROPOUT, SMOOTHING, FLOAT32} and set(cifar["step"]) == {"cifar-vgg-aug-cosine"},
-          section, "on CIFAR-10, dropout, label smoothing and float32 were tried on the step « AdamW, taux cosinus »")
+    claim(set(cifar.index) == {DROPOUT, SMOOTHING, ERASING, FLOAT32} and set(cifar["step"]) == {"cifar-vgg-aug-cosine"},
+          section, "on CIFAR-10, dropout, smoothing, erasing and float32 were tried on « AdamW, taux cosinus »")
     without = stats.compare(seeds(AUGMENTED_COSINE)[:1], seeds(experiments.ABLATIONS["fashion_mnist"][-1])[:1], "val")
     claim(without.result == stats.BETTER, section,
           "the cosine step without augmentation validated better than with it, and became the final model")  # fmt: skip
@@ -370,6 +371,20 @@ def test_plus_loin_label_smoothing_changes_the_confidence_not_the_accuracy():
           "without smoothing it is overconfident ('trop')")
     claim(abs(after["ece_after"] - without["ece_after"]) < 0.005, section,
           "after temperature scaling both reach the same calibration error: smoothing adds nothing a temperature does")
+
+
+@beyond_chapter
+def test_plus_loin_random_erasing_narrows_the_gap_at_no_cost_but_validation_cannot_see_it():
+    row, section = _discarded().loc[ERASING], "plus-loin-ecarte"
+    erasing, before = lab.result(ERASING), lab.result(experiments.DISCARDED[ERASING])
+    claim(erasing.accuracy("train") < before.accuracy("train") - 0.01 and row["gap"] < row["step_gap"], section,
+          "with erasing the network learns less by heart: lower training accuracy, narrower gap")
+    claim(row["val_accuracy"] > row["step_val"] and row["val_comparison"].result == stats.SAME, section,
+          "validation goes up only within the margin ('ne passe que de … à')")
+    claim(row["comparison"].result == stats.SAME, section, "the test does not decide either ('ne tranche pas')")
+    claim(lab.get(ERASING).epochs == lab.get(DROPOUT).epochs, section, "both regularisations had the same epochs")
+    claim(row["epoch_seconds"] <= row["step_epoch_seconds"] * 1.05, section,
+          "erasing costs no measurable computation: its median epoch is no longer than the step's")
 
 
 @beyond_chapter
