@@ -388,6 +388,23 @@ def test_plus_loin_random_erasing_narrows_the_gap_at_no_cost_but_validation_cann
 
 
 @beyond_chapter
+def test_plus_loin_the_longer_training_is_beyond_the_hour():
+    section, (longer, final) = "plus-loin-heure", next(iter(experiments.BEYOND_BUDGET.items()))
+    run = lab.result(longer)
+    claim(run["wall_seconds"] > experiments.TIME_BUDGET_SECONDS, section, "it took longer than the hour ('au-delà')")
+    claim(lab.get(longer).epochs > lab.get(final).epochs and final == experiments.ABLATIONS["cifar10"][-1], section,
+          "it is the CIFAR-10 final model with more epochs")
+    changed = {k for k, v in lab.get(longer).config().items() if v != lab.get(final).config()[k]}
+    claim(changed - {"name", "title", "seeds"} == {"epochs"}, section, "only the number of epochs differs")
+    for split in ("val", "test"):
+        claim(stats.compare(lab.result(final), run, split).result == stats.SAME, section,
+              f"twenty more epochs change nothing measurable ({split})")
+    tried = _discarded()
+    claim(all(comparison.result != stats.BETTER for comparison in tried["val_comparison"]), section,
+          "no variant tried within the hour raised validation beyond the margin")  # fmt: skip
+
+
+@beyond_chapter
 def test_plus_loin_dropout_narrows_the_gap_but_lowers_validation_and_the_hour_allows_few_more_epochs():
     dropout, before = lab.result(DROPOUT), lab.result(experiments.DISCARDED[DROPOUT])
     section = "plus-loin-ecarte"
