@@ -33,7 +33,8 @@ BEYOND_NAMES = [  # chapter "Aller plus loin": one change at a time, the final m
     "fashion-vgg", "fashion-vgg-aug", "fashion-vgg-aug-cosine", "fashion-vgg-aug-cosine-tta",
     "cifar-conv6-bn-aug", "cifar-conv6-bn-aug-bf16", "cifar-vgg-aug", "cifar-vgg-aug-cosine",
     "cifar-vgg-aug-cosine-dropout", "cifar-vgg-aug-cosine-tta", "cifar-vgg-aug-cosine-fp32", "fashion-vgg-cosine",
-    "cifar-vgg-aug-cosine-ls", "cifar-vgg-aug-cosine-erase", "cifar-vgg-aug-cosine-tta-shift",
+    "cifar-vgg-aug-cosine-ls", "cifar-vgg-aug-cosine-erase", "cifar-vgg-aug-cosine-fullres",
+    "cifar-vgg-aug-cosine-tta-shift",
     "cifar-vgg-aug-cosine-60-tta-shift", "fashion-vgg-cosine-tta",
 ]
 
