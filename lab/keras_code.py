@@ -89,6 +89,17 @@ def _views_code(experiment) -> str:
     )
 
 
+def _optimizer_code(experiment, rate: str) -> str:
+    """The optimizer `lab.train.optimizer` builds, as Keras code."""
+    name = "AdamW" if experiment.weight_decay and experiment.optimizer == "adam" else OPTIMIZERS[experiment.optimizer]
+    settings = [f"learning_rate={rate}"]
+    if experiment.momentum:
+        settings += [f"momentum={experiment.momentum:g}", "nesterov=True"]
+    if experiment.weight_decay:
+        settings.append(f"weight_decay={experiment.weight_decay:g}")
+    return f"keras.optimizers.{name}({', '.join(settings)})"
+
+
 def training_code(experiment) -> str:
     """The `compile` and `fit` calls with the experiment's settings (as `lab.train` makes them)."""
     rate = f"{experiment.learning_rate:g}"
@@ -97,10 +108,7 @@ def training_code(experiment) -> str:
         steps = f"math.ceil(len(x_fit) / {experiment.batch_size})"
         schedule = f"learning_rate = keras.optimizers.schedules.CosineDecay({rate}, {experiment.epochs} * {steps})\n"
         rate = "learning_rate"
-    if experiment.weight_decay:
-        optimizer = f"keras.optimizers.AdamW(learning_rate={rate}, weight_decay={experiment.weight_decay:g})"
-    else:
-        optimizer = f"keras.optimizers.{OPTIMIZERS[experiment.optimizer]}(learning_rate={rate})"
+    optimizer = _optimizer_code(experiment, rate)
     loss = '"sparse_categorical_crossentropy"'
     if experiment.label_smoothing:
         classes = experiment.layers[-1]["units"]

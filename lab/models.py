@@ -177,6 +177,10 @@ def check_training_options(experiment) -> None:
         raise SpecError(f"weight decay must be 0 or more, got {experiment.weight_decay}")
     if not 0 <= experiment.label_smoothing < 1:
         raise SpecError(f"label smoothing must be in [0, 1), got {experiment.label_smoothing}")
+    if not 0 <= experiment.momentum < 1:
+        raise SpecError(f"momentum must be in [0, 1), got {experiment.momentum}")
+    if experiment.momentum and experiment.optimizer != "sgd":
+        raise SpecError(f"momentum is an SGD setting; the optimizer is {experiment.optimizer!r}")
     if experiment.precision not in PRECISIONS:
         raise SpecError(f"unknown precision {experiment.precision!r}; valid: {', '.join(PRECISIONS)}")
 

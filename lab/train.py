@@ -61,27 +61,34 @@ def set_seed(seed: int) -> None:
 
 
 def compile_model(experiment, model, steps_per_epoch: int | None = None) -> None:
-    """Adam (AdamW with weight decay) at the experiment's learning rate, constant or cosine-decayed.
+    """The experiment's optimizer at its learning rate, constant or cosine-decayed, with its weight decay.
 
     A cosine schedule decays over `epochs × steps_per_epoch` optimizer steps.
     """
     keras = backend.keras()
 
-    optimizers = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
-    if experiment.optimizer not in optimizers:
-        raise ValueError(f"unknown optimizer {experiment.optimizer!r}; valid: {', '.join(optimizers)}")
     rate = experiment.learning_rate
     if experiment.lr_schedule == "cosine":
         if not steps_per_epoch:
             raise ValueError("a cosine schedule needs the number of steps per epoch")
         rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=experiment.epochs * steps_per_epoch)
-    if experiment.weight_decay:
-        if experiment.optimizer != "adam":
-            raise ValueError(f"weight decay is implemented with AdamW, not {experiment.optimizer}")
-        optimizer = keras.optimizers.AdamW(learning_rate=rate, weight_decay=experiment.weight_decay)
-    else:
-        optimizer = optimizers[experiment.optimizer](learning_rate=rate)
-    model.compile(optimizer=optimizer, loss=training_loss(experiment), metrics=["accuracy"])
+    model.compile(optimizer=optimizer(experiment, rate), loss=training_loss(experiment), metrics=["accuracy"])
+
+
+def optimizer(experiment, rate):
+    """Adam (AdamW with weight decay), SGD (with Nesterov momentum and its own weight decay) or RMSprop."""
+    keras = backend.keras()
+    name, decay = experiment.optimizer, experiment.weight_decay or None
+    if name == "sgd":
+        momentum = {"momentum": experiment.momentum, "nesterov": True} if experiment.momentum else {}
+        return keras.optimizers.SGD(learning_rate=rate, weight_decay=decay, **momentum)
+    if name not in ("adam", "rmsprop"):
+        raise ValueError(f"unknown optimizer {name!r}; valid: adam, sgd, rmsprop")
+    if decay and name != "adam":
+        raise ValueError(f"weight decay is implemented with AdamW and SGD, not {name}")
+    if decay:
+        return keras.optimizers.AdamW(learning_rate=rate, weight_decay=decay)
+    return (keras.optimizers.Adam if name == "adam" else keras.optimizers.RMSprop)(learning_rate=rate)
 
 
 def training_loss(experiment):

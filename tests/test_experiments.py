@@ -34,7 +34,7 @@ BEYOND_NAMES = [  # chapter "Aller plus loin": one change at a time, the final m
     "cifar-conv6-bn-aug", "cifar-conv6-bn-aug-bf16", "cifar-vgg-aug", "cifar-vgg-aug-cosine",
     "cifar-vgg-aug-cosine-dropout", "cifar-vgg-aug-cosine-tta", "cifar-vgg-aug-cosine-fp32", "fashion-vgg-cosine",
     "cifar-vgg-aug-cosine-ls", "cifar-vgg-aug-cosine-erase", "cifar-vgg-aug-cosine-fullres",
-    "cifar-vgg-aug-cosine-tta-shift",
+    "cifar-vgg-aug-cosine-sgd", "cifar-vgg-aug-cosine-tta-shift",
     "cifar-vgg-aug-cosine-60-tta-shift", "fashion-vgg-cosine-tta",
 ]
 
@@ -97,10 +97,12 @@ def test_get_unknown_name_lists_valid_names():
 
 
 def test_beyond_the_brief_every_model_normalizes_and_is_trained_as_stated():
+    sgd = {"cifar-vgg-aug-cosine-sgd": ("sgd", 0.1, 0.9)}  # the usual setting of SGD on CIFAR-10
     for experiment in experiments.BEYOND.values():
         assert experiment.normalize and experiment.title and not experiment.brief
-        assert (experiment.optimizer, experiment.learning_rate, experiment.validation_fraction) == ("adam", 1e-3, 0.1)
-        assert experiment.train_limit is None
+        optimizer = (experiment.optimizer, experiment.learning_rate, experiment.momentum)
+        assert optimizer == sgd.get(experiment.name, ("adam", 1e-3, 0.0))
+        assert experiment.validation_fraction == 0.1 and experiment.train_limit is None
 
 
 def test_datasets():
@@ -230,13 +232,13 @@ def test_config_is_json_ready_data():
 
 
 def test_from_config_refuses_unknown_fields():
-    config = {**get("fashion-base").config(), "momentum": 0.9}
-    with pytest.raises(ValueError, match="momentum"):
+    config = {**get("fashion-base").config(), "nesterov": True}
+    with pytest.raises(ValueError, match="nesterov"):
         from_config(config)
 
 
 def test_config_hash_is_sha256_of_canonical_json_without_descriptive_fields():
-    experiment = STRONGER  # every optional field in use: all of them are hashed
+    experiment = STRONGER.replace(optimizer="sgd", momentum=0.9)  # every optional field in use: all are hashed
     config = experiment.config()
     del config["title"], config["brief"], config["seeds"]
     text = json.dumps(config, sort_keys=True, separators=(",", ":"))
@@ -249,7 +251,7 @@ CHANGED_VALUES = {
     "activation": "leaky_relu", "negative_slope": 0.1, "optimizer": "sgd", "learning_rate": 1e-2,
     "epochs": 21, "batch_size": 32, "validation_fraction": 0.2, "train_limit": 600,
     "augmentation": ("flip",), "weight_decay": 1e-4, "lr_schedule": "cosine", "precision": "mixed_bfloat16",
-    "test_time_flip": True, "label_smoothing": 0.1, "test_time_shift": 2,
+    "test_time_flip": True, "label_smoothing": 0.1, "test_time_shift": 2, "momentum": 0.9,
 }  # fmt: skip
 
 
@@ -331,7 +333,7 @@ def test_optional_fields_at_their_defaults_leave_the_hash_as_it_was(name):
 @pytest.mark.parametrize(("field", "value"), [("augmentation", ("flip",)), ("weight_decay", 1e-4),
                                               ("lr_schedule", "cosine"), ("precision", "mixed_bfloat16"),
                                               ("test_time_flip", True), ("label_smoothing", 0.1),
-                                              ("test_time_shift", 2)])  # fmt: skip
+                                              ("test_time_shift", 2), ("momentum", 0.9)])  # fmt: skip
 def test_an_optional_field_in_use_changes_the_hash(field, value):
     experiment = get("cifar-conv6-bn")
     assert experiment.replace(**{field: value}).config_hash() != experiment.config_hash()

@@ -107,6 +107,18 @@ def test_the_training_code_states_weight_decay_and_the_cosine_schedule():
     assert "keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=0.0005)" in code
 
 
+def test_the_training_code_states_sgd_with_nesterov_momentum():
+    from tests.test_experiments import STRONGER
+
+    sgd = STRONGER.replace(optimizer="sgd", learning_rate=0.1, momentum=0.9, weight_decay=5e-3)
+    code = keras_code.training_code(sgd)
+    assert ("keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9, nesterov=True, weight_decay=0.005)"
+            in code)  # fmt: skip
+    plain = STRONGER.replace(optimizer="sgd", learning_rate=0.01, weight_decay=0.0, lr_schedule="constant")
+    assert "keras.optimizers.SGD(learning_rate=0.01)" in keras_code.training_code(plain)
+    compile(code.replace("math.ceil", "round"), "training_code", "exec")  # valid Python
+
+
 def test_test_time_flipping_shows_the_mirrored_prediction():
     code = keras_code.training_code(EXPERIMENTS["cifar-vgg-aug-cosine-tta"])
     assert code.splitlines()[-1] == (

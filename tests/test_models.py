@@ -318,6 +318,8 @@ def test_global_average_pooling_needs_image_maps():
     ({"weight_decay": -1.0}, "weight decay must be 0 or more"),
     ({"label_smoothing": 1.0}, r"label smoothing must be in \[0, 1\), got 1.0"),
     ({"label_smoothing": -0.1}, r"label smoothing must be in \[0, 1\), got -0.1"),
+    ({"optimizer": "sgd", "momentum": 1.0}, r"momentum must be in \[0, 1\), got 1.0"),
+    ({"momentum": 0.9}, "momentum is an SGD setting; the optimizer is 'adam'"),
 ])  # fmt: skip
 def test_unknown_training_options_are_refused(change, message):
     with pytest.raises(models.SpecError, match=message):

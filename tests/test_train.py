@@ -179,6 +179,34 @@ def test_weight_decay_and_the_cosine_schedule_are_compiled():
         train.compile_model(STRONGER, model)
 
 
+def test_sgd_has_nesterov_momentum_and_its_own_weight_decay():
+    from lab.backend import keras
+    from tests.test_experiments import STRONGER
+
+    sgd = STRONGER.replace(optimizer="sgd", learning_rate=0.1, momentum=0.9, weight_decay=5e-3)
+    optimizer = train.optimizer(sgd, 0.1)
+    assert isinstance(optimizer, keras().optimizers.SGD) and optimizer.nesterov
+    assert (optimizer.momentum, optimizer.weight_decay) == (pytest.approx(0.9), pytest.approx(5e-3))
+    plain = train.optimizer(sgd.replace(momentum=0.0, weight_decay=0.0), 0.1)
+    assert (plain.momentum, plain.nesterov, plain.weight_decay) == (0.0, False, None)
+    assert type(train.optimizer(STRONGER.replace(weight_decay=0.0), 1e-3)) is keras().optimizers.Adam
+    with pytest.raises(ValueError, match="weight decay is implemented with AdamW and SGD, not rmsprop"):
+        train.optimizer(STRONGER.replace(optimizer="rmsprop"), 1e-3)
+    with pytest.raises(ValueError, match="unknown optimizer 'lion'"):
+        train.optimizer(STRONGER.replace(optimizer="lion"), 1e-3)
+
+
+def test_sgd_weight_decay_shrinks_each_weight_by_the_rate_times_the_decay():
+    """Keras' decoupled decay: one step with a zero gradient multiplies a weight by 1 - rate × decay."""
+    from lab.backend import keras
+
+    sgd = TINY.replace(optimizer="sgd", momentum=0.9, weight_decay=5e-3)
+    optimizer = train.optimizer(sgd, 0.1)
+    weight = keras().Variable([2.0])
+    optimizer.apply([keras().ops.zeros((1,))], [weight])
+    assert float(weight.numpy()[0]) == pytest.approx(2.0 * (1 - 0.1 * 5e-3))
+
+
 def test_the_validation_predictions_and_the_weights_are_stored(tiny_run, fashion):
     run, root, _ = tiny_run
     probabilities, y_val = run.validation
