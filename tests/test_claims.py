@@ -320,7 +320,7 @@ def _ablation(dataset):
 
 
 DROPOUT, FLOAT32, SMOOTHING = "cifar-vgg-aug-cosine-dropout", "cifar-vgg-aug-cosine-fp32", "cifar-vgg-aug-cosine-ls"
-ERASING = "cifar-vgg-aug-cosine-erase"
+ERASING, FULL_RESOLUTION = "cifar-vgg-aug-cosine-erase", "cifar-vgg-aug-cosine-fullres"
 AUGMENTED, AUGMENTED_COSINE = "fashion-vgg-aug", "fashion-vgg-aug-cosine"
 FORMER_FINAL, FASHION_MIRROR = "fashion-vgg-aug-cosine-tta", "fashion-vgg-cosine-tta"
 FOOTWEAR = {"Sandales", "Baskets", "Bottines"}
@@ -348,8 +348,9 @@ def test_plus_loin_no_discarded_variant_raised_validation_beyond_its_margin():
     claim(all(discarded.loc[name, "val_comparison"].result == stats.WORSE for name in fashion if name != FORMER_FINAL),
           section, "augmentation at either rate and the mirror each lower the validation accuracy ('abaissent')")
     cifar = discarded.drop(index=fashion)
-    claim(set(cifar.index) == {DROPOUT, SMOOTHING, ERASING, FLOAT32} and set(cifar["step"]) == {"cifar-vgg-aug-cosine"},
-          section, "on CIFAR-10, dropout, smoothing, erasing and float32 were tried on « AdamW, taux cosinus »")
+    tried = {DROPOUT, SMOOTHING, ERASING, FULL_RESOLUTION, FLOAT32}
+    claim(set(cifar.index) == tried and set(cifar["step"]) == {"cifar-vgg-aug-cosine"}, section,
+          "on CIFAR-10, dropout, smoothing, erasing, full resolution and float32 were tried on « AdamW, taux cosinus »")
     without = stats.compare(seeds(AUGMENTED_COSINE)[:1], seeds(experiments.ABLATIONS["fashion_mnist"][-1])[:1], "val")
     claim(without.result == stats.BETTER, section,
           "the cosine step without augmentation validated better than with it, and became the final model")  # fmt: skip
@@ -385,6 +386,23 @@ def test_plus_loin_random_erasing_narrows_the_gap_at_no_cost_but_validation_cann
     claim(lab.get(ERASING).epochs == lab.get(DROPOUT).epochs, section, "both regularisations had the same epochs")
     claim(row["epoch_seconds"] <= row["step_epoch_seconds"] * 1.05, section,
           "erasing costs no measurable computation: its median epoch is no longer than the step's")
+
+
+@beyond_chapter
+def test_plus_loin_a_second_full_resolution_convolution_costs_time_and_validation_cannot_see_it():
+    row, section = _discarded().loc[FULL_RESOLUTION], "plus-loin-ecarte"
+    full, before = lab.result(FULL_RESOLUTION), lab.result(experiments.DISCARDED[FULL_RESOLUTION])
+    claim(full["params_total"] - before["params_total"] < 0.01 * before["params_total"], section,
+          "the second convolution adds only a few parameters ('n'ajoute que')")
+    claim(row["epoch_seconds"] > 1.1 * row["step_epoch_seconds"] and full["wall_seconds"] > before["wall_seconds"],
+          section, "it makes the epoch and the training longer")
+    claim(full["wall_seconds"] <= experiments.TIME_BUDGET_SECONDS, section, "it was tried within the hour")
+    claim(row["val_accuracy"] > row["step_val"] and row["val_comparison"].result == stats.SAME, section,
+          "validation goes up only within the margin ('ne passe que de … à')")
+    claim(row["comparison"].result == stats.SAME, section, "the test sees no difference")
+    first_block = [layer["type"] for layer in lab.get(FULL_RESOLUTION).layers[:5]]
+    claim(first_block == ["conv2d", "batch_norm", "conv2d", "batch_norm", "max_pool"], section,
+          "two convolutions, each followed by BatchNormalization, before the first pooling")
 
 
 @beyond_chapter
