@@ -368,6 +368,7 @@ _BEYOND = (
     # (rate 0.1 for batches of 128, momentum 0.9, decay 5e-4 added to the gradient); Keras' decay is
     # decoupled (w -= rate × decay × w), and 5e-3 shrinks the weights as 5e-4 through a momentum of
     # 0.9 does (rate × 5e-4 / (1 - 0.9) per step). The same computation per step as AdamW.
+    # Discarded: validation +0.24 pt (margin ±0.93), test +0.55 pt (±0.67); far behind halfway, level at the end.
     _brief_last_cifar.replace(name="cifar-vgg-aug-cosine-sgd", layers=CIFAR_VGG, brief=(), seeds=ONE_SEED,
                               augmentation=AUGMENT, precision="mixed_bfloat16", lr_schedule="cosine",
                               optimizer="sgd", learning_rate=0.1, momentum=0.9, weight_decay=5e-3,
@@ -410,13 +411,13 @@ DISCARDED = {
     "cifar-vgg-aug-cosine-ls": "cifar-vgg-aug-cosine",
     "cifar-vgg-aug-cosine-erase": "cifar-vgg-aug-cosine",
     "cifar-vgg-aug-cosine-fullres": "cifar-vgg-aug-cosine",
+    "cifar-vgg-aug-cosine-sgd": "cifar-vgg-aug-cosine",
 }
 # Variants that do not fit the time budget, trained to measure what the budget costs: beside the
 # final model they extend, never in its place.
 BEYOND_BUDGET = {"cifar-vgg-aug-cosine-60-tta-shift": "cifar-vgg-aug-cosine-tta-shift"}
 # Variants being tried on a step, not yet decided by the validation split.
-ON_TRIAL = {"cifar-vgg-aug-cosine-sgd": "cifar-vgg-aug-cosine",
-            "cifar-vgg-aug-cosine-ls-tta-shift": "cifar-vgg-aug-cosine-tta-shift"}
+ON_TRIAL = {"cifar-vgg-aug-cosine-ls-tta-shift": "cifar-vgg-aug-cosine-tta-shift"}
 # What the final models aim at: test accuracy (mean over their seeds) in at most an hour of training each.
 TARGETS = {"fashion_mnist": 0.935, "cifar10": 0.88}
 TIME_BUDGET_SECONDS = 3600

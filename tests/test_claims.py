@@ -320,7 +320,7 @@ def _ablation(dataset):
 
 
 DROPOUT, FLOAT32, SMOOTHING = "cifar-vgg-aug-cosine-dropout", "cifar-vgg-aug-cosine-fp32", "cifar-vgg-aug-cosine-ls"
-ERASING, FULL_RESOLUTION = "cifar-vgg-aug-cosine-erase", "cifar-vgg-aug-cosine-fullres"
+ERASING, FULL_RESOLUTION, SGD = "cifar-vgg-aug-cosine-erase", "cifar-vgg-aug-cosine-fullres", "cifar-vgg-aug-cosine-sgd"
 AUGMENTED, AUGMENTED_COSINE = "fashion-vgg-aug", "fashion-vgg-aug-cosine"
 FORMER_FINAL, FASHION_MIRROR = "fashion-vgg-aug-cosine-tta", "fashion-vgg-cosine-tta"
 FOOTWEAR = {"Sandales", "Baskets", "Bottines"}
@@ -348,9 +348,9 @@ def test_plus_loin_no_discarded_variant_raised_validation_beyond_its_margin():
     claim(all(discarded.loc[name, "val_comparison"].result == stats.WORSE for name in fashion if name != FORMER_FINAL),
           section, "augmentation at either rate and the mirror each lower the validation accuracy ('abaissent')")
     cifar = discarded.drop(index=fashion)
-    tried = {DROPOUT, SMOOTHING, ERASING, FULL_RESOLUTION, FLOAT32}
+    tried = {DROPOUT, SMOOTHING, ERASING, FULL_RESOLUTION, SGD, FLOAT32}
     claim(set(cifar.index) == tried and set(cifar["step"]) == {"cifar-vgg-aug-cosine"}, section,
-          "on CIFAR-10, dropout, smoothing, erasing, full resolution and float32 were tried on « AdamW, taux cosinus »")
+          "on CIFAR-10, dropout, smoothing, erasing, full resolution, SGD and float32 were tried on the cosine step")
     without = stats.compare(seeds(AUGMENTED_COSINE)[:1], seeds(experiments.ABLATIONS["fashion_mnist"][-1])[:1], "val")
     claim(without.result == stats.BETTER, section,
           "the cosine step without augmentation validated better than with it, and became the final model")  # fmt: skip
@@ -403,6 +403,24 @@ def test_plus_loin_a_second_full_resolution_convolution_costs_time_and_validatio
     first_block = [layer["type"] for layer in lab.get(FULL_RESOLUTION).layers[:5]]
     claim(first_block == ["conv2d", "batch_norm", "conv2d", "batch_norm", "max_pool"], section,
           "two convolutions, each followed by BatchNormalization, before the first pooling")
+
+
+@beyond_chapter
+def test_plus_loin_sgd_lags_halfway_and_ends_level_with_adamw():
+    row, section = _discarded().loc[SGD], "plus-loin-ecarte"
+    sgd, adamw, experiment = lab.result(SGD), lab.result(experiments.DISCARDED[SGD]), lab.get(SGD)
+    changed = {k for k, v in experiment.config().items() if v != lab.get(experiments.DISCARDED[SGD]).config()[k]}
+    claim(changed - {"name", "title", "seeds"} == {"optimizer", "learning_rate", "momentum", "weight_decay"}, section,
+          "only the optimizer and its settings changed ('réentraîné l'étape … avec')")
+    claim(experiment.lr_schedule == "cosine", section, "its rate goes down to 0 as a cosine, as the step's")
+    halfway = experiment.epochs // 2
+    claim(analysis.accuracy_at(sgd, halfway) < analysis.accuracy_at(adamw, halfway) - 0.05, section,
+          "halfway, SGD is far behind AdamW on validation ('loin derrière')")
+    claim(row["val_accuracy"] > row["step_val"] and row["val_comparison"].result == stats.SAME, section,
+          "it ends level with AdamW, above it within the margin ('rattrape', 'dans la marge')")
+    claim(row["comparison"].gain > 0 and row["comparison"].result == stats.SAME, section,
+          "the test leans the same way without deciding")
+    claim(row["epoch_seconds"] <= row["step_epoch_seconds"] * 1.05, section, "an epoch costs no more")
 
 
 @beyond_chapter
