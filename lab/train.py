@@ -72,7 +72,8 @@ def compile_model(experiment, model, steps_per_epoch: int | None = None) -> None
         if not steps_per_epoch:
             raise ValueError("a cosine schedule needs the number of steps per epoch")
         rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=experiment.epochs * steps_per_epoch)
-    model.compile(optimizer=optimizer(experiment, rate), loss=training_loss(experiment), metrics=["accuracy"])
+    chosen = optimizer(experiment, rate)  # refuses an unknown optimizer before touching the model
+    model.compile(optimizer=chosen, loss=training_loss(experiment), metrics=["accuracy"])
 
 
 def optimizer(experiment, rate):
