@@ -286,11 +286,7 @@ CIFAR_VGG_DROPOUT = (
 # The same with a block of two convolutions at full resolution in place of the single one: the network
 # above pools after one convolution of 32 filters, so that everything after it sees 16×16 features
 # drawn from 3×3 pixel patches; the VGG networks the chapter compares with convolve twice first.
-CIFAR_VGG_FULL_RESOLUTION = (
-    _vgg_block(32) + (pool(),)
-    + _vgg_block(64) + (pool(),) + _vgg_block(128) + (pool(),) + _vgg_block(256)
-    + ({"type": "global_avg_pool"}, output())
-)  # fmt: skip
+CIFAR_VGG_FULL_RESOLUTION = _vgg_block(32) + CIFAR_VGG[2:]  # the first convolution and its BatchNorm, doubled
 
 AUGMENT = ("flip", "translate")
 RECIPE = {"weight_decay": 0.05, "lr_schedule": "cosine"}  # AdamW, learning rate decayed to 0 (cosine)
