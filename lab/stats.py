@@ -71,12 +71,7 @@ def paired_difference(a, b, split: str = "test") -> tuple[float, float]:
 def compare(a, b, split: str = "test") -> Comparison:
     """b against a, over the seeds both have (each may be a run or a list of runs), on the test
     images (or on the validation images: `split="val"`, to decide before reading the test)."""
-    by_seed_a = {run.seed: run for run in as_runs(a)}
-    pairs = [(by_seed_a[run.seed], run) for run in as_runs(b) if run.seed in by_seed_a]
-    if not pairs:
-        raise ValueError("the two models have no seed in common")
-    if len(pairs) < MIN_SEEDS:
-        pairs = [pair for pair in pairs if pair[0].seed == 0] or pairs[:1]
+    pairs = paired_runs(a, b)
     differences = [paired_difference(run_a, run_b, split) for run_a, run_b in pairs]
     gains = np.array([gain for gain, _ in differences])
     n = len(pairs)
@@ -86,6 +81,17 @@ def compare(a, b, split: str = "test") -> Comparison:
     gain = float(gains.mean())
     result = BETTER if gain > margin else WORSE if gain < -margin else SAME
     return Comparison(result, gain, margin, image_error, seed_error, n, split)
+
+
+def paired_runs(a, b) -> list[tuple]:
+    """The (run of a, run of b) pairs of the seeds both have; seed 0 alone below `MIN_SEEDS` pairs."""
+    by_seed_a = {run.seed: run for run in as_runs(a)}
+    pairs = [(by_seed_a[run.seed], run) for run in as_runs(b) if run.seed in by_seed_a]
+    if not pairs:
+        raise ValueError("the two models have no seed in common")
+    if len(pairs) < MIN_SEEDS:
+        pairs = [pair for pair in pairs if pair[0].seed == 0] or pairs[:1]
+    return pairs
 
 
 def student_quantile(n: int) -> float:
@@ -239,28 +245,35 @@ def unmeasurable_steps(steps: pd.DataFrame) -> list[str]:
 
 
 def variants(tried: dict, runs_by_name: dict) -> pd.DataFrame:
-    """One row per variant tried on a step (`tried`: variant name → step name), seed 0 of each.
+    """One row per variant tried on a step (`tried`: variant name → step name), over the seeds
+    `compare` pairs (seed 0, or every seed both have when they have `MIN_SEEDS`); `seeds` counts them.
 
-    `val_gain`: the variant's validation accuracy minus the step's, which decides whether the
-    variant is kept, and `val_comparison` its margin (`compare` on the validation images);
-    `comparison`: their test accuracies (`compare`), read after the decision;
-    `epoch_seconds`: the median epoch of the variant and of the step, over all their seeds given
-    (a single training's median can be skewed by a machine busy with other work).
+    Accuracies and gaps are means over those seeds. `val_gain`: the variant's validation accuracy
+    minus the step's, which decides whether the variant is kept, and `val_comparison` its margin
+    (`compare` on the validation images); `comparison`: their test accuracies (`compare`), read after
+    the decision; `epoch_seconds`: the median epoch of the variant and of the step, over all their
+    seeds given (a single training's median can be skewed by a machine busy with other work).
     """
     rows = []
     for variant, step in tried.items():
-        ran, base = as_runs(runs_by_name[variant])[0], as_runs(runs_by_name[step])[0]
+        pairs = paired_runs(runs_by_name[step], runs_by_name[variant])
+        bases, rans = [base for base, _ in pairs], [ran for _, ran in pairs]
         rows.append({
-            "experiment": variant, "step": step,
-            "step_val": base.accuracy("val"), "val_accuracy": ran.accuracy("val"),
-            "val_gain": ran.accuracy("val") - base.accuracy("val"), "val_comparison": compare(base, ran, "val"),
-            "step_gap": base.accuracy("train") - base.accuracy("val"),
-            "gap": ran.accuracy("train") - ran.accuracy("val"),
-            "comparison": compare(base, ran),
+            "experiment": variant, "step": step, "seeds": len(pairs),
+            "step_val": _mean_accuracy(bases, "val"), "val_accuracy": _mean_accuracy(rans, "val"),
+            "val_gain": _mean_accuracy(rans, "val") - _mean_accuracy(bases, "val"),
+            "val_comparison": compare(bases, rans, "val"),
+            "step_gap": _mean_accuracy(bases, "train") - _mean_accuracy(bases, "val"),
+            "gap": _mean_accuracy(rans, "train") - _mean_accuracy(rans, "val"),
+            "comparison": compare(bases, rans),
             "step_epoch_seconds": seeds_median_epoch(runs_by_name[step]),
             "epoch_seconds": seeds_median_epoch(runs_by_name[variant]),
         })  # fmt: skip
     return pd.DataFrame(rows).set_index("experiment")
+
+
+def _mean_accuracy(runs: list, split: str) -> float:
+    return float(np.mean([run.accuracy(split) for run in runs]))
 
 
 # Beyond the brief: the final models against their goals

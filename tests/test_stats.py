@@ -220,6 +220,15 @@ def test_variants_take_the_epoch_time_over_every_seed_given_and_decide_on_seed_0
     assert row["step_val"] == pytest.approx(344 / 400)
 
 
+def test_variants_tried_with_three_seeds_are_decided_on_the_means_of_the_three(tmp_path):
+    final, variant = "cifar-vgg-aug-cosine-tta-shift", "cifar-vgg-aug-cosine-ls-tta-shift"
+    runs = {final: _step(tmp_path, final, [344, 300, 300]), variant: _step(tmp_path, variant, [340, 310, 320])}
+    row = stats.variants({variant: final}, runs).iloc[0]
+    assert row["seeds"] == 3 and row["val_comparison"].seeds == 3 and row["comparison"].seeds == 3
+    assert row["step_val"] == pytest.approx(944 / 1200) and row["val_accuracy"] == pytest.approx(970 / 1200)
+    assert row["val_gain"] == pytest.approx(26 / 1200) == pytest.approx(row["val_comparison"].gain)
+
+
 def test_variants_of_both_datasets_say_which_each_step_is(tmp_path):
     from lab import report
 
