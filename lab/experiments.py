@@ -46,6 +46,7 @@ OPTIONAL_DEFAULTS = {
 EVALUATION_FIELDS = ("test_time_flip", "test_time_shift")
 AUGMENTATIONS = ("flip", "translate", "erase")
 LR_SCHEDULES = ("constant", "cosine")
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
 PRECISIONS = ("float32", "mixed_bfloat16")
 
 

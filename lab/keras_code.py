@@ -57,7 +57,7 @@ def model_code(experiment) -> str:
     return f"{policy}model = keras.Sequential([\n{body}\n])"
 
 
-OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
+KERAS_OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}  # lab.experiments.OPTIMIZERS
 AUGMENTATION_CODE = {
     "flip": 'layers.RandomFlip("horizontal"),',
     "translate": "layers.RandomTranslation(0.1, 0.1),",
@@ -91,7 +91,8 @@ def _views_code(experiment) -> str:
 
 def _optimizer_code(experiment, rate: str) -> str:
     """The optimizer `lab.train.optimizer` builds, as Keras code."""
-    name = "AdamW" if experiment.weight_decay and experiment.optimizer == "adam" else OPTIMIZERS[experiment.optimizer]
+    adamw = experiment.weight_decay and experiment.optimizer == "adam"
+    name = "AdamW" if adamw else KERAS_OPTIMIZERS[experiment.optimizer]
     settings = [f"learning_rate={rate}"]
     if experiment.momentum:
         settings += [f"momentum={experiment.momentum:g}", "nesterov=True"]

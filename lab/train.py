@@ -78,13 +78,15 @@ def compile_model(experiment, model, steps_per_epoch: int | None = None) -> None
 
 def optimizer(experiment, rate):
     """Adam (AdamW with weight decay), SGD (with Nesterov momentum and its own weight decay) or RMSprop."""
+    from lab.experiments import OPTIMIZERS
+
     keras = backend.keras()
     name, decay = experiment.optimizer, experiment.weight_decay or None
     if name == "sgd":
         momentum = {"momentum": experiment.momentum, "nesterov": True} if experiment.momentum else {}
         return keras.optimizers.SGD(learning_rate=rate, weight_decay=decay, **momentum)
-    if name not in ("adam", "rmsprop"):
-        raise ValueError(f"unknown optimizer {name!r}; valid: adam, sgd, rmsprop")
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
     if decay and name != "adam":
         raise ValueError(f"weight decay is implemented with AdamW and SGD, not {name}")
     if decay:

@@ -119,6 +119,17 @@ def test_the_training_code_states_sgd_with_nesterov_momentum():
     compile(code.replace("math.ceil", "round"), "training_code", "exec")  # valid Python
 
 
+@pytest.mark.parametrize("name", ["adam", "sgd", "rmsprop"])
+def test_every_optimizer_lab_trains_with_has_its_keras_class(name):
+    from lab.experiments import OPTIMIZERS
+    from tests.test_experiments import STRONGER
+
+    assert set(keras_code.KERAS_OPTIMIZERS) == set(OPTIMIZERS)
+    experiment = STRONGER.replace(optimizer=name, learning_rate=0.01, weight_decay=0.0, lr_schedule="constant")
+    built = type(train.optimizer(experiment, 0.01)).__name__
+    assert f"keras.optimizers.{built}(learning_rate=0.01)" in keras_code.training_code(experiment)
+
+
 def test_test_time_flipping_shows_the_mirrored_prediction():
     code = keras_code.training_code(EXPERIMENTS["cifar-vgg-aug-cosine-tta"])
     assert code.splitlines()[-1] == (
