@@ -393,8 +393,13 @@ _BEYOND = (
                          title="+ lissage des étiquettes (0,1), trois graines"),
     # The wide network in place of the VGG one, trained as the final model in as many epochs as the hour
     # allows (16: an epoch took 2.2 times the VGG network's in a benchmark, and ten views cost 2.2 times more).
+    # Discarded: validation −0.26 pt (margin ±0.77) in 45 min (median epoch 126 s, ten views 11 min).
     _final_cifar.replace(name="cifar-wide-aug-cosine-tta-shift", layers=CIFAR_WIDE, epochs=16, test_time_shift=2,
-                         seeds=(0, 1, 2), title="Réseau large 64-256-256 (pooling dans les blocs), 16 époques"),
+                         seeds=ONE_SEED, title="Réseau large 64-256-256 (pooling dans les blocs), 16 époques"),
+    # The same in 20 epochs, what the hour still allows: in 16 it learnt its training images less (95.9 %
+    # against 98.2 %) than the VGG network in 40.
+    _final_cifar.replace(name="cifar-wide-aug-cosine-20-tta-shift", layers=CIFAR_WIDE, epochs=20, test_time_shift=2,
+                         seeds=ONE_SEED, title="Réseau large 64-256-256 (pooling dans les blocs), 20 époques"),
     # The CIFAR-10 final model given half as many epochs more, beyond the hour: what the time budget
     # costs (every variant tried within the hour stayed within the validation margin).
     _final_cifar.replace(name="cifar-vgg-aug-cosine-60-tta-shift", epochs=60, test_time_shift=2, seeds=ONE_SEED,
@@ -428,12 +433,13 @@ DISCARDED = {
     "cifar-vgg-aug-cosine-sgd": "cifar-vgg-aug-cosine",
     # on three seeds, on the final model: validation +0.19 pt (margin ±0.90)
     "cifar-vgg-aug-cosine-ls-tta-shift": "cifar-vgg-aug-cosine-tta-shift",
+    "cifar-wide-aug-cosine-tta-shift": "cifar-vgg-aug-cosine-tta-shift",
 }
 # Variants that do not fit the time budget, trained to measure what the budget costs: beside the
 # final model they extend, never in its place.
 BEYOND_BUDGET = {"cifar-vgg-aug-cosine-60-tta-shift": "cifar-vgg-aug-cosine-tta-shift"}
 # Variants being tried on a step, not yet decided by the validation split.
-ON_TRIAL = {"cifar-wide-aug-cosine-tta-shift": "cifar-vgg-aug-cosine-tta-shift"}
+ON_TRIAL = {"cifar-wide-aug-cosine-20-tta-shift": "cifar-vgg-aug-cosine-tta-shift"}
 # What the final models aim at: test accuracy (mean over their seeds) in at most an hour of training each.
 TARGETS = {"fashion_mnist": 0.935, "cifar10": 0.88}
 TIME_BUDGET_SECONDS = 3600

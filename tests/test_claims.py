@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import lab
-from lab import analysis, calibration, data, experiments, references, stats, store
+from lab import analysis, calibration, data, experiments, params, references, stats, store
 from lab.train import view_count
 
 
@@ -323,7 +323,7 @@ DROPOUT, FLOAT32, SMOOTHING = "cifar-vgg-aug-cosine-dropout", "cifar-vgg-aug-cos
 ERASING, FULL_RESOLUTION, SGD = "cifar-vgg-aug-cosine-erase", "cifar-vgg-aug-cosine-fullres", "cifar-vgg-aug-cosine-sgd"
 AUGMENTED, AUGMENTED_COSINE = "fashion-vgg-aug", "fashion-vgg-aug-cosine"
 FORMER_FINAL, FASHION_MIRROR = "fashion-vgg-aug-cosine-tta", "fashion-vgg-cosine-tta"
-SMOOTHED_FINAL = "cifar-vgg-aug-cosine-ls-tta-shift"
+SMOOTHED_FINAL, WIDE = "cifar-vgg-aug-cosine-ls-tta-shift", "cifar-wide-aug-cosine-tta-shift"
 FOOTWEAR = {"Sandales", "Baskets", "Bottines"}
 
 
@@ -349,11 +349,12 @@ def test_plus_loin_no_discarded_variant_raised_validation_beyond_its_margin():
     claim(all(discarded.loc[name, "val_comparison"].result == stats.WORSE for name in fashion if name != FORMER_FINAL),
           section, "augmentation at either rate and the mirror each lower the validation accuracy ('abaissent')")
     cifar = discarded.drop(index=fashion)
-    on_step, tried = cifar.drop(index=SMOOTHED_FINAL), {DROPOUT, SMOOTHING, ERASING, FULL_RESOLUTION, SGD, FLOAT32}
+    on_step = cifar.drop(index=[SMOOTHED_FINAL, WIDE])
+    tried = {DROPOUT, SMOOTHING, ERASING, FULL_RESOLUTION, SGD, FLOAT32}
     claim(set(on_step.index) == tried and set(on_step["step"]) == {"cifar-vgg-aug-cosine"}, section,
           "on CIFAR-10, dropout, smoothing, erasing, full resolution, SGD and float32 were tried on the cosine step")
-    claim(cifar.loc[SMOOTHED_FINAL, "step"] == experiments.ABLATIONS["cifar10"][-1], section,
-          "smoothing was tried again on the final model")
+    claim(cifar.loc[SMOOTHED_FINAL, "step"] == cifar.loc[WIDE, "step"] == experiments.ABLATIONS["cifar10"][-1],
+          section, "smoothing was tried again on the final model, and the wider network in its place")
     without = stats.compare(seeds(AUGMENTED_COSINE)[:1], seeds(experiments.ABLATIONS["fashion_mnist"][-1])[:1], "val")
     claim(without.result == stats.BETTER, section,
           "the cosine step without augmentation validated better than with it, and became the final model")  # fmt: skip
@@ -380,7 +381,8 @@ def test_plus_loin_label_smoothing_changes_the_confidence_not_the_accuracy():
 @beyond_chapter
 def test_plus_loin_label_smoothing_on_the_final_model_stays_within_the_margin_on_three_seeds():
     discarded, section = _discarded(), "plus-loin-ecarte"
-    short_of_margin = {name: c.margin - c.gain for name, c in discarded["val_comparison"].drop(SMOOTHED_FINAL).items()}
+    others = discarded["val_comparison"].drop([SMOOTHED_FINAL, WIDE])
+    short_of_margin = {name: c.margin - c.gain for name, c in others.items()}
     claim(min(short_of_margin, key=short_of_margin.get) == SMOOTHING, section,
           "of all the other variants, smoothing came closest to its margin ('de toutes nos variantes, le plus près')")
     row, smoothed = discarded.loc[SMOOTHED_FINAL], seeds(SMOOTHED_FINAL)
@@ -392,6 +394,29 @@ def test_plus_loin_label_smoothing_on_the_final_model_stays_within_the_margin_on
     mean_test = np.mean([run.accuracy("test") for run in smoothed])
     claim(mean_test < experiments.TARGETS["cifar10"], section,
           "even kept, it would leave the test mean below the target ('sous notre objectif')")
+
+
+@beyond_chapter
+def test_plus_loin_a_wider_network_in_fewer_epochs_does_no_better_in_the_hour():
+    row, section = _discarded().loc[WIDE], "plus-loin-ecarte"
+    wide, final, experiment = lab.result(WIDE), seeds(experiments.ABLATIONS["cifar10"][-1])[0], lab.get(WIDE)
+    convolutions = [index for index, layer in enumerate(experiment.layers) if layer["type"] == "conv2d"]
+    blocks = zip(convolutions[::2], convolutions[1::2], strict=True)
+    between = [[layer["type"] for layer in experiment.layers[a:b]] for a, b in blocks]
+    claim(all(kinds.count("max_pool") == 1 for kinds in between), section,
+          "each block pools right after its first convolution ('juste après sa première convolution')")
+    claim(params.count_macs(experiment) > 2 * params.count_macs(lab.get(experiments.DISCARDED[WIDE])), section,
+          "it asks for several times the multiplications per image")
+    final_epochs = lab.get(experiments.DISCARDED[WIDE]).epochs
+    claim(row["epoch_seconds"] > 1.5 * row["step_epoch_seconds"] and experiment.epochs < final_epochs
+          and final_epochs * row["epoch_seconds"] > experiments.TIME_BUDGET_SECONDS, section,
+          "its epoch is longer: the final model's epochs would not fit in the hour ('pour tenir dans l'heure')")
+    claim(wide["wall_seconds"] <= experiments.TIME_BUDGET_SECONDS and row["seeds"] == 1, section,
+          "trained within the hour, seed 0")
+    claim(row["val_comparison"].result == stats.SAME, section, "validation does not separate it from the final model")
+    claim(row["comparison"].result == stats.WORSE, section, "the test places it a little below ('un peu en dessous')")
+    single = {run.name: run["single_view_metrics"]["train"]["accuracy"] for run in (wide, final)}
+    claim(single[WIDE] < single[final.name], section, "it learns its training images less by heart ('moins par cœur')")
 
 
 @beyond_chapter
@@ -702,6 +727,11 @@ def test_plus_loin_against_the_published_results():
           "we beat Keras' classic example")  # fmt: skip
     claim(vgg - 0.015 < ours["cifar10"], "plus-loin-references",
           "we reach the VGG order of magnitude, or stay just below it ('atteint' / 'reste juste sous')")  # fmt: skip
+    airbench = next(r for r in references.REFERENCES if r.source == references.AIRBENCH)
+    wide = _discarded().loc[WIDE]
+    claim(airbench.accuracy > ours["cifar10"] and wide["val_comparison"].result != stats.BETTER
+          and lab.get(WIDE).layers == experiments.CIFAR_WIDE, "plus-loin-references",
+          "airbench's blocks, with our recipe, did no better than our VGG network ('n'ont pas fait mieux')")
 
 
 @beyond_chapter
