@@ -439,13 +439,13 @@ DISCARDED = {
     # on three seeds, on the final model: validation +0.19 pt (margin ±0.90)
     "cifar-vgg-aug-cosine-ls-tta-shift": "cifar-vgg-aug-cosine-tta-shift",
     "cifar-wide-aug-cosine-tta-shift": "cifar-vgg-aug-cosine-tta-shift",
+    "cifar-wide-aug-cosine-20-tta-shift": "cifar-vgg-aug-cosine-tta-shift",  # +0.22 pt (±0.76), 54 min
 }
 # Variants that do not fit the time budget, trained to measure what the budget costs: beside the
 # final model they extend, never in its place.
 BEYOND_BUDGET = {"cifar-vgg-aug-cosine-60-tta-shift": "cifar-vgg-aug-cosine-tta-shift"}
 # Variants being tried on a step, not yet decided by the validation split.
-ON_TRIAL = {"cifar-wide-aug-cosine-20-tta-shift": "cifar-vgg-aug-cosine-tta-shift",
-            "cifar-vgg-aug-cosine-20-tta-shift": "cifar-vgg-aug-cosine-tta-shift"}
+ON_TRIAL = {"cifar-vgg-aug-cosine-20-tta-shift": "cifar-vgg-aug-cosine-tta-shift"}
 # What the final models aim at: test accuracy (mean over their seeds) in at most an hour of training each.
 TARGETS = {"fashion_mnist": 0.935, "cifar10": 0.88}
 TIME_BUDGET_SECONDS = 3600
