@@ -79,6 +79,8 @@ def trained_model(name: str, seed: int = 0):
     """The Keras model of a stored run, with its trained weights (runs stored since weights are kept)."""
     from lab import experiments, models
 
+    if isinstance(get(name), experiments.Ensemble):
+        return _ensemble_model(get(name), seed)
     run = result(name, seed)
     weights = run.weights()
     if weights is None:
@@ -87,6 +89,22 @@ def trained_model(name: str, seed: int = 0):
     model = models.build(experiments.from_config(run.config))
     model.set_weights(weights)
     return model
+
+
+def _ensemble_model(ensemble, seed: int):
+    """One Keras model that predicts the mean of the ensemble's trained members' probabilities."""
+    from lab import backend, experiments, models
+
+    keras = backend.keras()
+    members = []
+    for member_seed in ensemble.member_seeds(seed):
+        run = result(ensemble.member, member_seed)
+        # each member named after its seed: a Keras model's layers need distinct names
+        member = models.build(experiments.from_config(run.config).replace(name=f"{run.name}-seed-{member_seed}"))
+        member.set_weights(run.weights())
+        members.append(member)
+    inputs = keras.Input(shape=models.INPUT_SHAPES[ensemble.dataset])
+    return keras.Model(inputs, keras.layers.Average()([member(inputs) for member in members]), name=ensemble.name)
 
 
 def epoch_benchmark(beyond: bool = False, pair: tuple[str, str] | None = None) -> dict | None:

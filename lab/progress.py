@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from tqdm import tqdm
 
-from lab import train
+from lab import store, train
+from lab.experiments import Ensemble
 
 
 def _done_epochs(experiment, seed) -> int:
@@ -12,11 +13,20 @@ def _done_epochs(experiment, seed) -> int:
     return train.Checkpoint(experiment, seed).saved_epoch() or 0
 
 
+def _epochs_to_train(experiment, seed) -> int:
+    """The epochs the run will train: an ensemble's are those of its members not stored yet."""
+    if isinstance(experiment, Ensemble):
+        member = experiment.experiment
+        return sum(_epochs_to_train(member, member_seed) for member_seed in experiment.member_seeds(seed)
+                   if store.status(member, member_seed) != store.PRESENT)  # fmt: skip
+    return experiment.epochs - _done_epochs(experiment, seed)
+
+
 class TrainingProgress:
     """An overall bar over every epoch to train, and a bar per run; a resumed run starts at its saved epoch."""
 
     def __init__(self, runs):
-        self.total_epochs = sum(experiment.epochs - _done_epochs(experiment, seed) for experiment, seed in runs)
+        self.total_epochs = sum(_epochs_to_train(experiment, seed) for experiment, seed in runs)
         self.overall = None
 
     def __enter__(self):
@@ -31,8 +41,9 @@ class TrainingProgress:
         tqdm.write(message)
 
     def train(self, experiment, seed):
-        done = _done_epochs(experiment, seed)
-        with tqdm(total=experiment.epochs, initial=done, desc=f"{experiment.name} seed {seed}", unit="epoch",
+        to_train = _epochs_to_train(experiment, seed)
+        total = to_train if isinstance(experiment, Ensemble) else experiment.epochs
+        with tqdm(total=total, initial=total - to_train, desc=f"{experiment.name} seed {seed}", unit="epoch",
                   position=1, leave=False) as bar:  # fmt: skip
 
             def on_epoch(epoch, logs):

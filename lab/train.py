@@ -33,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lab import backend, data, models, params, store
+from lab import backend, data, ensemble, models, params, store
+from lab.experiments import Ensemble
 
 
 @functools.lru_cache(maxsize=2)
@@ -293,7 +294,7 @@ def shifted(x, dy: int, dx: int) -> np.ndarray:
     return padded[:, pad - dy : pad - dy + height, pad - dx : pad - dx + width]
 
 
-def _metrics(probabilities, y) -> dict:
+def probability_metrics(probabilities, y) -> dict:
     """Accuracy and cross-entropy of given probabilities (for the mean of two predictions).
 
     Not a stand-in for `model.evaluate` on a single view: Keras computes the loss from the
@@ -313,7 +314,7 @@ def _evaluation(experiment, model, splits: dict) -> tuple[dict, dict]:
     single = {}  # single-view probabilities, where they were computed already
     if experiment.label_smoothing:  # the stored loss is the plain cross-entropy, comparable with other runs
         single = {name: predict(model, x) for name, (x, _) in splits.items()}
-        metrics = {name: _metrics(single[name], y) for name, (_, y) in splits.items()}
+        metrics = {name: probability_metrics(single[name], y) for name, (_, y) in splits.items()}
     else:
         metrics = {name: _evaluate(model, x, y, 512) for name, (x, y) in splits.items()}
     if not (experiment.test_time_flip or experiment.test_time_shift):
@@ -321,13 +322,14 @@ def _evaluation(experiment, model, splits: dict) -> tuple[dict, dict]:
         return {"metrics": metrics}, probabilities
     views = {"flip": experiment.test_time_flip, "shift": experiment.test_time_shift}
     averaged = {name: predict(model, x, **views) for name, (x, _) in splits.items()}
-    averaged_metrics = {name: _metrics(averaged[name], y) for name, (_, y) in splits.items()}
+    averaged_metrics = {name: probability_metrics(averaged[name], y) for name, (_, y) in splits.items()}
     return {"metrics": averaged_metrics, "single_view_metrics": metrics}, averaged
 
 
 def train(experiment, seed: int = 0, root=None, on_epoch=None) -> store.Run:
     """Train `experiment` with `seed`, evaluate it on train, validation and test, store it.
 
+    An ensemble trains its missing members, then stores the mean of their predictions (`lab.ensemble`).
     Resumes from the checkpoint of an interrupted training of the same run, if any. When
     another experiment's stored run was trained exactly as this one would be (they differ
     only in evaluation, see `trained_twin`), its weights are evaluated instead of trained again.
@@ -336,6 +338,11 @@ def train(experiment, seed: int = 0, root=None, on_epoch=None) -> store.Run:
     folder.mkdir(parents=True, exist_ok=True)
     try:
         with store.folder_lock(folder, blocking=False, name=".training.lock"):
+            if isinstance(experiment, Ensemble):  # its members are trained first, each as one run
+                def train_member(member, member_seed):
+                    return train(member, member_seed, root, on_epoch)
+
+                return ensemble.build(experiment, seed, root, train_missing=train_member)
             twin = trained_twin(experiment, seed, root)
             return _evaluate_twin(experiment, seed, twin, root) if twin else _train(experiment, seed, root, on_epoch)
     except BlockingIOError:

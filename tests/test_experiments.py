@@ -36,7 +36,7 @@ BEYOND_NAMES = [  # chapter "Aller plus loin": one change at a time, the final m
     "cifar-vgg-aug-cosine-ls", "cifar-vgg-aug-cosine-erase", "cifar-vgg-aug-cosine-fullres",
     "cifar-vgg-aug-cosine-sgd", "cifar-vgg-aug-cosine-tta-shift", "cifar-vgg-aug-cosine-ls-tta-shift",
     "cifar-wide-aug-cosine-tta-shift", "cifar-wide-aug-cosine-20-tta-shift", "cifar-vgg-aug-cosine-20-tta-shift",
-    "cifar-vgg-aug-cosine-60-tta-shift",
+    "cifar-vgg-aug-cosine-20-tta-shift-x2", "cifar-vgg-aug-cosine-60-tta-shift",
     "fashion-vgg-cosine-tta",
 ]
 
@@ -58,8 +58,13 @@ def test_the_final_models_are_planned_with_three_seeds_the_steps_with_one():
     three_seeds = {"fashion-vgg-cosine", "cifar-vgg-aug-cosine-tta-shift", "cifar-conv6-bn-aug",
                    "fashion-vgg-aug-cosine-tta", "cifar-vgg-aug-cosine-tta", "cifar-vgg-aug-cosine-ls-tta-shift"}
     assert all(planned[name] == (0, 1, 2) for name in NAMES + sorted(three_seeds))
-    members = {"cifar-vgg-aug-cosine-20-tta-shift": (0, 1)}  # an ensemble of two, on trial
-    assert all(planned[name] == members.get(name, (0,)) for name in set(BEYOND_NAMES) - three_seeds)
+    # three ensembles of two, on trial: their members, two seeds each
+    ensembles = {"cifar-vgg-aug-cosine-20-tta-shift-x2": (0, 1, 2),
+                 "cifar-vgg-aug-cosine-20-tta-shift": tuple(range(6))}
+    assert all(planned[name] == ensembles.get(name, (0,)) for name in set(BEYOND_NAMES) - three_seeds)
+    ensemble = get("cifar-vgg-aug-cosine-20-tta-shift-x2")
+    members = {seed for planned_seed in ensemble.seeds for seed in ensemble.member_seeds(planned_seed)}
+    assert members == set(ensemble.experiment.seeds)  # every member planned, none shared by two ensembles
 
 
 def test_each_step_of_an_ablation_changes_its_predecessor():

@@ -1,0 +1,120 @@
+"""Store the run of an ensemble: the mean of its members' probabilities, as one model's run.
+
+An ensemble (`lab.experiments.Ensemble`) trains nothing of its own: its seed k is the
+networks of its member experiment with the seeds `member_seeds(k)`, trained and stored
+as any other run (`lab train` trains those that are missing first). Its run is stored
+like theirs, so that every reader of a run (tables, comparisons, calibration) reads it
+unchanged:
+
+- validation and test probabilities: the mean of the members' stored ones;
+- training accuracy: the members' stored runs keep no training probabilities, so their
+  weights predict the training split again, with the same views, and the mean is taken;
+- `wall_seconds`: the sum of the members' (each includes its own prediction on every
+  split); the time this run took is `evaluation_seconds`, kept apart because it only
+  redoes predictions the members already made;
+- history: per epoch, the mean of the members' metrics, and the sum of their seconds
+  (an epoch of the ensemble is one epoch of each member);
+- `members`: each member's name, seed, config hash, training time and machine.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+
+import numpy as np
+
+from lab import store
+
+HISTORY_MEANS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+class MemberMismatchError(store.StoredResultError):
+    """The members of an ensemble were not evaluated on the same images."""
+
+
+def member_runs(ensemble, seed: int, root=None, train_missing=None) -> list[store.Run]:
+    """The fresh stored runs of the ensemble's members for `seed`.
+
+    A member missing, stale or corrupt is trained with `train_missing(experiment, seed)` if given,
+    else refused with the command that trains it.
+    """
+    member, runs = ensemble.experiment, []
+    for member_seed in ensemble.member_seeds(seed):
+        if store.status(member, member_seed, root) != store.PRESENT:
+            if train_missing is None:
+                raise store.StoredResultError(
+                    f"{ensemble.name} seed {seed} needs {member.name} seed {member_seed}, which is "
+                    f"{store.status(member, member_seed, root)}; train it with: lab train {member.name} "
+                    f"--seeds {member_seed}"
+                )
+            train_missing(member, member_seed)
+        run = store.load(member.name, member_seed, root)
+        if "weights" not in run.record:  # its training split is predicted again from them
+            retrain = f"lab train {member.name} --seeds {member_seed}"
+            raise store.StoredResultError(f"{member.name} seed {member_seed} was stored without its weights; "
+                                          f"retrain it with: {retrain}")  # fmt: skip
+        runs.append(run)
+    return runs
+
+
+def mean_probabilities(runs, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of the runs' probabilities on `split` ("val" or "test"), and the true labels they share."""
+    pairs = [(run.probabilities, run.y_true) if split == "test" else run.validation for run in runs]
+    if any(pair is None for pair in pairs):
+        raise MemberMismatchError(f"a member has no stored {split} predictions; retrain it with lab train")
+    labels = pairs[0][1]
+    if any(not np.array_equal(truth, labels) for _, truth in pairs):
+        raise MemberMismatchError(f"the members' {split} labels differ: they were not evaluated on the same images")
+    return np.mean([probabilities for probabilities, _ in pairs], axis=0), labels
+
+
+def mean_history(runs) -> list[dict]:
+    """Per epoch, the members' mean metrics and their summed seconds."""
+    rows = zip(*(run.record["history"] for run in runs), strict=True)
+    return [{**{key: float(np.mean([row[key] for row in epoch])) for key in HISTORY_MEANS},
+             "seconds": float(sum(row["seconds"] for row in epoch))} for epoch in rows]  # fmt: skip
+
+
+def training_probabilities(ensemble, runs) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of the members' probabilities on the training split, from their stored weights."""
+    from lab import models, train
+
+    (x_train, y_train), _, _, _ = train.prepared_data(ensemble.experiment)
+    views = {"flip": ensemble.test_time_flip, "shift": ensemble.test_time_shift}
+    total = 0.0
+    for run in runs:
+        model = models.build(ensemble.experiment)
+        model.set_weights(run.weights())
+        total = total + train.predict(model, x_train, **views)
+    return total / len(runs), y_train
+
+
+def build(ensemble, seed: int = 0, root=None, train_missing=None) -> store.Run:
+    """Average the members' predictions for `seed` and store the ensemble's run."""
+    from lab import train
+
+    runs = member_runs(ensemble, seed, root, train_missing)
+    started = time.perf_counter()  # the members' own time is theirs
+    splits = {split: mean_probabilities(runs, split) for split in ("val", "test")}
+    splits["train"] = training_probabilities(ensemble, runs)
+    first = runs[0].record
+    record = {
+        "experiment": ensemble.name,
+        "seed": seed,
+        "config": ensemble.config(),
+        "config_hash": ensemble.config_hash(),
+        "data": first["data"],
+        "params_total": sum(run["params_total"] for run in runs),
+        "params_expected": sum(run["params_expected"] for run in runs),
+        "metrics": {split: train.probability_metrics(*splits[split]) for split in ("train", "val", "test")},
+        "history": mean_history(runs),
+        "wall_seconds": float(sum(run["wall_seconds"] for run in runs)),
+        "environment": first["environment"],
+        "members": [{"experiment": run.name, "seed": run.seed, "config_hash": run["config_hash"],
+                     "wall_seconds": run["wall_seconds"], "environment": run["environment"]}
+                    for run in runs],  # fmt: skip
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    record["evaluation_seconds"] = time.perf_counter() - started
+    return store.save(record, *splits["test"], root, validation=splits["val"])
