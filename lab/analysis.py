@@ -141,9 +141,12 @@ def overfitting_gap(run) -> float:
 
 def own_seconds(run) -> float:
     """The machine time a run cost: one evaluated from a twin's weights (`weights_from`) counts
-    only that evaluation, since its `wall_seconds` include the twin's training."""
+    only that evaluation, since its `wall_seconds` include the twin's training; an ensemble's,
+    only its own evaluation, since its `wall_seconds` are its members' (stored runs of their own)."""
     from lab import store
 
+    if "members" in run.record:
+        return run["evaluation_seconds"]
     twin = run.record.get("weights_from")
     if not twin:
         return run["wall_seconds"]

@@ -4,6 +4,7 @@ lab list
 lab status
 lab train fashion-base cifar-norm --seeds 0 1
 lab train --all [--missing]
+lab train cifar-vgg-aug-cosine --allow-emulated-bfloat16   (on a CPU without bfloat16 instructions)
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="seeds to train (default: the seeds each experiment is planned with)")  # fmt: skip
     train.add_argument("--missing", action="store_true",
                        help="train only runs that are missing, stale or corrupt")  # fmt: skip
+    train.add_argument("--allow-emulated-bfloat16", action="store_true",
+                       help="train mixed_bfloat16 models even on a CPU that emulates bfloat16 (many times slower)")
     return parser
 
 
@@ -94,6 +97,14 @@ def cmd_train(args) -> int:
     store.check_writable()  # before any training: a result that cannot be stored is hours lost
     if args.missing:
         runs = [(e, seed) for e, seed in runs if store.status(e, seed) != store.PRESENT]
+    emulated = sorted({e.name for e, _ in runs if e.precision == "mixed_bfloat16"})
+    if emulated and not args.allow_emulated_bfloat16 and not train.native_bfloat16():
+        instructions = " or ".join(train.BFLOAT16_FLAGS)
+        print(f"lab train: this machine has no GPU and its CPU no bfloat16 instructions ({instructions}): "
+              f"{', '.join(emulated)} compute in mixed_bfloat16, which it would emulate many times slower than "
+              "float32, and their training times would not compare with the stored runs'. Train them on a machine "
+              "that has these instructions, or pass --allow-emulated-bfloat16.", file=sys.stderr)  # fmt: skip
+        return 1
     busy = []
     with backend.benign_native_logs_hidden(), TrainingProgress(runs) as progress:
         for experiment, seed in runs:

@@ -118,3 +118,36 @@ def build(ensemble, seed: int = 0, root=None, train_missing=None) -> store.Run:
     }
     record["evaluation_seconds"] = time.perf_counter() - started
     return store.save(record, *splits["test"], root, validation=splits["val"])
+
+
+def seed_pairs(runs):
+    """Every pair of the given runs of one experiment (its seeds), averaged as an ensemble of two.
+
+    One row per pair (`seeds`: "0+1"…): the pair's validation and test accuracies, its gain on
+    each over the mean of its two runs, and the time of both trainings. Pairs that share a run
+    are not independent measurements.
+    """
+    import itertools
+
+    import pandas as pd
+
+    rows = []
+    for pair in itertools.combinations(runs, 2):
+        row = {"seeds": "+".join(str(run.seed) for run in pair), "seconds": sum(run["wall_seconds"] for run in pair)}
+        for split in ("val", "test"):
+            probabilities, labels = mean_probabilities(pair, split)
+            row[split] = float((probabilities.argmax(axis=1) == labels).mean())
+            row[f"{split}_gain"] = row[split] - float(np.mean([run.accuracy(split) for run in pair]))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("seeds")
+
+
+def estimated_seconds(ensemble, runs) -> float:
+    """The ensemble's training time, estimated from `runs` of a network trained as its member but longer.
+
+    Each member: its epochs at the median epoch of those runs, plus their prediction time (the
+    time of a run not spent in its epochs: the views of every split), both medians over the runs.
+    """
+    epoch = float(np.median([run.history["seconds"].median() for run in runs]))
+    prediction = float(np.median([run["wall_seconds"] - run.history["seconds"].sum() for run in runs]))
+    return ensemble.size * (ensemble.epochs * epoch + prediction)

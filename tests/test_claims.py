@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import lab
-from lab import analysis, calibration, data, experiments, params, references, stats, store
+from lab import analysis, calibration, data, ensemble, experiments, params, references, stats, store
 from lab.train import view_count
 
 
@@ -325,6 +325,7 @@ AUGMENTED, AUGMENTED_COSINE = "fashion-vgg-aug", "fashion-vgg-aug-cosine"
 FORMER_FINAL, FASHION_MIRROR = "fashion-vgg-aug-cosine-tta", "fashion-vgg-cosine-tta"
 SMOOTHED_FINAL, WIDE = "cifar-vgg-aug-cosine-ls-tta-shift", "cifar-wide-aug-cosine-tta-shift"
 WIDE_LONGER = "cifar-wide-aug-cosine-20-tta-shift"
+ENSEMBLE = "cifar-vgg-aug-cosine-20-tta-shift-x2"
 FOOTWEAR = {"Sandales", "Baskets", "Bottines"}
 
 
@@ -491,6 +492,34 @@ def test_plus_loin_the_longer_training_is_beyond_the_hour():
     tried = _discarded()
     claim(all(comparison.result != stats.BETTER for comparison in tried["val_comparison"]), section,
           "no variant tried within the hour raised validation beyond the margin")  # fmt: skip
+
+
+@beyond_chapter
+def test_plus_loin_two_final_networks_averaged_gain_on_both_splits_beyond_the_hour():
+    section, final = "plus-loin-heure", _final("cifar10")
+    pairs = ensemble.seed_pairs(final)
+    claim(len(final) == 3 and len(pairs) == 3, section, "the three seeds of the final model make three pairs")
+    claim((pairs["val_gain"] > 0).all() and (pairs["test_gain"] > 0).all(), section,
+          "every pair does better than its two networks on average, on validation and on test ('de plus')")
+    claim((pairs["seconds"] > experiments.TIME_BUDGET_SECONDS).all(), section, "every pair took beyond the hour")
+    claim((pairs["test"] >= experiments.TARGETS["cifar10"]).all(), section,
+          "every pair is above the target on test ('au-dessus de l'objectif')")
+
+
+@beyond_chapter
+def test_plus_loin_the_next_trial_is_an_ensemble_of_two_shorter_finals_that_would_fit_in_the_hour():
+    section, trial = "plus-loin-heure", lab.get(ENSEMBLE)
+    final = experiments.ABLATIONS["cifar10"][-1]
+    claim(experiments.ON_TRIAL[ENSEMBLE] == final and isinstance(trial, experiments.Ensemble), section,
+          "the ensemble is on trial against the final model")
+    changed = {k for k, v in trial.experiment.config().items() if v != lab.get(final).config()[k]}
+    claim(changed - {"name", "title", "seeds"} == {"epochs"} and trial.epochs < lab.get(final).epochs, section,
+          "each member is the final model with fewer epochs")
+    claim(ensemble.estimated_seconds(trial, _final("cifar10")) <= experiments.TIME_BUDGET_SECONDS, section,
+          "two such networks would fit in the hour ('tiendrait dans l'heure')")
+    claim(store.status(trial, 0) == store.MISSING, section, "it is not trained yet ('pas encore entraîné')")
+    claim(not set(trial.member_seeds(0)) & set(trial.member_seeds(1)), section,
+          "each of its seeds averages two trainings with seeds of their own ('de graines différentes')")
 
 
 @beyond_chapter

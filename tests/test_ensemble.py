@@ -122,3 +122,33 @@ def test_members_evaluated_on_other_images_are_refused(built, tmp_path):
     other = store.save(record, members[1].probabilities, labels, tmp_path, validation=members[1].validation)
     with pytest.raises(ensemble.MemberMismatchError, match="test labels differ"):
         ensemble.mean_probabilities([members[0], other], "test")
+
+
+def test_seed_pairs_average_every_two_runs_as_the_ensemble_does(built):
+    run, members, _, _ = built
+    pairs = ensemble.seed_pairs(members)
+    assert list(pairs.index) == ["0+1"]
+    pair = pairs.loc["0+1"]
+    assert pair["test"] == pytest.approx(run.accuracy("test"), abs=2e-3)
+    assert pair["val"] == pytest.approx(run.accuracy("val"), abs=2e-3)
+    assert pair["test_gain"] == pytest.approx(pair["test"] - np.mean([m.accuracy("test") for m in members]))
+    assert pair["seconds"] == pytest.approx(run["wall_seconds"])
+
+
+def test_the_estimated_time_of_an_ensemble_is_its_members_epochs_and_predictions(built):
+    run, members, _, _ = built
+    # members trained exactly as the ensemble's: the estimate is the time they took together
+    assert ensemble.estimated_seconds(TINY_ENSEMBLE, members) == pytest.approx(run["wall_seconds"])
+    twice = TINY_ENSEMBLE.replace(member="tiny-longer")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(experiments.EXPERIMENTS, "tiny-longer", MEMBER.replace(name="tiny-longer", epochs=3))
+        epochs = sum(member.history["seconds"].iloc[0] for member in members)
+        assert ensemble.estimated_seconds(twice, members) == pytest.approx(run["wall_seconds"] + 2 * epochs)
+
+
+def test_an_ensemble_costs_the_machine_only_its_own_evaluation(built):
+    from lab import analysis
+
+    run, members, _, _ = built
+    assert analysis.own_seconds(run) == run["evaluation_seconds"]  # its members' time is counted with them
+    assert analysis.own_seconds(members[0]) == members[0]["wall_seconds"]

@@ -58,6 +58,7 @@ def test_run_json_contents(tiny_run):
     for key in ("python", "tensorflow", "keras", "cpu"):
         assert environment[key]
     assert environment["keras"].startswith("3.")
+    assert environment["cpu_flags"] == train.cpu_flags()  # what tells two "AMD EPYC" machines apart
     assert record["created"].endswith("+00:00")
     assert record["predictions"].startswith("predictions-")
 
