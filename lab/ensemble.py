@@ -7,8 +7,9 @@ like theirs, so that every reader of a run (tables, comparisons, calibration) re
 unchanged:
 
 - validation and test probabilities: the mean of the members' stored ones;
-- training accuracy: the members' stored runs keep no training probabilities, so their
-  weights predict the training split again, with the same views, and the mean is taken;
+- training accuracy: the mean of the members' training probabilities, which the members
+  store since ensembles exist; for older members, their weights predict the training split
+  again, with the same views;
 - `wall_seconds`: the sum of the members' (each includes its own prediction on every
   split); the time this run took is `evaluation_seconds`, kept apart because it only
   redoes predictions the members already made;
@@ -59,8 +60,9 @@ def member_runs(ensemble, seed: int, root=None, train_missing=None) -> list[stor
 
 
 def mean_probabilities(runs, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """The mean of the runs' probabilities on `split` ("val" or "test"), and the true labels they share."""
-    pairs = [(run.probabilities, run.y_true) if split == "test" else run.validation for run in runs]
+    """The mean of the runs' probabilities on `split` ("train", "val" or "test"), and the true labels they share."""
+    pairs = [(run.probabilities, run.y_true) if split == "test" else run.validation if split == "val"
+             else run.training for run in runs]  # fmt: skip
     if any(pair is None for pair in pairs):
         raise MemberMismatchError(f"a member has no stored {split} predictions; retrain it with lab train")
     labels = pairs[0][1]
@@ -77,8 +79,12 @@ def mean_history(runs) -> list[dict]:
 
 
 def training_probabilities(ensemble, runs) -> tuple[np.ndarray, np.ndarray]:
-    """The mean of the members' probabilities on the training split, from their stored weights."""
+    """The mean of the members' probabilities on the training split: those they stored (members
+    trained since ensembles exist), else predicted again from their stored weights."""
     from lab import models, train
+
+    if all(run.training is not None for run in runs):
+        return mean_probabilities(runs, "train")
 
     (x_train, y_train), _, _, _ = train.prepared_data(ensemble.experiment)
     views = {"flip": ensemble.test_time_flip, "shift": ensemble.test_time_shift}

@@ -2,7 +2,8 @@
 
 A run is two files: `run.json` (configuration, metrics, history, provenance) and
 `predictions-<digest>.npz` (test-set probabilities, float16, and the true labels;
-since the chapter "Aller plus loin", the validation split's too), and, for the runs
+since the chapter "Aller plus loin", the validation split's too, and the training split's
+for the members of an ensemble), and, for the runs
 trained since then, a third: `weights-<digest>.npz`, the trained model's weights
 (float32). `run.json` names these files, whose names carry a digest of their content.
 Each file is written to a temporary name and renamed into place, predictions
@@ -122,6 +123,14 @@ class Run:
                 return None
             return stored["val_probabilities"].astype(np.float32), stored["y_val"].astype(np.int64)
 
+    @cached_property
+    def training(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The training split's (probabilities, true labels), for the runs that stored them (ensemble members)."""
+        with np.load(self.folder / self.record["predictions"]) as stored:
+            if "train_probabilities" not in stored.files:
+                return None
+            return stored["train_probabilities"].astype(np.float32), stored["y_train"].astype(np.int64)
+
     def weights(self) -> list[np.ndarray] | None:
         """The trained model's weights, in `model.get_weights()` order, for the runs that stored them."""
         if "weights" not in self.record:
@@ -149,17 +158,20 @@ def write_atomically(path: Path, write) -> None:
 
 
 def save(record: dict, probabilities: np.ndarray, y_true: np.ndarray, root: Path | None = None,
-         validation: tuple[np.ndarray, np.ndarray] | None = None, weights: list | None = None) -> Run:
+         validation: tuple[np.ndarray, np.ndarray] | None = None, weights: list | None = None,
+         training: tuple[np.ndarray, np.ndarray] | None = None) -> Run:
     """Store a run atomically; the previous run of the same experiment and seed is replaced.
 
-    `validation` (probabilities, labels of the validation split) and `weights` (the model's
-    `get_weights()`) are stored too when given.
+    `validation` (probabilities, labels of the validation split), `training` (the same for the
+    training split) and `weights` (the model's `get_weights()`) are stored too when given.
     """
     folder = run_dir(record["experiment"], record["seed"], root)
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {"probabilities": compact(probabilities), "y_true": y_true.astype(np.uint8)}
     if validation is not None:
         arrays |= {"val_probabilities": compact(validation[0]), "y_val": validation[1].astype(np.uint8)}
+    if training is not None:
+        arrays |= {"train_probabilities": compact(training[0]), "y_train": training[1].astype(np.uint8)}
     files = {"predictions": _npz_bytes(arrays)}
     if weights is not None:
         files["weights"] = _npz_bytes({f"w{i:03d}": np.asarray(w) for i, w in enumerate(weights)})

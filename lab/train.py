@@ -331,8 +331,9 @@ def probability_metrics(probabilities, y) -> dict:
     return {"loss": float(-np.log(picked).mean()), "accuracy": float((probabilities.argmax(axis=1) == y).mean())}
 
 
-def _evaluation(experiment, model, splits: dict) -> tuple[dict, dict]:
-    """The metrics of every split, and the validation and test probabilities, as the experiment predicts.
+def _evaluation(experiment, model, splits: dict, keep_training: bool = False) -> tuple[dict, dict]:
+    """The metrics of every split, and the validation and test probabilities (and, with `keep_training`,
+    the training split's), as the experiment predicts.
 
     With test-time flipping or shifting the single-view metrics are kept too (`single_view_metrics`),
     so that the gain of the averaged views is measured on the same weights.
@@ -343,8 +344,9 @@ def _evaluation(experiment, model, splits: dict) -> tuple[dict, dict]:
         metrics = {name: probability_metrics(single[name], y) for name, (_, y) in splits.items()}
     else:
         metrics = {name: _evaluate(model, x, y, 512) for name, (x, y) in splits.items()}
+    kept = ("train", "val", "test") if keep_training else ("val", "test")
     if not (experiment.test_time_flip or experiment.test_time_shift):
-        probabilities = {name: single[name] if single else predict(model, splits[name][0]) for name in ("val", "test")}
+        probabilities = {name: single[name] if single else predict(model, splits[name][0]) for name in kept}
         return {"metrics": metrics}, probabilities
     views = {"flip": experiment.test_time_flip, "shift": experiment.test_time_shift}
     averaged = {name: predict(model, x, **views) for name, (x, _) in splits.items()}
@@ -455,7 +457,8 @@ def _store(experiment, seed, model, data, root, training: dict, seconds) -> stor
     """
     (x_train, y_train), (x_val, y_val), (x_test, y_test), provenance = data
     splits = {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
-    metrics, probabilities = _evaluation(experiment, model, splits)
+    member = is_ensemble_member(experiment)  # its ensembles average its training probabilities too
+    metrics, probabilities = _evaluation(experiment, model, splits, keep_training=member)
     record = {
         "experiment": experiment.name,
         "seed": seed,
@@ -476,5 +479,12 @@ def _store(experiment, seed, model, data, root, training: dict, seconds) -> stor
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         **training,
     }
+    training = (probabilities["train"], y_train) if member else None
     return store.save(record, probabilities["test"], y_test, root, validation=(probabilities["val"], y_val),
-                      weights=model.get_weights())  # fmt: skip
+                      weights=model.get_weights(), training=training)  # fmt: skip
+
+
+def is_ensemble_member(experiment) -> bool:
+    """Whether an ensemble lab knows averages this experiment's runs."""
+    return any(isinstance(other, Ensemble) and other.member == experiment.name
+               for other in experiments_registry().values())  # fmt: skip
