@@ -21,6 +21,9 @@ pair; it stores them in `epoch-times-pair-A-B.json`. Use it, with more steps (`-
 
     .venv/bin/python benchmarks/epoch_times.py --steps 100 --repeats 5 \\
         --pair cifar-vgg-aug-cosine-fp32 cifar-vgg-aug-cosine
+
+`--machine TAG` stores a pair's figures under a name of its own (`epoch-times-pair-A-B-TAG.json`),
+for a machine other than the one the runs were trained on.
 """
 
 import argparse
@@ -38,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lab import BEYOND, BRIEF, epoch_benchmark_file, models, store, train  # noqa: E402
+from lab.experiments import Ensemble  # noqa: E402
 from lab.models import INPUT_SHAPES  # noqa: E402
 
 TRAIN_SIZES = {"fashion_mnist": 60000, "cifar10": 50000}
@@ -94,7 +98,7 @@ def pair(args, load_before) -> None:
         print(f"{name:<30} " + " ".join(f"{t:7.1f}" for t in times))
     ratios = " ".join(f"{r:.2f}" for r in figures["ratios"])
     print(f"{b.name} / {a.name}: median {figures['median_ratio']:.2f} (each pair: {ratios})")
-    _store(epoch_benchmark_file(pair=(a.name, b.name)), _record(args, load_before, figures))
+    _store(epoch_benchmark_file(pair=(a.name, b.name), machine=args.machine), _record(args, load_before, figures))
 
 
 def main() -> None:
@@ -103,12 +107,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--beyond", action="store_true", help="the models beyond the brief, and their starting points")
     parser.add_argument("--pair", nargs=2, metavar=("A", "B"), help="two models, repetitions interleaved")
+    parser.add_argument("--machine", help="with --pair: store under a name of its own, for another machine")
     args = parser.parse_args()
+    if args.machine and not args.pair:
+        parser.error("--machine names the figures of a --pair only")
     if args.pair:
         pair(args, os.getloadavg())
         return
     starting_points = {name: BRIEF[name] for name in ("fashion-dropout-norm", "cifar-conv6-bn-relu-40")}
-    chosen = {**starting_points, **BEYOND} if args.beyond else BRIEF
+    networks = {name: e for name, e in BEYOND.items() if not isinstance(e, Ensemble)}  # an ensemble trains its members
+    chosen = {**starting_points, **networks} if args.beyond else BRIEF
     load_before = os.getloadavg()  # the 1-minute load should be near 0: nothing else running
     train.set_seed(0)
     figures = {}

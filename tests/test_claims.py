@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import lab
-from lab import analysis, calibration, data, ensemble, experiments, params, references, stats, store
+from lab import analysis, calibration, data, ensemble, experiments, params, references, stats, store, train
 from lab.train import view_count
 
 
@@ -777,3 +777,21 @@ def test_reproductibilite_the_chapter_beyond_the_brief_cost_more_than_planned():
     runs = [run for name, seeds_stored in stored.items() for run in lab.seeds(name, seeds_stored)]
     claim(sum(analysis.own_seconds(run) for run in runs) > experiments.BEYOND_BUDGET_SECONDS, "reproductibilite",
           "the runs beyond the brief took more machine time than planned ('au-delà des … prévus')")  # fmt: skip
+
+
+@beyond_chapter
+def test_reproductibilite_times_depend_on_the_processor_and_emulated_bfloat16_costs_several_times_more():
+    section, pair = "reproductibilite", ("cifar-vgg-aug-cosine-fp32", "cifar-vgg-aug-cosine")
+    ours, other = lab.epoch_benchmark(pair=pair), lab.epoch_benchmark(pair=pair, machine="zen3-avx2")
+    claim(max(ours["ratios"]) <= 1.0, section,
+          "on our machine bfloat16 cost no more than float32 ('ne coûtait pas plus')")
+    claim(ours["environment"]["cpu"] == other["environment"]["cpu"] == "AMD EPYC", section,
+          "both machines call themselves AMD EPYC")
+    flags = other["environment"]["cpu_flags"]
+    claim(not set(flags) & set(train.BFLOAT16_FLAGS) and flags, section,
+          "the other machine has some of the instructions that count, none for bfloat16 ('n'a que')")
+    claim(other["median_ratio"] > 2 and min(other["ratios"]) > 1, section,
+          "bfloat16 is emulated there, several times slower")
+    stored_fp32 = stats.median_epoch(lab.result(pair[0]))
+    claim(np.median(other["epoch_seconds"][pair[0]]) > stored_fp32, section,
+          "its float32 epoch is longer than ours too")
