@@ -45,6 +45,7 @@ def _layer_lines(spec: dict, experiment) -> list[str]:
 
 def model_code(experiment) -> str:
     """`model = keras.Sequential([keras.Input(...), layers.Conv2D(...), ...])` for the experiment."""
+    _refuse_ensemble(experiment)
     plan(experiment.layers, INPUT_SHAPES[experiment.dataset])  # refuse a spec that cannot be built
     lines = [f"keras.Input(shape={INPUT_SHAPES[experiment.dataset]}),"]
     lines += [AUGMENTATION_CODE[name] for name in experiment.augmentation]
@@ -101,8 +102,18 @@ def _optimizer_code(experiment, rate: str) -> str:
     return f"keras.optimizers.{name}({', '.join(settings)})"
 
 
+def _refuse_ensemble(experiment) -> None:
+    """An ensemble's code would be its member's, shown as if it were one network: refuse it."""
+    from lab.experiments import Ensemble
+
+    if isinstance(experiment, Ensemble):
+        raise TypeError(f"{experiment.name} is an ensemble of {experiment.size} networks, whose code is not "
+                        f"generated; show its member's: keras_code.show(lab.get({experiment.member!r}))")  # fmt: skip
+
+
 def training_code(experiment) -> str:
     """The `compile` and `fit` calls with the experiment's settings (as `lab.train` makes them)."""
+    _refuse_ensemble(experiment)
     rate = f"{experiment.learning_rate:g}"
     schedule = ""
     if experiment.lr_schedule == "cosine":

@@ -148,6 +148,12 @@ def build(experiment, input_shape=None, check: bool = True):
 
     `check=False` skips `plan()`, to see what Keras itself says of a bad spec.
     """
+    from lab.experiments import Ensemble
+
+    if isinstance(experiment, Ensemble):  # its member is one network, the ensemble several
+        averaging = f"lab.trained_model({experiment.name!r})"
+        raise TypeError(f"{experiment.name} is an ensemble of {experiment.size} networks: build its member "
+                        f"(`.experiment`), or the averaging model with {averaging}")  # fmt: skip
     keras = backend.keras()
 
     input_shape = input_shape or INPUT_SHAPES[experiment.dataset]

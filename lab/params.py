@@ -59,7 +59,7 @@ def _size(shape) -> int:
 
 
 def parameter_table(experiment, totals: bool = True) -> pd.DataFrame:
-    """One row per layer of the spec, plus a total row: parameters, formulas and MACs."""
+    """One row per layer of the spec, plus a total row: parameters, formulas and MACs (an ensemble: of each network)."""
     planned = plan(experiment.layers, INPUT_SHAPES[experiment.dataset])
     input_row = {"layer": "input", "output_shape": _shape_text(INPUT_SHAPES[experiment.dataset]),
                  "neurons": None, "weights_per_neuron": "", "formula": "", "params": 0,
@@ -75,13 +75,20 @@ def parameter_table(experiment, totals: bool = True) -> pd.DataFrame:
 
 
 def count_params(experiment) -> int:
-    """Total parameters (trainable or not), as Keras' `model.count_params()` counts them."""
-    return int(parameter_table(experiment, totals=False)["params"].sum())
+    """Total parameters (trainable or not), as Keras' `model.count_params()` counts them (an ensemble: its members')."""
+    return _members(experiment) * int(parameter_table(experiment, totals=False)["params"].sum())
 
 
 def count_macs(experiment) -> int:
-    """Multiply-accumulates for one image through the model (inference)."""
-    return int(parameter_table(experiment, totals=False)["macs"].sum())
+    """Multiply-accumulates for one image through the model (inference; an ensemble: through each member)."""
+    return _members(experiment) * int(parameter_table(experiment, totals=False)["macs"].sum())
+
+
+def _members(experiment) -> int:
+    """How many networks the experiment is: an ensemble's size, else 1."""
+    from lab.experiments import Ensemble
+
+    return experiment.size if isinstance(experiment, Ensemble) else 1
 
 
 def shape_progression(layers, input_shape) -> pd.DataFrame:

@@ -118,18 +118,18 @@ class Run:
     @cached_property
     def validation(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The validation split's (probabilities, true labels), for the runs that stored them."""
-        with np.load(self.folder / self.record["predictions"]) as stored:
-            if "val_probabilities" not in stored.files:
-                return None
-            return stored["val_probabilities"].astype(np.float32), stored["y_val"].astype(np.int64)
+        return self._stored_split("val_probabilities", "y_val")
 
     @cached_property
     def training(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The training split's (probabilities, true labels), for the runs that stored them (ensemble members)."""
+        return self._stored_split("train_probabilities", "y_train")
+
+    def _stored_split(self, probabilities: str, labels: str) -> tuple[np.ndarray, np.ndarray] | None:
         with np.load(self.folder / self.record["predictions"]) as stored:
-            if "train_probabilities" not in stored.files:
+            if probabilities not in stored.files:
                 return None
-            return stored["train_probabilities"].astype(np.float32), stored["y_train"].astype(np.int64)
+            return stored[probabilities].astype(np.float32), stored[labels].astype(np.int64)
 
     def weights(self) -> list[np.ndarray] | None:
         """The trained model's weights, in `model.get_weights()` order, for the runs that stored them."""

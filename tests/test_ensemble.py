@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import lab
-from lab import ensemble, experiments, store, train
+from lab import ensemble, experiments, params, store, train
 from lab.experiments import Ensemble, get
 
 MEMBER = get("fashion-base").replace(name="tiny-member", epochs=1, train_limit=600)
@@ -80,7 +80,8 @@ def test_its_time_is_the_sum_of_its_members_and_its_size_too(built):
     run, members, _, _ = built
     assert run["wall_seconds"] == pytest.approx(sum(member["wall_seconds"] for member in members))
     assert 0 < run["evaluation_seconds"] < run["wall_seconds"]
-    assert run["params_total"] == 2 * members[0]["params_total"] == 2 * 244298
+    assert run["params_total"] == 2 * members[0]["params_total"] == 2 * 244298 == params.count_params(TINY_ENSEMBLE)
+    assert params.count_macs(TINY_ENSEMBLE) == 2 * params.count_macs(MEMBER)
     history = run.history
     assert history["seconds"].iloc[0] == pytest.approx(sum(member.history["seconds"].iloc[0] for member in members))
     assert history["val_accuracy"].iloc[0] == pytest.approx(np.mean([m.history["val_accuracy"].iloc[0]
@@ -174,3 +175,14 @@ def test_members_stored_without_them_are_predicted_again_from_their_weights(buil
     predicted = ensemble.training_probabilities(TINY_ENSEMBLE, older)
     np.testing.assert_array_equal(predicted[1], stored[1])
     np.testing.assert_allclose(predicted[0], stored[0], atol=1e-3)  # the stored ones are float16
+
+
+def test_an_ensemble_is_not_built_or_shown_as_one_network(registered):
+    from lab import keras_code, models
+
+    refusal = r"tiny-x2 is an ensemble of 2 networks.*keras_code.show\(lab.get\('tiny-member'\)\)"
+    for generate in (keras_code.model_code, keras_code.training_code):
+        with pytest.raises(TypeError, match=refusal):
+            generate(TINY_ENSEMBLE)
+    with pytest.raises(TypeError, match=r"ensemble of 2 networks: build its member .*lab.trained_model\('tiny-x2'\)"):
+        models.build(TINY_ENSEMBLE)

@@ -7,6 +7,7 @@ import pytest
 
 from lab import EXPERIMENTS, keras_code, models, train
 from lab.backend import keras
+from lab.experiments import Ensemble
 
 
 def _executed(code: str):
@@ -29,7 +30,7 @@ def _with_stronger():
     return {**EXPERIMENTS, STRONGER.name: STRONGER}
 
 
-@pytest.mark.parametrize("name", list(_with_stronger()))
+@pytest.mark.parametrize("name", [name for name, e in _with_stronger().items() if not isinstance(e, Ensemble)])
 def test_the_shown_code_builds_the_trained_model(name):
     experiment = _with_stronger()[name]
     shown, trained = _executed(keras_code.model_code(experiment)), models.build(experiment)
