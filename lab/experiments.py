@@ -23,6 +23,8 @@ rate schedule, mixed precision, label smoothing, or test-time flipping and shift
 every run stored before they existed stays fresh. Test-time flipping and shifting change
 only how the trained model predicts (`EVALUATION_FIELDS`): two experiments that differ by
 them share their training (`training_hash`), and lab trains it once.
+An `Ensemble` is several networks of one experiment, trained with their own seeds, whose
+probabilities are averaged (`lab.ensemble` stores its run).
 `BRIEF` holds the brief's experiments, `BEYOND` those of the chapter "Aller plus loin";
 `EXPERIMENTS` both. `seeds` says which seeds an experiment is planned with.
 """
@@ -108,7 +110,6 @@ class Experiment:
 
     def replace(self, **changes) -> Experiment:
         return dataclasses.replace(self, **changes)
-
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,14 @@ def _done_epochs(experiment, seed) -> int:
     return train.Checkpoint(experiment, seed).saved_epoch() or 0
 
 
-def _epochs_to_train(experiment, seed) -> int:
-    """The epochs the run will train: an ensemble's are those of its members not stored yet."""
+def _epochs_to_train(experiment, seed, before=()) -> int:
+    """The epochs the run will train: an ensemble's are those of its members not stored yet (nor among
+    the runs `before` it, (name, seed) pairs trained first)."""
     if isinstance(experiment, Ensemble):
         member = experiment.experiment
         return sum(_epochs_to_train(member, member_seed) for member_seed in experiment.member_seeds(seed)
-                   if store.status(member, member_seed) != store.PRESENT)  # fmt: skip
+                   if (member.name, member_seed) not in before
+                   and store.status(member, member_seed) != store.PRESENT)  # fmt: skip
     return experiment.epochs - _done_epochs(experiment, seed)
 
 
@@ -26,7 +28,9 @@ class TrainingProgress:
     """An overall bar over every epoch to train, and a bar per run; a resumed run starts at its saved epoch."""
 
     def __init__(self, runs):
-        self.total_epochs = sum(_epochs_to_train(experiment, seed) for experiment, seed in runs)
+        listed = [(experiment.name, seed) for experiment, seed in runs]
+        self.total_epochs = sum(_epochs_to_train(experiment, seed, set(listed[:i]))
+                                for i, (experiment, seed) in enumerate(runs))  # fmt: skip
         self.overall = None
 
     def __enter__(self):
