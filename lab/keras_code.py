@@ -76,18 +76,47 @@ def _views_code(experiment) -> str:
     """The averaged prediction over the test-time views (`lab.train.test_time_views`), as Keras code."""
     if not experiment.test_time_shift:
         return _MIRROR_CODE if experiment.test_time_flip else ""
-    shift, side = experiment.test_time_shift, INPUT_SHAPES[experiment.dataset][0]
+    shift = experiment.test_time_shift
     mirrors = ", and their mirrors" if experiment.test_time_flip else ""
     return (
         f"\n# predict the mean probabilities of {view_count(experiment)} views of each image: itself and its shifts"
         f"\n# by {shift} pixels up, down, left and right (border mirrored, as RandomTranslation fills it){mirrors}\n"
+        + _views_setup(experiment)
+        + "\nprobabilities = np.mean([model.predict(view, verbose=0) for view in views], axis=0)"
+    )
+
+
+def _views_setup(experiment) -> str:
+    """The code that makes `views`, the list of the views of the test images the experiment averages."""
+    if not experiment.test_time_shift:
+        return "views = [x_test, x_test[:, :, ::-1]]" if experiment.test_time_flip else "views = [x_test]"
+    shift, side = experiment.test_time_shift, INPUT_SHAPES[experiment.dataset][0]
+    return (
         f'padded = np.pad(x_test, ((0, 0), ({shift}, {shift}), ({shift}, {shift}), (0, 0)), mode="symmetric")\n'
         f"moves = [(0, 0), ({shift}, 0), (-{shift}, 0), (0, {shift}), (0, -{shift})]\n"
         f"views = [padded[:, {shift} - dy : {shift} - dy + {side}, {shift} - dx : {shift} - dx + {side}]\n"
-        "         for dy, dx in moves]\n"
-        + ("views += [view[:, :, ::-1] for view in views]\n" if experiment.test_time_flip else "")
-        + "probabilities = np.mean([model.predict(view, verbose=0) for view in views], axis=0)"
+        "         for dy, dx in moves]"
+        + ("\nviews += [view[:, :, ::-1] for view in views]" if experiment.test_time_flip else "")
     )
+
+
+def ensemble_code(ensemble) -> str:
+    """An ensemble's Keras code: its member's model and training in a loop over its seeds, then the mean
+    of every network's probabilities on every view (`lab.ensemble`: the mean of its members' means)."""
+    member = ensemble.experiment
+    network = (model_code(member) + "\n" + training_code(member, views=False)).splitlines()
+    policy = [network.pop(0)] if network[0].startswith("keras.mixed_precision") else []  # once, before the loop
+    seeds = ", ".join(str(seed) for seed in ensemble.member_seeds(0))
+    lines = [*policy, f"# an ensemble of {ensemble.size} networks: the same model, trained with seeds of their own",
+             "ensemble = []", f"for seed in ({seeds}):", INDENT + "keras.utils.set_random_seed(seed)"]  # fmt: skip
+    lines += [INDENT + line for line in network] + [INDENT + "ensemble.append(model)"]
+    views = view_count(member)
+    lines += [f"# predict the mean probabilities of its {ensemble.size} networks, each on "
+              + (f"the same {views} views of each image as one of them" if views > 1 else "the test images"),
+              _views_setup(member),
+              "probabilities = np.mean([model.predict(view, verbose=0) for model in ensemble for view in views],"
+              " axis=0)"]  # fmt: skip
+    return "\n".join(lines)
 
 
 def _optimizer_code(experiment, rate: str) -> str:
@@ -104,15 +133,20 @@ def _optimizer_code(experiment, rate: str) -> str:
 
 def _refuse_ensemble(experiment) -> None:
     """An ensemble's code would be its member's, shown as if it were one network: refuse it."""
+    if _is_ensemble(experiment):
+        raise TypeError(f"{experiment.name} is an ensemble of {experiment.size} networks, not one model: its code "
+                        "is keras_code.ensemble_code(...), which keras_code.show shows")  # fmt: skip
+
+
+def _is_ensemble(experiment) -> bool:
     from lab.experiments import Ensemble
 
-    if isinstance(experiment, Ensemble):
-        raise TypeError(f"{experiment.name} is an ensemble of {experiment.size} networks, whose code is not "
-                        f"generated; show its member's: keras_code.show(lab.get({experiment.member!r}))")  # fmt: skip
+    return isinstance(experiment, Ensemble)
 
 
-def training_code(experiment) -> str:
-    """The `compile` and `fit` calls with the experiment's settings (as `lab.train` makes them)."""
+def training_code(experiment, views: bool = True) -> str:
+    """The `compile` and `fit` calls with the experiment's settings (as `lab.train` makes them), and
+    (`views`) its averaged prediction over test-time views."""
     _refuse_ensemble(experiment)
     rate = f"{experiment.learning_rate:g}"
     schedule = ""
@@ -134,14 +168,19 @@ def training_code(experiment) -> str:
         "# the last 10 % of the training images, the same for every model, validate it\n"
         f"history = model.fit(x_fit, y_fit, validation_data=(x_val, y_val), epochs={experiment.epochs},\n"
         f"                    batch_size={experiment.batch_size}, verbose=2)"
-        + _views_code(experiment)
+        + (_views_code(experiment) if views else "")
     )
 
 
 def show(experiment, training: bool = False):
-    """The experiment's Keras code as a Markdown Python block, for a cell whose output shows it."""
+    """The experiment's Keras code as a Markdown Python block, for a cell whose output shows it.
+
+    An ensemble's is always its training (`ensemble_code`): its networks differ by nothing else.
+    """
     from IPython.display import Markdown
 
+    if _is_ensemble(experiment):
+        return Markdown(f"```python\n{ensemble_code(experiment)}\n```")
     code = model_code(experiment) + ("\n" + training_code(experiment) if training else "")
     return Markdown(f"```python\n{code}\n```")
 

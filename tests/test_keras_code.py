@@ -171,3 +171,42 @@ def test_the_shown_test_time_views_predict_as_lab_does(name, flip, shift):
     exec(views, namespace)
     expected = train.predict(_FakeModel(), x_test, flip=flip, shift=shift)
     np.testing.assert_allclose(namespace["probabilities"], expected, rtol=1e-12)
+
+
+ENSEMBLE = "cifar-vgg-aug-cosine-20-tta-shift-x2"
+INDENTED_MODEL = "    model = keras.Sequential(["  # the member's model, inside the loop over its seeds
+
+
+def test_an_ensemble_shows_its_member_trained_once_per_seed():
+    ensemble = EXPERIMENTS[ENSEMBLE]
+    code = keras_code.ensemble_code(ensemble)
+    compile(code, ENSEMBLE, "exec")  # valid Python
+    lines = code.splitlines()
+    assert lines[0] == 'keras.mixed_precision.set_global_policy("mixed_bfloat16")'  # once, before the loop
+    assert "for seed in (0, 1):" in lines and "    keras.utils.set_random_seed(seed)" in lines
+    member = keras_code.model_code(ensemble.experiment).splitlines()[1:]  # without the policy line
+    start = lines.index(INDENTED_MODEL)
+    assert lines[start : start + len(member)] == ["    " + line for line in member]
+    assert "    ensemble.append(model)" in lines and "epochs=20" in code
+    assert keras_code.show(ensemble).data == f"```python\n{code}\n```"
+
+
+def test_an_ensemble_predicts_the_mean_of_its_networks_as_lab_does():
+    ensemble = EXPERIMENTS[ENSEMBLE]
+    code = keras_code.ensemble_code(ensemble)
+    prediction = code[code.index("# predict the mean probabilities of its 2 networks"):]
+    x_test = np.random.default_rng(0).random((3, *models.INPUT_SHAPES["cifar10"]))
+
+    class _Scaled(_FakeModel):
+        def __init__(self, scale):
+            self.scale = scale
+
+        def predict(self, x, batch_size=None, verbose=0):
+            return self.scale * super().predict(x)
+
+    networks = [_Scaled(1.0), _Scaled(3.0)]
+    namespace = {"np": np, "x_test": x_test, "ensemble": networks}
+    exec(prediction, namespace)
+    views = {"flip": ensemble.test_time_flip, "shift": ensemble.test_time_shift}
+    expected = np.mean([train.predict(network, x_test, **views) for network in networks], axis=0)
+    np.testing.assert_allclose(namespace["probabilities"], expected, rtol=1e-12)
