@@ -51,6 +51,9 @@ def result(name: str, seed: int = 0) -> Run:
             f"the stored result of {name!r} seed {seed} is {state} and training is not allowed "
             f"(${ALLOW_TRAINING_VARIABLE}=0). Train it with: lab train {name} --seeds {seed}"
         )
+    if experiment.precision == "mixed_bfloat16" and not train.native_bfloat16():  # hours, inside a render
+        raise StoredResultError(f"the stored result of {name!r} seed {seed} is {state}, and "
+                                f"{train.emulated_bfloat16([name])}: lab train {name} --seeds {seed}")  # fmt: skip
     return train.train(experiment, seed)
 
 

@@ -99,11 +99,7 @@ def cmd_train(args) -> int:
         runs = [(e, seed) for e, seed in runs if store.status(e, seed) != store.PRESENT]
     emulated = sorted({e.name for e, _ in runs if e.precision == "mixed_bfloat16"})
     if emulated and not args.allow_emulated_bfloat16 and not train.native_bfloat16():
-        instructions = " or ".join(train.BFLOAT16_FLAGS)
-        print(f"lab train: this machine has no GPU and its CPU no bfloat16 instructions ({instructions}): "
-              f"{', '.join(emulated)} compute in mixed_bfloat16, which it would emulate many times slower than "
-              "float32, and their training times would not compare with the stored runs'. Train them on a machine "
-              "that has these instructions, or pass --allow-emulated-bfloat16.", file=sys.stderr)  # fmt: skip
+        print(f"lab train: {train.emulated_bfloat16(emulated)}, or pass --allow-emulated-bfloat16.", file=sys.stderr)
         return 1
     busy = []
     with backend.benign_native_logs_hidden(), TrainingProgress(runs) as progress:

@@ -254,6 +254,14 @@ def native_bfloat16() -> bool:
     return bool(backend.tensorflow().config.list_physical_devices("GPU"))
 
 
+def emulated_bfloat16(names) -> str:
+    """Why the mixed_bfloat16 experiments `names` are not trained on this machine, and how to proceed."""
+    instructions = " or ".join(BFLOAT16_FLAGS)
+    return (f"this machine has no GPU and its CPU no bfloat16 instructions ({instructions}): {', '.join(names)} "
+            "compute in mixed_bfloat16, which it would emulate many times slower than float32, and their training "
+            "times would not compare with the stored runs'. Train them on a machine that has these instructions")
+
+
 def environment() -> dict:
     keras, tf = backend.keras(), backend.tensorflow()
 
