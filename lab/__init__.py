@@ -78,8 +78,11 @@ def seeds(name: str, wanted=SEEDS) -> list[Run]:
     return runs
 
 
-def trained_model(name: str, seed: int = 0):
-    """The Keras model of a stored run, with its trained weights (runs stored since weights are kept)."""
+def trained_model(name: str, seed: int = 0, model_name: str | None = None):
+    """The Keras model of a stored run, with its trained weights (runs stored since weights are kept).
+
+    `model_name`: the Keras model's name, if not the experiment's.
+    """
     from lab import experiments, models
 
     if isinstance(get(name), experiments.Ensemble):
@@ -89,23 +92,19 @@ def trained_model(name: str, seed: int = 0):
     if weights is None:
         raise StoredResultError(f"the stored run of {name!r} seed {seed} has no weights (trained before they "
                                 f"were kept); retrain it with: lab train {name} --seeds {seed}")  # fmt: skip
-    model = models.build(experiments.from_config(run.config))
+    model = models.build(experiments.from_config(run.config).replace(name=model_name or run.name))
     model.set_weights(weights)
     return model
 
 
 def _ensemble_model(ensemble, seed: int):
     """One Keras model that predicts the mean of the ensemble's trained members' probabilities."""
-    from lab import backend, experiments, models
+    from lab import backend, models
 
     keras = backend.keras()
-    members = []
-    for member_seed in ensemble.member_seeds(seed):
-        run = result(ensemble.member, member_seed)
-        # each member named after its seed: a Keras model's layers need distinct names
-        member = models.build(experiments.from_config(run.config).replace(name=f"{run.name}-seed-{member_seed}"))
-        member.set_weights(run.weights())
-        members.append(member)
+    # each member named after its seed: a Keras model's layers need distinct names
+    members = [trained_model(ensemble.member, member_seed, model_name=f"{ensemble.member}-seed-{member_seed}")
+               for member_seed in ensemble.member_seeds(seed)]  # fmt: skip
     inputs = keras.Input(shape=models.INPUT_SHAPES[ensemble.dataset])
     return keras.Model(inputs, keras.layers.Average()([member(inputs) for member in members]), name=ensemble.name)
 

@@ -42,12 +42,12 @@ def member_runs(ensemble, seed: int, root=None, train_missing=None) -> list[stor
     """
     member, runs = ensemble.experiment, []
     for member_seed in ensemble.member_seeds(seed):
-        if store.status(member, member_seed, root) != store.PRESENT:
+        state = store.status(member, member_seed, root)
+        if state != store.PRESENT:
             if train_missing is None:
                 raise store.StoredResultError(
-                    f"{ensemble.name} seed {seed} needs {member.name} seed {member_seed}, which is "
-                    f"{store.status(member, member_seed, root)}; train it with: lab train {member.name} "
-                    f"--seeds {member_seed}"
+                    f"{ensemble.name} seed {seed} needs {member.name} seed {member_seed}, which is {state}; "
+                    f"train it with: lab train {member.name} --seeds {member_seed}"
                 )
             train_missing(member, member_seed)
         run = store.load(member.name, member_seed, root)
@@ -61,8 +61,7 @@ def member_runs(ensemble, seed: int, root=None, train_missing=None) -> list[stor
 
 def mean_probabilities(runs, split: str) -> tuple[np.ndarray, np.ndarray]:
     """The mean of the runs' probabilities on `split` ("train", "val" or "test"), and the true labels they share."""
-    pairs = [(run.probabilities, run.y_true) if split == "test" else run.validation if split == "val"
-             else run.training for run in runs]  # fmt: skip
+    pairs = [run.predictions(split) for run in runs]
     if any(pair is None for pair in pairs):
         raise MemberMismatchError(f"a member has no stored {split} predictions; retrain it with lab train")
     labels = pairs[0][1]

@@ -8,6 +8,7 @@ Generating it needs no TensorFlow, so chapters that show it stay fast.
 
 from __future__ import annotations
 
+from lab.experiments import Ensemble
 from lab.models import INPUT_SHAPES, plan
 from lab.train import view_count
 
@@ -133,15 +134,10 @@ def _optimizer_code(experiment, rate: str) -> str:
 
 def _refuse_ensemble(experiment) -> None:
     """An ensemble's code would be its member's, shown as if it were one network: refuse it."""
-    if _is_ensemble(experiment):
+    if isinstance(experiment, Ensemble):
         raise TypeError(f"{experiment.name} is an ensemble of {experiment.size} networks, not one model: its code "
                         "is keras_code.ensemble_code(...), which keras_code.show shows")  # fmt: skip
 
-
-def _is_ensemble(experiment) -> bool:
-    from lab.experiments import Ensemble
-
-    return isinstance(experiment, Ensemble)
 
 
 def training_code(experiment, views: bool = True) -> str:
@@ -179,7 +175,7 @@ def show(experiment, training: bool = False):
     """
     from IPython.display import Markdown
 
-    if _is_ensemble(experiment):
+    if isinstance(experiment, Ensemble):
         return Markdown(f"```python\n{ensemble_code(experiment)}\n```")
     code = model_code(experiment) + ("\n" + training_code(experiment) if training else "")
     return Markdown(f"```python\n{code}\n```")

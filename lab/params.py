@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from lab.experiments import Ensemble
 from lab.models import INPUT_SHAPES, SpecError, describe, plan
 
 COLUMNS = {
@@ -86,8 +87,6 @@ def count_macs(experiment) -> int:
 
 def _members(experiment) -> int:
     """How many networks the experiment is: an ensemble's size, else 1."""
-    from lab.experiments import Ensemble
-
     return experiment.size if isinstance(experiment, Ensemble) else 1
 
 

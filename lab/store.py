@@ -125,6 +125,12 @@ class Run:
         """The training split's (probabilities, true labels), for the runs that stored them (ensemble members)."""
         return self._stored_split("train_probabilities", "y_train")
 
+    def predictions(self, split: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """The (probabilities, true labels) of `split`: "test", "val" or "train" (None where not stored)."""
+        if split == "test":
+            return self.probabilities, self.y_true
+        return {"val": self.validation, "train": self.training}[split]
+
     def _stored_split(self, probabilities: str, labels: str) -> tuple[np.ndarray, np.ndarray] | None:
         with np.load(self.folder / self.record["predictions"]) as stored:
             if probabilities not in stored.files:

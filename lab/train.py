@@ -230,7 +230,7 @@ def _replayed_shuffles(epochs: int):
 
 
 # The instruction sets that decide how fast TensorFlow trains on a CPU: two machines that both call
-# themselves "AMD EPYC" differed by 4.6 times in float32 and 45 times in bfloat16 (see README.md).
+# themselves "AMD EPYC" differed by 3 to 4.6 times in float32 and 36 to 45 times in bfloat16 (see README.md).
 SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
 BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")  # without one of them, bfloat16 is emulated
 
@@ -487,9 +487,9 @@ def _store(experiment, seed, model, data, root, training: dict, seconds) -> stor
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         **training,
     }
-    training = (probabilities["train"], y_train) if member else None
+    training_split = (probabilities["train"], y_train) if member else None
     return store.save(record, probabilities["test"], y_test, root, validation=(probabilities["val"], y_val),
-                      weights=model.get_weights(), training=training)  # fmt: skip
+                      weights=model.get_weights(), training=training_split)  # fmt: skip
 
 
 def is_ensemble_member(experiment) -> bool:

@@ -457,6 +457,19 @@ def test_validation_predictions_and_weights_round_trip(tmp_path):
     assert store.load("fashion-base", 0, tmp_path).validation is None
 
 
+def test_the_predictions_of_each_split_come_from_one_place(tmp_path):
+    experiment = get("fashion-base")
+    probabilities, y_true = make_predictions()
+    val, train = make_predictions(n=20, seed=1), make_predictions(n=30, seed=2)
+    run = store.save(make_record(experiment), probabilities, y_true, tmp_path, validation=val, training=train)
+    for split, (expected, labels) in {"test": (probabilities, y_true), "val": val, "train": train}.items():
+        stored, stored_labels = run.predictions(split)
+        np.testing.assert_allclose(stored, expected, atol=1e-3)
+        np.testing.assert_array_equal(stored_labels, labels)
+    bare = store.save(make_record(experiment), probabilities, y_true, tmp_path)
+    assert bare.predictions("val") is None and bare.predictions("train") is None
+
+
 @pytest.mark.parametrize("damage", ["delete", "replace"])
 def test_missing_or_damaged_weights_make_the_run_corrupt(tmp_path, damage):
     experiment = get("fashion-base")
