@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lab import backend
-from lab.experiments import Ensemble
+from lab.experiments import AUGMENTATIONS, LR_SCHEDULES, PRECISIONS, Ensemble
 
 INPUT_SHAPES = {"fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
 
@@ -171,8 +171,6 @@ def build(experiment, input_shape=None, check: bool = True):
 
 def check_training_options(experiment) -> None:
     """Refuse an augmentation or a learning-rate schedule that lab does not know."""
-    from lab.experiments import AUGMENTATIONS, LR_SCHEDULES, PRECISIONS
-
     unknown = [name for name in experiment.augmentation if name not in AUGMENTATIONS]
     if unknown:
         raise SpecError(f"unknown augmentation {', '.join(map(repr, unknown))}; valid: {', '.join(AUGMENTATIONS)}")

@@ -54,11 +54,10 @@ def as_runs(runs) -> list:
 
 
 def _correct(run, split: str = "test") -> np.ndarray:
-    if split == "test":
-        return (run.y_pred == run.y_true).astype(float)
-    if split != "val" or run.validation is None:
+    stored = run.predictions(split) if split in ("test", "val") else None
+    if stored is None:
         raise ValueError(f"{run.name}: no stored predictions for the split {split!r} (stored: test, and val if saved)")
-    probabilities, truth = run.validation
+    probabilities, truth = stored
     return (probabilities.argmax(axis=1) == truth).astype(float)
 
 

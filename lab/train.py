@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from lab import backend, data, ensemble, models, params, store
-from lab.experiments import Ensemble
+from lab.experiments import EXPERIMENTS, OPTIMIZERS, Ensemble
 
 
 @functools.lru_cache(maxsize=2)
@@ -79,8 +79,6 @@ def compile_model(experiment, model, steps_per_epoch: int | None = None) -> None
 
 def optimizer(experiment, rate):
     """Adam (AdamW with weight decay), SGD (with Nesterov momentum and its own weight decay) or RMSprop."""
-    from lab.experiments import OPTIMIZERS
-
     keras = backend.keras()
     name, decay = experiment.optimizer, experiment.weight_decay or None
     if name == "sgd":
@@ -390,8 +388,6 @@ def train(experiment, seed: int = 0, root=None, on_epoch=None) -> store.Run:
 
 def experiments_registry() -> dict:
     """Every experiment lab knows, by name (where `trained_twin` looks)."""
-    from lab.experiments import EXPERIMENTS
-
     return EXPERIMENTS
 
 
