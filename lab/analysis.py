@@ -16,6 +16,7 @@ from lab.data import CLASS_NAMES, DISPLAY_NAMES, SOURCE_NAMES_FR
 from lab.experiments import get
 from lab.report import dec
 from lab.stats import as_runs
+from lab.train import BFLOAT16_FLAGS
 
 SPLITS = {"train": "apprentissage", "val": "validation", "test": "test"}
 
@@ -137,6 +138,15 @@ def best_epoch(run) -> int:
 def overfitting_gap(run) -> float:
     """Training accuracy minus validation accuracy, both evaluated after training."""
     return run.accuracy("train") - run.accuracy("val")
+
+
+def trained_without_bfloat16(run) -> bool:
+    """Whether `run` was trained without GPU on a CPU with no bfloat16 instructions: a slower machine than
+    the one of the stored runs, whose times do not compare with theirs. Runs stored before the environment
+    recorded `cpu_flags` were all trained on the machine of the introduction."""
+    environment = run["environment"]
+    flags = environment.get("cpu_flags")
+    return flags is not None and not environment.get("gpus") and not set(flags) & set(BFLOAT16_FLAGS)
 
 
 def own_seconds(run) -> float:
