@@ -4,7 +4,8 @@ Setup, prepare the data, build the model, train, evaluate, store: in that order,
 as in the keras-io examples. The seed fixes the initial weights, the shuffling and
 the dropout masks (`keras.utils.set_random_seed` with TensorFlow op determinism).
 
-An interrupted training resumes from its last completed epoch. After every epoch a
+An interrupted training resumes from its last completed epoch (one killed while it was
+evaluated, after its last epoch, is only evaluated). After every epoch a
 checkpoint (`<results>/.checkpoints/<experiment>/seed-<n>/state.npz`) keeps every
 variable of the model (weights, BatchNormalization statistics, the dropout layers'
 random state), the optimizer's variables and the history so far. Resuming restores
@@ -188,7 +189,8 @@ class Checkpoint:
         same_shapes = len(values) == len(variables) and all(
             np.shape(value) == tuple(variable.shape) for value, variable in zip(values, variables, strict=True)
         )
-        if not (same_run and same_shapes and 0 < meta["epoch"] < self.experiment.epochs):
+        # a checkpoint of the last epoch is a training killed while it was evaluated: only evaluate it
+        if not (same_run and same_shapes and 0 < meta["epoch"] <= self.experiment.epochs):
             return False
         for variable, value in zip(variables, values, strict=True):
             variable.assign(value)
@@ -417,12 +419,13 @@ def _train(experiment, seed, root, on_epoch) -> store.Run:
     compile_model(experiment, model, steps_per_epoch=math.ceil(len(x_train) / experiment.batch_size))
     resumed_after = checkpoint.epoch if checkpoint.restore(model) else 0
     # Train
-    with _replayed_shuffles(resumed_after):
-        model.fit(
-            x_train, y_train, validation_data=(x_val, y_val), epochs=experiment.epochs,
-            initial_epoch=checkpoint.epoch, batch_size=experiment.batch_size, shuffle=True, verbose=0,
-            callbacks=_callbacks(on_epoch, checkpoint),
-        )  # fmt: skip
+    if checkpoint.epoch < experiment.epochs:
+        with _replayed_shuffles(resumed_after):
+            model.fit(
+                x_train, y_train, validation_data=(x_val, y_val), epochs=experiment.epochs,
+                initial_epoch=checkpoint.epoch, batch_size=experiment.batch_size, shuffle=True, verbose=0,
+                callbacks=_callbacks(on_epoch, checkpoint),
+            )  # fmt: skip
     # Evaluate and store
     training = {"history": checkpoint.rows, "environment": environment()}
     if resumed_after:

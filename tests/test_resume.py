@@ -101,3 +101,25 @@ def test_a_checkpoint_of_another_configuration_is_not_used(tmp_path, fashion):
     train.compile_model(experiment, model)
     other.save(model, 1, {"loss": 1.0, "accuracy": 0.5, "val_loss": 1.0, "val_accuracy": 0.5, "seconds": 1.0})
     assert not train.Checkpoint(experiment, 0, tmp_path).restore(model)
+
+
+def test_a_training_killed_while_it_was_evaluated_is_only_evaluated(interrupted_and_straight, tmp_path, monkeypatch):
+    from lab import train
+
+    _, straight, _ = interrupted_and_straight
+    experiment = get("fashion-dropout").replace(epochs=EPOCHS, train_limit=3000)
+
+    def killed_while_evaluating(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(train, "_store", killed_while_evaluating)
+        with pytest.raises(KeyboardInterrupt):
+            train.train(experiment, seed=0, root=tmp_path)
+    assert _checkpoint_epoch(tmp_path) == EPOCHS
+    epochs_trained = []
+    resumed = train.train(experiment, seed=0, root=tmp_path, on_epoch=lambda epoch, logs: epochs_trained.append(epoch))
+    assert epochs_trained == []
+    assert resumed["resumed_after_epoch"] == EPOCHS
+    assert _without_seconds(resumed["history"]) == _without_seconds(straight["history"])
+    assert resumed["metrics"] == straight["metrics"]
