@@ -131,10 +131,18 @@ def epoch_benchmark_file(beyond: bool = False, pair: tuple[str, str] | None = No
     return "epoch-times-beyond.json" if beyond else "epoch-times.json"
 
 
+def stored_runs(names) -> list[Run]:
+    """Every stored run of these experiments, over the seeds stored so far (some may still be training)."""
+    from lab import store
+
+    stored = {name: found for name in names if (found := store.stored_seeds(name))}
+    return [run for name, found in stored.items() for run in seeds(name, found)]
+
+
 def results(*names: str, seed: int = 0) -> dict[str, Run]:
     """Several stored runs by name (all the brief's experiments if none is named)."""
     return {name: result(name, seed) for name in (names or BRIEF)}
 
 
 __all__ = ["BEYOND", "BRIEF", "EXPERIMENTS", "SEEDS", "ConfigurationError", "Run", "StoredResultError", "get",
-           "result", "results", "seeds", "trained_model", "training_allowed"]  # fmt: skip
+           "result", "results", "seeds", "stored_runs", "trained_model", "training_allowed"]  # fmt: skip

@@ -523,12 +523,6 @@ def test_plus_loin_the_next_trial_is_an_ensemble_of_two_shorter_finals_that_woul
           "each of its seeds averages two trainings with seeds of their own ('de graines différentes')")
 
 
-def _stored_runs(names):
-    """Every stored run of these experiments, over the seeds stored so far (some may be training)."""
-    stored = {name: found for name in names if (found := store.stored_seeds(name))}
-    return [run for name, found in stored.items() for run in lab.seeds(name, found)]
-
-
 def _float32_members():
     proxy = lab.get(FLOAT32_ENSEMBLE)
     return lab.seeds(proxy.member, proxy.experiment.seeds)
@@ -559,7 +553,7 @@ def test_plus_loin_the_same_ensemble_in_float32_is_trained_for_its_accuracy_on_a
 @beyond_chapter
 def test_reproductibilite_only_the_float32_trial_ran_on_the_slower_machine():
     section, proxy = "reproductibilite", lab.get(FLOAT32_ENSEMBLE)
-    slower = {run.name for run in _stored_runs(lab.EXPERIMENTS) if analysis.trained_without_bfloat16(run)}
+    slower = {run.name for run in lab.stored_runs(lab.EXPERIMENTS) if analysis.trained_without_bfloat16(run)}
     claim(slower and slower <= {proxy.name, proxy.member}, section,
           "the float32 trial's runs, and only they, were trained on the slower machine ('sauf ceux de l'essai')")
     claim(all(lab.get(name).precision == "float32" for name in slower), section, "they are in float32")
@@ -816,7 +810,7 @@ def test_plus_loin_against_the_published_results():
 
 @beyond_chapter
 def test_reproductibilite_the_chapter_beyond_the_brief_cost_more_than_planned():
-    ours = [run for run in _stored_runs(lab.BEYOND) if not analysis.trained_without_bfloat16(run)]  # others apart
+    ours = [run for run in lab.stored_runs(lab.BEYOND) if not analysis.trained_without_bfloat16(run)]  # others apart
     claim(sum(analysis.own_seconds(run) for run in ours) > experiments.BEYOND_BUDGET_SECONDS, "reproductibilite",
           "the runs beyond the brief took more machine time than planned ('au-delà des … prévus')")  # fmt: skip
 
