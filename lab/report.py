@@ -238,7 +238,8 @@ def variants_table(tried: pd.DataFrame):
         "validation (essai)": tried["val_accuracy"],
         "gain (validation)": [diff(comparison) for comparison in tried["val_comparison"]],
         "gain (test)": [diff(comparison) for comparison in tried["comparison"]],
-        "s / époque (étape → essai)": [f"{dec(step, 0)} → {dec(variant, 0)}" for step, variant in epochs],
+        "s / époque (étape → essai)": [f"{dec(step, 0)} → {'—' if pd.isna(variant) else dec(variant, 0)}"
+                                       for step, variant in epochs],
     })  # fmt: skip
     return table(frame, **{"validation (étape)": pct, "validation (essai)": pct})
 

@@ -243,7 +243,7 @@ def unmeasurable_steps(steps: pd.DataFrame) -> list[str]:
     return [name for name, step in steps["comparison"].iloc[:-1].dropna().items() if step.result == SAME]
 
 
-def variants(tried: dict, runs_by_name: dict) -> pd.DataFrame:
+def variants(tried: dict, runs_by_name: dict, untimed=lambda run: False) -> pd.DataFrame:
     """One row per variant tried on a step (`tried`: variant name → step name), over the seeds
     `compare` pairs (seed 0, or every seed both have when they have `MIN_SEEDS`); `seeds` counts them.
 
@@ -251,11 +251,13 @@ def variants(tried: dict, runs_by_name: dict) -> pd.DataFrame:
     minus the step's, which decides whether the variant is kept, and `val_comparison` its margin
     (`compare` on the validation images); `comparison`: their test accuracies (`compare`), read after
     the decision; `epoch_seconds`: the median epoch of the variant and of the step, over all their
-    seeds given (a single training's median can be skewed by a machine busy with other work).
+    seeds given (a single training's median can be skewed by a machine busy with other work), NaN for
+    a variant with a run that is `untimed` (trained on another machine: its times compare with no other).
     """
     rows = []
     for variant, step in tried.items():
         pairs = paired_runs(runs_by_name[step], runs_by_name[variant])
+        timed = not any(map(untimed, runs_by_name[variant]))
         bases, rans = [base for base, _ in pairs], [ran for _, ran in pairs]
         rows.append({
             "experiment": variant, "step": step, "seeds": len(pairs),
@@ -266,7 +268,7 @@ def variants(tried: dict, runs_by_name: dict) -> pd.DataFrame:
             "gap": _mean_accuracy(rans, "train") - _mean_accuracy(rans, "val"),
             "comparison": compare(bases, rans),
             "step_epoch_seconds": seeds_median_epoch(runs_by_name[step]),
-            "epoch_seconds": seeds_median_epoch(runs_by_name[variant]),
+            "epoch_seconds": seeds_median_epoch(runs_by_name[variant]) if timed else np.nan,
         })  # fmt: skip
     return pd.DataFrame(rows).set_index("experiment")
 

@@ -299,7 +299,7 @@ def test_the_overall_progress_drops_the_epochs_of_a_run_evaluated_from_its_twin(
 def test_the_progress_of_an_ensemble_counts_its_members_epochs_once(results_root):
     from lab import progress
 
-    ensemble = EXPERIMENTS["cifar-vgg-aug-cosine-20-tta-shift-x2"]
+    ensemble = EXPERIMENTS["cifar-vgg-aug-cosine-20-tta-shift-fp32-x2"]
     member = ensemble.experiment
     with progress.TrainingProgress([(ensemble, 0)]) as bars:  # members 0 and 1 missing: trained with it
         assert bars.overall.total == 2 * member.epochs

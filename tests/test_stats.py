@@ -220,6 +220,20 @@ def test_variants_take_the_epoch_time_over_every_seed_given_and_decide_on_seed_0
     assert row["step_val"] == pytest.approx(344 / 400)
 
 
+def test_a_variant_trained_on_another_machine_has_no_epoch_time_beside_its_step(tmp_path):
+    from lab import report
+
+    variant = "cifar-vgg-aug-cosine-dropout"
+    runs = {"cifar-vgg-aug-cosine": _step(tmp_path, "cifar-vgg-aug-cosine", [344]),
+            variant: _step(tmp_path, variant, [340])}  # fmt: skip
+    tried = stats.variants({variant: "cifar-vgg-aug-cosine"}, runs, untimed=lambda run: run.name == variant)
+    row = tried.iloc[0]
+    assert np.isnan(row["epoch_seconds"]) and row["step_epoch_seconds"] == 11
+    assert row["val_gain"] == pytest.approx(-0.01)  # compared as any other
+    cells = report.variants_table(tried).data.splitlines()[2].split("|")[1:-1]
+    assert cells[-1].strip() == "11 → —"
+
+
 def test_variants_tried_with_three_seeds_are_decided_on_the_means_of_the_three(tmp_path):
     final, variant = "cifar-vgg-aug-cosine-tta-shift", "cifar-vgg-aug-cosine-ls-tta-shift"
     runs = {final: _step(tmp_path, final, [344, 300, 300]), variant: _step(tmp_path, variant, [340, 310, 320])}
