@@ -46,10 +46,9 @@ def test_runs_beyond_the_brief_keep_their_weights_and_validation_predictions(run
     if run.name in BEYOND:
         assert len(run.validation[1]) == run["data"]["val_size"]
     if isinstance(EXPERIMENTS[run.name], Ensemble):  # its weights are its members', each a fresh stored run
-        experiment = EXPERIMENTS[run.name]
-        assert [member["seed"] for member in run["members"]] == list(experiment.member_seeds(run.seed))
+        experiment, seeds = EXPERIMENTS[run.name], EXPERIMENTS[run.name].member_seeds(run.seed)
+        assert [member["seed"] for member in run["members"]] == list(seeds)
         assert all(member["config_hash"] == experiment.experiment.config_hash() for member in run["members"])
-        seeds = experiment.member_seeds(run.seed)
         assert all(store.status(experiment.experiment, seed) == store.PRESENT for seed in seeds)
     elif run.name in BEYOND:
         assert sum(w.size for w in run.weights()) == run["params_total"]
