@@ -65,7 +65,7 @@ def seeds(name: str, wanted=SEEDS) -> list[Run]:
     other seed of `wanted` whose stored result is present and fresh (the others are not yet trained)."""
     from lab import store
 
-    runs, config_hash = [result(name, wanted[0])], get(name).config_hash()
+    runs = [result(name, wanted[0])]
     for seed in wanted[1:]:
         try:
             run = store.load(name, seed)
@@ -73,7 +73,7 @@ def seeds(name: str, wanted=SEEDS) -> list[Run]:
             raise
         except StoredResultError:
             continue  # not trained yet
-        if run["config_hash"] == config_hash:
+        if store.is_fresh(run, get(name)):
             runs.append(run)
     return runs
 

@@ -94,7 +94,7 @@ def cmd_train(args) -> int:
     from lab.progress import TrainingProgress
 
     runs = [(e, seed) for e in _selected(args) for seed in args.seeds or e.seeds]
-    store.check_writable()  # before any training: a result that cannot be stored is hours lost
+    store.check_trainable()  # before any training: a result that cannot be stored is hours lost
     if args.missing:
         runs = [(e, seed) for e, seed in runs if store.status(e, seed) != store.PRESENT]
     emulated = sorted({e.name for e, _ in runs if e.precision == "mixed_bfloat16"})

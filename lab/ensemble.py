@@ -109,6 +109,7 @@ def build(ensemble, seed: int = 0, root=None, train_missing=None) -> store.Run:
         "seed": seed,
         "config": ensemble.config(),
         "config_hash": ensemble.config_hash(),
+        "procedure": store.PROCEDURE,
         "data": first["data"],
         "params_total": sum(run["params_total"] for run in runs),
         "params_expected": sum(run["params_expected"] for run in runs),

@@ -25,8 +25,9 @@ only how the trained model predicts (`EVALUATION_FIELDS`): two experiments that 
 them share their training (`training_hash`), and lab trains it once.
 An `Ensemble` is several networks of one experiment, trained with their own seeds, whose
 probabilities are averaged (`lab.ensemble` stores its run).
-`BRIEF` holds the brief's experiments, `BEYOND` those of the chapter "Aller plus loin";
-`EXPERIMENTS` both. `seeds` says which seeds an experiment is planned with.
+`BRIEF` holds the brief's experiments, `CONTROLS` the runs that separate two changes a
+comparison of the brief makes at once, `BEYOND` those of the chapter "Aller plus loin";
+`EXPERIMENTS` all of them. `seeds` says which seeds an experiment is planned with.
 """
 
 from __future__ import annotations
@@ -216,6 +217,8 @@ FIRST_MODEL_DROPOUT = (
     dense(256), dropout(0.5), dense(128), dropout(0.5), output(),
 )  # fmt: skip
 FIRST_MODEL_DENSE128 = FIRST_MODEL_DROPOUT[:-1] + (dense(128), dropout(0.5), output())
+# The same extra layer without the extra dropout: the capacity it adds, alone (control of q-2-7).
+FIRST_MODEL_DENSE128_ALONE = FIRST_MODEL_DROPOUT[:-1] + (dense(128), output())
 
 # Part 3: the first model on CIFAR-10, then two dropout(0.5) in the classifier (q-3-9).
 CIFAR_DROPOUT = (
@@ -230,6 +233,15 @@ CONV4 = (
 )  # fmt: skip
 CONV4_SAME = _with_padding(CONV4, "same")
 CONV4_SAME_DROPOUT = _after_each(CONV4_SAME, "max_pool", dropout(0.25))
+
+
+def _global_average(layers):
+    """The maps averaged over their positions instead of flattened: as many features whatever the padding."""
+    return tuple({"type": "global_avg_pool"} if layer["type"] == "flatten" else layer for layer in layers)
+
+
+# Controls of q-4-5: the padding changed, the classifier's input held at 32 features.
+CONV4_GAP, CONV4_SAME_GAP = _global_average(CONV4), _global_average(CONV4_SAME)
 
 # q-4-1: two more convolutions, each followed by pooling, on the first model.
 CONV4_POOL4_VALID = (
@@ -306,6 +318,25 @@ _ALL = (
 )  # fmt: skip
 
 BRIEF: dict[str, Experiment] = {experiment.name: experiment for experiment in _ALL}
+
+# Controls of the brief's answers: each changes one thing of a brief's model that the brief's own
+# comparison changed together with another, so that a cause is named from one change.
+_CONTROLS = (
+    # The first model on inputs divided by 255 without dropout, so that dropout and
+    # the scaling of the inputs are told apart; the extra dense layer without the extra dropout.
+    Experiment("fashion-norm", layers=FIRST_MODEL, brief=("q-2-5",),
+               title="Premier modèle, entrées / 255", **{**FASHION, "normalize": True}),
+    Experiment("fashion-dense128-alone", layers=FIRST_MODEL_DENSE128_ALONE, brief=("q-2-7",),
+               title="+ une couche dense de 128 sans dropout", **FASHION),
+    Experiment("fashion-dense128-alone-norm", layers=FIRST_MODEL_DENSE128_ALONE, brief=("q-2-7",),
+               title="+ une couche dense de 128 sans dropout, entrées / 255", **{**FASHION, "normalize": True}),
+    # q-4-5: the padding alone, the classifier's input held at 32 features.
+    Experiment("cifar-conv4-gap", layers=CONV4_GAP, brief=("q-4-5",),
+               title="4 conv, padding valid, moyenne globale", **CIFAR),
+    Experiment("cifar-conv4-same-gap", layers=CONV4_SAME_GAP, brief=("q-4-5",),
+               title="4 conv, padding same, moyenne globale", **CIFAR),
+)  # fmt: skip
+CONTROLS: dict[str, Experiment] = {experiment.name: experiment for experiment in _CONTROLS}
 
 # Beyond the brief (chapter "Aller plus loin"): from the brief's last models to the best ones
 # two cores can train in an hour, one change at a time. Every intermediate step is trained with
@@ -515,7 +546,7 @@ TIME_BUDGET_SECONDS = 3600
 # The machine time planned for the whole chapter "Aller plus loin" (issue 12): every run, every step.
 BEYOND_BUDGET_SECONDS = 8 * 3600
 
-EXPERIMENTS: dict[str, Experiment | Ensemble] = {**BRIEF, **BEYOND}
+EXPERIMENTS: dict[str, Experiment | Ensemble] = {**BRIEF, **CONTROLS, **BEYOND}
 
 
 class UnknownExperimentError(KeyError):
@@ -548,5 +579,5 @@ def from_config(config: dict) -> Experiment | Ensemble:
     return Experiment(**data)
 
 
-__all__ = ["ABLATIONS", "BEYOND", "DISCARDED", "BRIEF", "DATASETS", "EXPERIMENTS", "Ensemble", "Experiment",
+__all__ = ["ABLATIONS", "BEYOND", "CONTROLS", "DISCARDED", "BRIEF", "DATASETS", "EXPERIMENTS", "Ensemble", "Experiment",
            "from_config", "get"]

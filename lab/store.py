@@ -38,6 +38,14 @@ PRESENT, STALE, MISSING, CORRUPT = "present", "stale", "missing", "corrupt"
 STATES = (PRESENT, STALE, MISSING, CORRUPT)
 # The fields every reader of a run relies on.
 REQUIRED_FIELDS = ("experiment", "seed", "config", "config_hash", "metrics", "history", "predictions")
+# How this lab trains, recorded in every run it stores and in each results folder (`PROCEDURE_FILE`):
+# 2: a new batch order every epoch, drawn from (seed, epoch) (`lab.train.batch_order`);
+# 1: one batch order for all epochs (Keras' seeded shuffle), the runs stored until 2026-12-04.
+# A run is fresh only in a folder of its own procedure: the book never mixes runs of the two.
+PROCEDURE = 2
+PROCEDURE_FILE = "procedure.json"
+PROCEDURES = {1: "one batch order for all epochs (Keras' seeded shuffle)",
+              2: "a new batch order every epoch, drawn from (seed, epoch)"}  # fmt: skip
 # Probabilities are stored as float16: rounding may flip the argmax of a near tie.
 ACCURACY_TOLERANCE = 2e-3
 
@@ -254,6 +262,38 @@ def check_writable(root: Path | None = None) -> Path:
     return root
 
 
+def procedure(root: Path | None = None) -> int:
+    """The training procedure of the runs under `root` (`PROCEDURES`): its `PROCEDURE_FILE`, else this lab's."""
+    path = (root or results_dir()) / PROCEDURE_FILE
+    if not path.is_file():
+        return PROCEDURE
+    try:
+        value = json.loads(path.read_text())["procedure"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+        raise StoredResultError(f"{path} cannot be read ({error!r}); it must hold {{\"procedure\": <n>}}, "
+                                f"n one of {sorted(PROCEDURES)}") from None  # fmt: skip
+    if value not in PROCEDURES:
+        raise StoredResultError(f"{path} names an unknown training procedure {value!r}; known: {sorted(PROCEDURES)}")
+    return value
+
+
+def check_trainable(root: Path | None = None) -> Path:
+    """`check_writable`, and a folder whose runs are trained as this lab trains (marked so if it is new)."""
+    root = check_writable(root)
+    found = procedure(root)
+    if found != PROCEDURE:
+        raise ResultsNotWritableError(
+            f"the runs in {root} were trained with {PROCEDURES[found]} (procedure {found}); this lab trains with "
+            f"{PROCEDURES[PROCEDURE]} (procedure {PROCEDURE}), and one folder never mixes the two: set "
+            f"{RESULTS_DIR_VARIABLE} to a folder of procedure {PROCEDURE} (results-next/ in this repository)"
+        )
+    path = root / PROCEDURE_FILE
+    if not path.is_file():
+        text = json.dumps({"procedure": PROCEDURE, "batch_order": PROCEDURES[PROCEDURE]}, indent=1) + "\n"
+        write_atomically(path, lambda file: file.write(text.encode()))
+    return root
+
+
 def _npz_bytes(arrays: dict) -> bytes:
     import io
 
@@ -332,7 +372,12 @@ def status(experiment, seed: int = 0, root: Path | None = None) -> str:
         return CORRUPT
     except StoredResultError:
         return MISSING
-    return PRESENT if run["config_hash"] == experiment.config_hash() else STALE
+    return PRESENT if is_fresh(run, experiment, root) else STALE
+
+
+def is_fresh(run: Run, experiment, root: Path | None = None) -> bool:
+    """Whether `run` was trained as `experiment` is defined, by the procedure of its folder (`procedure`)."""
+    return run["config_hash"] == experiment.config_hash() and run.record.get("procedure", 1) == procedure(root)
 
 
 def stored_seeds(name: str, root: Path | None = None) -> list[int]:

@@ -1,17 +1,18 @@
 """Train an experiment reproducibly and store its run.
 
 Setup, prepare the data, build the model, train, evaluate, store: in that order,
-as in the keras-io examples. The seed fixes the initial weights, the shuffling and
-the dropout masks (`keras.utils.set_random_seed` with TensorFlow op determinism).
+as in the keras-io examples. The seed fixes the initial weights and the dropout masks
+(`keras.utils.set_random_seed` with TensorFlow op determinism), and, with the epoch, the
+order of the training images (`batch_order`: a new one every epoch).
 
 An interrupted training resumes from its last completed epoch (one killed while it was
 evaluated, after its last epoch, is only evaluated). After every epoch a
 checkpoint (`<results>/.checkpoints/<experiment>/seed-<n>/state.npz`) keeps every
 variable of the model (weights, BatchNormalization statistics, the dropout layers'
 random state), the optimizer's variables and the history so far. Resuming restores
-them and replays the data order of the epochs already done (the shuffle stream of
-Keras' array adapter, drawn without training), so that the resumed run stores exactly
-the result of an uninterrupted one: same history, metrics and predictions.
+them; each epoch's batch order depends on the seed and the epoch alone (`batch_order`),
+so the resumed run stores exactly the result of an uninterrupted one: same history,
+metrics and predictions.
 
 An experiment that differs from a stored one only in how it predicts (test-time
 flipping, see `lab.experiments.EVALUATION_FIELDS`) is not trained again: its run is
@@ -20,7 +21,6 @@ made by evaluating the stored run's weights (`trained_twin`), and says so (`weig
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import functools
 import io
@@ -154,7 +154,8 @@ class Checkpoint:
 
     def save(self, model, epoch: int, row: dict) -> None:
         self.rows.append(row)
-        meta = {"config_hash": self.experiment.config_hash(), "seed": self.seed, "epoch": epoch,
+        meta = {"config_hash": self.experiment.config_hash(), "seed": self.seed, "procedure": store.PROCEDURE,
+                "epoch": epoch,
                 "history": self.rows, "elapsed": self.elapsed + time.perf_counter() - self.started}  # fmt: skip
         arrays = {f"model_{i}": np.asarray(v) for i, v in enumerate(model.variables)}
         arrays |= {f"optimizer_{i}": np.asarray(v) for i, v in enumerate(model.optimizer.variables)}
@@ -170,8 +171,14 @@ class Checkpoint:
                 meta = json.loads(str(saved["meta"]))
         except (OSError, KeyError, ValueError, EOFError):
             return None
-        same_run = (meta.get("config_hash"), meta.get("seed")) == (self.experiment.config_hash(), self.seed)
-        return int(meta["epoch"]) if same_run else None
+        if not self._same_run(meta):
+            return None
+        return int(meta["epoch"])
+
+    def _same_run(self, meta: dict) -> bool:
+        """Whether a checkpoint's `meta` is of this run, trained by this lab's procedure (a batch order per epoch)."""
+        kept = (meta.get("config_hash"), meta.get("seed"), meta.get("procedure", 1))
+        return kept == (self.experiment.config_hash(), self.seed, store.PROCEDURE)
 
     def restore(self, model) -> bool:
         """Load the saved state into `model` (built and compiled); False if there is none that fits."""
@@ -185,7 +192,7 @@ class Checkpoint:
                 values = [saved[name] for name in names] if len(saved.files) == len(names) + 1 else []
         except (OSError, KeyError, ValueError, EOFError):
             return False  # no checkpoint, or a damaged one: start from the beginning
-        same_run = (meta["config_hash"], meta["seed"]) == (self.experiment.config_hash(), self.seed)
+        same_run = self._same_run(meta)
         same_shapes = len(values) == len(variables) and all(
             np.shape(value) == tuple(variable.shape) for value, variable in zip(values, variables, strict=True)
         )
@@ -201,32 +208,15 @@ class Checkpoint:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def _replayed_shuffles(epochs: int):
-    """Advance the shuffled training data of the next `fit` by `epochs` epochs, without training.
+def batch_order(seed: int, epoch: int, size: int) -> np.ndarray:
+    """The order of the `size` training images in `epoch` (from 0): a permutation drawn from (seed, epoch) alone.
 
-    Keras' array adapter draws each epoch's order from one stateful shuffle op in its
-    tf.data pipeline; iterating the dataset draws the same orders the skipped epochs drew.
+    Not Keras' `shuffle=True`: under a global seed, Keras 3 / TensorFlow re-create its seeded shuffle
+    op for every epoch and feed the same permutation each time (tensorflow/tensorflow#26179). Drawn
+    from the seed and the epoch, the order differs between epochs, is the same on every machine, and
+    a resumed training needs no replay of the epochs already done.
     """
-    from keras.src.trainers.data_adapters import array_data_adapter
-
-    adapter = array_data_adapter.ArrayDataAdapter
-    original = adapter.get_tf_dataset
-    to_replay = {"epochs": epochs}  # only the first shuffled adapter: the training data
-
-    def replayed(self):
-        dataset = original(self)
-        if self._shuffle and to_replay.get("epochs"):
-            for _ in range(to_replay.pop("epochs")):
-                for _batch in dataset:
-                    pass
-        return dataset
-
-    adapter.get_tf_dataset = replayed
-    try:
-        yield
-    finally:
-        adapter.get_tf_dataset = original
+    return np.random.default_rng([seed, epoch]).permutation(size)
 
 
 # The instruction sets that decide how fast TensorFlow trains on a CPU: two machines that both call
@@ -370,7 +360,7 @@ def train(experiment, seed: int = 0, root=None, on_epoch=None) -> store.Run:
     another experiment's stored run was trained exactly as this one would be (they differ
     only in evaluation, see `trained_twin`), its weights are evaluated instead of trained again.
     """
-    folder = store.run_dir(experiment.name, seed, store.check_writable(root))
+    folder = store.run_dir(experiment.name, seed, store.check_trainable(root))
     folder.mkdir(parents=True, exist_ok=True)
     try:
         with store.folder_lock(folder, blocking=False, name=".training.lock"):
@@ -402,7 +392,7 @@ def trained_twin(experiment, seed: int, root=None) -> store.Run | None:
             run = store.load(other.name, seed, root)
         except store.StoredResultError:  # missing or corrupt
             continue
-        if run["config_hash"] == other.config_hash() and "weights" in run.record:  # fresh (as store.status)
+        if store.is_fresh(run, other, root) and "weights" in run.record:
             return run
     return None
 
@@ -419,13 +409,13 @@ def _train(experiment, seed, root, on_epoch) -> store.Run:
     compile_model(experiment, model, steps_per_epoch=math.ceil(len(x_train) / experiment.batch_size))
     resumed_after = checkpoint.epoch if checkpoint.restore(model) else 0
     # Train
-    if checkpoint.epoch < experiment.epochs:
-        with _replayed_shuffles(resumed_after):
-            model.fit(
-                x_train, y_train, validation_data=(x_val, y_val), epochs=experiment.epochs,
-                initial_epoch=checkpoint.epoch, batch_size=experiment.batch_size, shuffle=True, verbose=0,
-                callbacks=_callbacks(on_epoch, checkpoint),
-            )  # fmt: skip
+    callbacks = _callbacks(on_epoch, checkpoint)
+    for epoch in range(checkpoint.epoch, experiment.epochs):  # one fit per epoch: its own batch order
+        order = batch_order(seed, epoch, len(x_train))
+        model.fit(
+            x_train[order], y_train[order], validation_data=(x_val, y_val), initial_epoch=epoch,
+            epochs=epoch + 1, batch_size=experiment.batch_size, shuffle=False, verbose=0, callbacks=callbacks,
+        )  # fmt: skip
     # Evaluate and store
     training = {"history": checkpoint.rows, "environment": environment()}
     if resumed_after:
@@ -471,6 +461,7 @@ def _store(experiment, seed, model, data, root, training: dict, seconds) -> stor
         "seed": seed,
         "config": experiment.config(),
         "config_hash": experiment.config_hash(),
+        "procedure": store.PROCEDURE,
         "data": {
             **provenance.as_dict(),
             "train_size": len(x_train),

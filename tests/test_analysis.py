@@ -22,7 +22,7 @@ def make_run(tmp_path, name="cifar-norm", y_true=None, y_pred=None, accuracy=0.7
     ]
     record = {
         "experiment": name, "seed": 0, "config": experiment.config(), "config_hash": experiment.config_hash(),
-        "data": {"dataset": experiment.dataset, "source": "test", "genuine": True, "sha256": "0" * 64},
+        "procedure": 2, "data": {"dataset": experiment.dataset, "source": "test", "genuine": True, "sha256": "0" * 64},
         "params_total": 1, "wall_seconds": seconds, "history": history,
         "metrics": {split: {"loss": 0.5, "accuracy": accuracy} for split in ("train", "val", "test")},
     }  # fmt: skip

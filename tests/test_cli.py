@@ -22,7 +22,7 @@ def fake_record(experiment, seed):
         "experiment": experiment.name,
         "seed": seed,
         "config": experiment.config(),
-        "config_hash": experiment.config_hash(),
+        "config_hash": experiment.config_hash(), "procedure": store.PROCEDURE,
         "metrics": {split: {"loss": 0.5, "accuracy": 0.75} for split in ("train", "val", "test")},
         "history": [{"loss": 0.5, "accuracy": 0.75, "val_loss": 0.6, "val_accuracy": 0.7, "seconds": 1.0}],
         "wall_seconds": 12.0,
@@ -273,7 +273,8 @@ def _interrupted(experiment, seed: int, epoch: int) -> None:
 
     folder = store.checkpoints_dir() / experiment.name / f"seed-{seed}"
     folder.mkdir(parents=True)
-    meta = {"config_hash": experiment.config_hash(), "seed": seed, "epoch": epoch, "history": [], "elapsed": 1.0}
+    meta = {"config_hash": experiment.config_hash(), "seed": seed, "procedure": store.PROCEDURE, "epoch": epoch,
+            "history": [], "elapsed": 1.0}
     np.savez(folder / "state.npz", meta=np.array(json.dumps(meta)))
 
 

@@ -44,10 +44,34 @@ def types(experiment):
     return [layer["type"] for layer in experiment.layers]
 
 
+CONTROL_NAMES = ["fashion-norm", "fashion-dense128-alone", "fashion-dense128-alone-norm", "cifar-conv4-gap",
+                 "cifar-conv4-same-gap"]
+
+
 def test_names_exactly_as_listed_in_order():
     assert list(experiments.BRIEF) == NAMES and list(experiments.BEYOND) == BEYOND_NAMES
-    assert list(EXPERIMENTS) == NAMES + BEYOND_NAMES
-    assert all(EXPERIMENTS[name].name == name for name in NAMES + BEYOND_NAMES)
+    assert list(experiments.CONTROLS) == CONTROL_NAMES
+    assert list(EXPERIMENTS) == NAMES + CONTROL_NAMES + BEYOND_NAMES
+    assert all(EXPERIMENTS[name].name == name for name in NAMES + CONTROL_NAMES + BEYOND_NAMES)
+
+
+def test_each_control_changes_one_thing_of_the_model_it_controls():
+    pairs = {"fashion-norm": ("fashion-base", {"normalize"}),
+             "fashion-dense128-alone": ("fashion-dense128", {"layers"}),
+             "fashion-dense128-alone-norm": ("fashion-dense128-alone", {"normalize"}),
+             "cifar-conv4-same-gap": ("cifar-conv4-gap", {"layers"})}  # fmt: skip
+    for name, (other, changed) in pairs.items():
+        mine, theirs = get(name).config(), get(other).config()
+        differ = {key for key in mine if key not in ("name", "title", "brief") and mine[key] != theirs[key]}
+        assert differ == changed, name
+    # the extra dense layer without its dropout: one Dropout fewer than the brief's model
+    assert len(get("fashion-dense128").layers) == len(get("fashion-dense128-alone").layers) + 1
+    # the padding alone: the same layers but for it, 32 features into the classifier either way
+    gap, same_gap = get("cifar-conv4-gap").layers, get("cifar-conv4-same-gap").layers
+    assert [{k: v for k, v in layer.items() if k != "padding"} for layer in gap] == [
+        {k: v for k, v in layer.items() if k != "padding"} for layer in same_gap]
+    assert {layer.get("padding") for layer in gap} - {None} == {"valid"}
+    assert {layer.get("padding") for layer in same_gap} - {None} == {"same"}
 
 
 def test_the_final_models_are_planned_with_three_seeds_the_steps_with_one():

@@ -29,6 +29,13 @@ from pathlib import Path
 from lab import train
 from lab.experiments import get
 experiment = get("fashion-dropout").replace(epochs={EPOCHS}, train_limit=3000)
+drawn = train.batch_order
+def logged(seed, epoch, size):  # each epoch's order, as this process feeds it
+    order = drawn(seed, epoch, size)
+    with open(Path(sys.argv[1]) / "orders.txt", "a") as log:
+        log.write(f"{{epoch}} {{' '.join(map(str, order[:20]))}}\\n")
+    return order
+train.batch_order = logged
 train.train(experiment, seed=0, root=Path(sys.argv[1]))
 """
 
@@ -67,7 +74,14 @@ def interrupted_and_straight(tmp_path_factory, fashion):
     _finish(_start(straight_root))
     resumed = store.load("fashion-dropout", 0, resumed_root)
     straight = store.load("fashion-dropout", 0, straight_root)
-    return resumed, straight, killed_at
+    orders = {name: _orders(root) for name, root in (("resumed", resumed_root), ("straight", straight_root))}
+    return resumed, straight, killed_at, orders
+
+
+def _orders(root) -> list[tuple[int, str]]:
+    """(epoch, first indices of its order) of every epoch a process of `root` started, in order."""
+    lines = (root / "orders.txt").read_text().splitlines()
+    return [(int(epoch), order) for epoch, _, order in (line.partition(" ") for line in lines)]
 
 
 def _without_seconds(history):
@@ -75,20 +89,32 @@ def _without_seconds(history):
 
 
 def test_a_killed_training_resumes_after_its_last_epoch(interrupted_and_straight):
-    resumed, _, killed_at = interrupted_and_straight
+    resumed, _, killed_at, _ = interrupted_and_straight
     assert resumed["resumed_after_epoch"] >= killed_at
     assert len(resumed["history"]) == EPOCHS
 
 
 def test_the_resumed_run_is_the_uninterrupted_run(interrupted_and_straight):
-    resumed, straight, _ = interrupted_and_straight
+    resumed, straight, _, _ = interrupted_and_straight
     assert _without_seconds(resumed["history"]) == _without_seconds(straight["history"])
     assert resumed["metrics"] == straight["metrics"]
     assert resumed["predictions"] == straight["predictions"]  # the name carries the content's digest
 
 
+def test_every_epoch_of_the_resumed_training_sees_the_uninterrupted_order(interrupted_and_straight):
+    _, _, killed_at, orders = interrupted_and_straight
+    straight = dict(orders["straight"])
+    assert sorted(straight) == list(range(EPOCHS)) and len(set(straight.values())) == EPOCHS  # new every epoch
+    # the killed process, then the resumed one from the first epoch not checkpointed
+    resumed_epochs = [epoch for epoch, _ in orders["resumed"]]
+    restart = len(resumed_epochs) - 1 - resumed_epochs[::-1].index(killed_at)
+    assert resumed_epochs[:restart] == list(range(restart)) and restart in (killed_at, killed_at + 1)
+    assert resumed_epochs[restart:] == list(range(killed_at, EPOCHS))
+    assert all(order == straight[epoch] for epoch, order in orders["resumed"])
+
+
 def test_the_checkpoint_is_removed_once_the_run_is_stored(interrupted_and_straight):
-    resumed, _, _ = interrupted_and_straight
+    resumed, _, _, _ = interrupted_and_straight
     assert not (store.checkpoints_dir(resumed.folder.parent.parent) / "fashion-dropout" / "seed-0").exists()
 
 
@@ -106,7 +132,7 @@ def test_a_checkpoint_of_another_configuration_is_not_used(tmp_path, fashion):
 def test_a_training_killed_while_it_was_evaluated_is_only_evaluated(interrupted_and_straight, tmp_path, monkeypatch):
     from lab import train
 
-    _, straight, _ = interrupted_and_straight
+    _, straight, _, _ = interrupted_and_straight
     experiment = get("fashion-dropout").replace(epochs=EPOCHS, train_limit=3000)
 
     def killed_while_evaluating(*args, **kwargs):

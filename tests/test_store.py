@@ -19,7 +19,7 @@ def make_record(experiment, seed=0, accuracy=0.9):
         "experiment": experiment.name,
         "seed": seed,
         "config": experiment.config(),
-        "config_hash": experiment.config_hash(),
+        "config_hash": experiment.config_hash(), "procedure": store.PROCEDURE,
         "metrics": {split: {"loss": 0.3, "accuracy": accuracy} for split in ("train", "val", "test")},
         "history": [
             {"loss": 1.0, "accuracy": 0.6, "val_loss": 0.9, "val_accuracy": 0.65, "seconds": 2.0},

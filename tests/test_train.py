@@ -138,19 +138,59 @@ def test_the_same_seed_in_another_process_gives_the_same_run(tiny_run, tmp_path)
     assert again["predictions"] == first["predictions"]
 
 
-def test_training_shuffles_its_data(monkeypatch, tmp_path, fashion):
+def test_each_epoch_sees_a_new_order_of_the_training_images(monkeypatch, tmp_path, fashion):
     from lab.backend import keras
 
-    calls = []
+    seen = []  # the labels fed to each fit, in the order fed
     original = keras().Model.fit
 
-    def spy(self, *args, **kwargs):
-        calls.append(kwargs)
-        return original(self, *args, **kwargs)
+    def spy(self, x, y, **kwargs):
+        seen.append((kwargs["initial_epoch"], kwargs["shuffle"], np.asarray(y).copy()))
+        return original(self, x, y, **kwargs)
 
     monkeypatch.setattr(keras().Model, "fit", spy)
-    train.train(TINY, seed=0, root=tmp_path)
-    assert calls and calls[0]["shuffle"] is True
+    experiment = TINY.replace(epochs=3)
+    train.train(experiment, seed=0, root=tmp_path)
+    (_, y_train), _, _, _ = train.prepared_data(experiment)
+    assert [(epoch, shuffled) for epoch, shuffled, _ in seen] == [(0, False), (1, False), (2, False)]
+    for epoch, _, labels in seen:  # the order is the one drawn from (seed, epoch)
+        np.testing.assert_array_equal(labels, y_train[train.batch_order(0, epoch, len(y_train))])
+    assert not np.array_equal(train.batch_order(0, 0, 540), train.batch_order(0, 1, 540))
+    assert not np.array_equal(seen[0][2], seen[1][2])
+
+
+def test_the_batch_order_depends_on_the_seed_and_the_epoch_alone():
+    order = train.batch_order(3, 7, 1000)
+    assert sorted(order) == list(range(1000))
+    np.testing.assert_array_equal(order, train.batch_order(3, 7, 1000))
+    assert not np.array_equal(order, train.batch_order(4, 7, 1000))
+    assert not np.array_equal(order, train.batch_order(3, 8, 1000))
+    # pinned: the same permutation on every machine and NumPy version that keeps PCG64
+    assert list(train.batch_order(0, 0, 8)) == list(np.random.default_rng([0, 0]).permutation(8))
+
+
+def test_a_run_records_its_procedure_and_its_folder_is_marked(tiny_run):
+    run, root, _ = tiny_run
+    assert run["procedure"] == store.PROCEDURE == 2
+    assert store.procedure(root) == 2
+    assert json.loads((root / store.PROCEDURE_FILE).read_text())["procedure"] == 2
+
+
+def test_a_run_of_the_old_procedure_is_stale(tiny_run, tmp_path):
+    import shutil
+
+    run, root, _ = tiny_run
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)
+    record = json.loads((copy / "fashion-base" / "seed-0" / "run.json").read_text())
+    del record["procedure"]  # as the runs trained with one batch order for all epochs
+    (copy / "fashion-base" / "seed-0" / "run.json").write_text(json.dumps(record))
+    assert store.status(TINY, 0, root=copy) == store.STALE
+    (copy / store.PROCEDURE_FILE).write_text('{"procedure": 1}')  # in a folder of that procedure, it is fresh
+    assert store.status(TINY, 0, root=copy) == store.PRESENT
+    # and a folder of procedure 1 is never trained into
+    with pytest.raises(store.ResultsNotWritableError, match="procedure 1.*procedure 2"):
+        train.train(TINY, seed=1, root=copy)
 
 
 def test_the_seed_makes_tensorflow_deterministic():
