@@ -47,11 +47,32 @@ def types(experiment):
 CONTROL_NAMES = ["fashion-norm", "fashion-dense128-alone", "fashion-dense128-alone-norm", "cifar-conv4-gap",
                  "cifar-conv4-same-gap"]
 
+NEXT_BEYOND_NAMES = ["fashion-vgg-cos", "fashion-vgg-cos-mirror", "fashion-vgg-cos-flip", "cifar-conv6-bn-20-aug",
+                     "cifar-conv6-bn-20-aug-cos", "cifar-vgg-20-aug-cos", "cifar-vgg-20-aug-cos-views"]
+
+
+def test_each_step_of_the_retrained_chains_changes_one_thing_of_the_previous():
+    chains = (("fashion-dropout-norm", "fashion-vgg", "fashion-vgg-cos"),
+              ("cifar-conv6-bn-20", "cifar-conv6-bn-20-aug", "cifar-conv6-bn-20-aug-cos", "cifar-vgg-20-aug-cos"))
+    changes = []
+    for chain in chains:
+        for previous, step in zip(chain, chain[1:], strict=False):
+            before, after = get(previous).config(), get(step).config()
+            changes.append({key for key in after if key not in DESCRIPTIVE_FIELDS + ("name",)
+                            and after[key] != before[key]})  # fmt: skip
+    assert changes == [{"layers"}, {"lr_schedule"}, {"augmentation"}, {"lr_schedule"}, {"layers"}]
+    # everything in float32, at the brief's batch size; the views and the mirror are evaluation only
+    assert all(e.precision == "float32" and e.batch_size == 64 for e in experiments.NEXT_BEYOND.values())
+    for evaluated, trained in (("cifar-vgg-20-aug-cos-views", "cifar-vgg-20-aug-cos"),
+                               ("fashion-vgg-cos-mirror", "fashion-vgg-cos")):  # fmt: skip
+        assert get(evaluated).training_hash() == get(trained).training_hash()
+
 
 def test_names_exactly_as_listed_in_order():
     assert list(experiments.BRIEF) == NAMES and list(experiments.BEYOND) == BEYOND_NAMES
     assert list(experiments.CONTROLS) == CONTROL_NAMES
-    assert list(EXPERIMENTS) == NAMES + CONTROL_NAMES + BEYOND_NAMES
+    assert list(experiments.NEXT_BEYOND) == NEXT_BEYOND_NAMES
+    assert list(EXPERIMENTS) == NAMES + CONTROL_NAMES + BEYOND_NAMES + NEXT_BEYOND_NAMES
     assert all(EXPERIMENTS[name].name == name for name in NAMES + CONTROL_NAMES + BEYOND_NAMES)
 
 
@@ -380,9 +401,11 @@ def test_only_the_training_fields_make_the_training_hash():
     trained_alike = [{n for n, e in EXPERIMENTS.items() if e.training_hash() == h}
                      for h in {e.training_hash() for e in EXPERIMENTS.values()}]  # fmt: skip
     assert sorted(map(sorted, (group for group in trained_alike if len(group) > 1))) == [
+        ["cifar-vgg-20-aug-cos", "cifar-vgg-20-aug-cos-views"],
         ["cifar-vgg-aug-cosine", "cifar-vgg-aug-cosine-tta", "cifar-vgg-aug-cosine-tta-shift"],
         ["cifar-vgg-aug-cosine-ls", "cifar-vgg-aug-cosine-ls-tta-shift"],
         ["fashion-vgg-aug-cosine", "fashion-vgg-aug-cosine-tta"],
+        ["fashion-vgg-cos", "fashion-vgg-cos-mirror"],
         ["fashion-vgg-cosine", "fashion-vgg-cosine-tta"],
     ]
 
