@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import lab
-from lab import analysis, calibration, data, ensemble, experiments, params, references, stats, store, train
+from lab import analysis, calibration, data, ensemble, experiments, params, references, stats, store
 from lab.train import view_count
 
 
@@ -564,15 +564,6 @@ def test_plus_loin_the_mean_of_two_shorter_networks_does_not_give_back_what_each
 
 
 @beyond_chapter
-def test_reproductibilite_only_the_float32_trial_ran_on_the_slower_machine():
-    section, proxy = "reproductibilite", lab.get(FLOAT32_ENSEMBLE)
-    slower = {run.name for run in lab.stored_runs(lab.EXPERIMENTS) if analysis.trained_without_bfloat16(run)}
-    claim(slower and slower <= {proxy.name, proxy.member}, section,
-          "the float32 trial's runs, and only they, were trained on the slower machine ('sauf ceux de l'essai')")
-    claim(all(lab.get(name).precision == "float32" for name in slower), section, "they are in float32")
-
-
-@beyond_chapter
 def test_plus_loin_dropout_narrows_the_gap_but_lowers_validation_and_the_hour_allows_few_more_epochs():
     dropout, before = lab.result(DROPOUT), lab.result(experiments.DISCARDED[DROPOUT])
     section = "plus-loin-ecarte"
@@ -819,28 +810,3 @@ def test_plus_loin_against_the_published_results():
     claim(airbench.accuracy > ours["cifar10"] and wide["val_comparison"].result != stats.BETTER
           and lab.get(WIDE).layers == experiments.CIFAR_WIDE, "plus-loin-references",
           "airbench's blocks, with our recipe, did no better than our VGG network ('n'ont pas fait mieux')")
-
-
-@beyond_chapter
-def test_reproductibilite_the_chapter_beyond_the_brief_cost_more_than_planned():
-    ours = [run for run in lab.stored_runs(lab.BEYOND) if not analysis.trained_without_bfloat16(run)]  # others apart
-    claim(sum(analysis.own_seconds(run) for run in ours) > experiments.BEYOND_BUDGET_SECONDS, "reproductibilite",
-          "the runs beyond the brief took more machine time than planned ('au-delà des … prévus')")  # fmt: skip
-
-
-@beyond_chapter
-def test_reproductibilite_times_depend_on_the_processor_and_emulated_bfloat16_costs_several_times_more():
-    section, pair = "reproductibilite", ("cifar-vgg-aug-cosine-fp32", "cifar-vgg-aug-cosine")
-    ours, other = lab.epoch_benchmark(pair=pair), lab.epoch_benchmark(pair=pair, machine="zen3-avx2")
-    claim(max(ours["ratios"]) <= 1.0, section,
-          "on our machine bfloat16 cost no more than float32 ('ne coûtait pas plus')")
-    claim(ours["environment"]["cpu"] == other["environment"]["cpu"] == "AMD EPYC", section,
-          "both machines call themselves AMD EPYC")
-    flags = other["environment"]["cpu_flags"]
-    claim(not set(flags) & set(train.BFLOAT16_FLAGS) and flags, section,
-          "the other machine has some of the instructions that count, none for bfloat16 ('n'a que')")
-    claim(other["median_ratio"] > 2 and min(other["ratios"]) > 1, section,
-          "bfloat16 is emulated there, several times slower")
-    stored_fp32 = stats.median_epoch(lab.result(pair[0]))
-    claim(np.median(other["epoch_seconds"][pair[0]]) > stored_fp32, section,
-          "its float32 epoch is longer than ours too")

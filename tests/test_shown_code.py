@@ -1,0 +1,105 @@
+"""The code the book shows where `lab` would do the work computes what `lab` computes.
+
+A chapter shows the plain Keras, NumPy and Matplotlib lines a teacher expects (the class
+lists, the reshape and the cast, the confusion matrix, the image grid); the figures and
+the numbers of the other chapters come from `lab`. Each shown cell is run here on the
+real data and compared with `lab`'s result, so the two can never drift apart.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pytest
+
+from lab import data
+from tests.quarto_book import ROOT, to_notebook
+
+matplotlib.use("Agg")
+
+CHAPTER_1 = ROOT / "report" / "01-fashion-donnees.qmd"
+CHAPTER_3 = ROOT / "report" / "03-cifar-donnees.qmd"
+
+
+def shown_cell(chapter, marker: str) -> str:
+    """The source of the one code cell of `chapter` that contains `marker`."""
+    cells = [cell.source for cell in to_notebook(chapter).cells if cell.cell_type == "code" and marker in cell.source]
+    assert len(cells) == 1, f"{chapter.name}: {len(cells)} code cells contain {marker!r}, expected one"
+    return cells[0]
+
+
+def run(source: str, **names) -> dict:
+    namespace = dict(names)
+    exec(compile(source, "<chapter cell>", "exec"), namespace)
+    return namespace
+
+
+def test_the_fashion_class_list_is_lab_s():
+    assert run(shown_cell(CHAPTER_1, "class_names = ["))["class_names"] == data.FASHION_CLASS_NAMES
+
+
+@pytest.fixture(scope="module")
+def fashion_arrays(fashion):
+    (x_train, y_train), (x_test, y_test) = fashion
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+def test_the_fashion_reshape_and_split_are_lab_s(fashion_arrays, capsys):
+    shown = run(shown_cell(CHAPTER_1, "x_train_cnn ="), **fashion_arrays)
+    x_train = data.prepare_images(fashion_arrays["x_train"], normalize=False)
+    (x_fit, y_fit), (x_val, y_val) = data.split_validation(x_train, fashion_arrays["y_train"])
+    for name, expected in {"x_fit": x_fit, "y_fit": y_fit, "x_val": x_val, "y_val": y_val}.items():
+        assert shown[name].dtype == expected.dtype and np.array_equal(shown[name], expected), name
+    assert np.array_equal(shown["x_test_cnn"], data.prepare_images(fashion_arrays["x_test"], normalize=False))
+
+
+def test_the_fashion_image_grid_shows_the_first_nine_images_with_their_class(fashion_arrays):
+    import matplotlib.pyplot as plt
+
+    source = shown_cell(CHAPTER_1, "imshow")
+    shown = run(source, class_names=data.FASHION_CLASS_NAMES, **fashion_arrays)
+    axes = shown["axes"].flat
+    try:
+        for i, ax in enumerate(axes):
+            assert np.array_equal(ax.images[0].get_array(), fashion_arrays["x_train"][i])
+            assert ax.get_title() == f"{i} : {data.FASHION_CLASS_NAMES[fashion_arrays['y_train'][i]]}"
+    finally:
+        plt.close("all")
+
+
+def test_the_cifar_class_list_is_lab_s():
+    assert run(shown_cell(CHAPTER_3, "class_names = ["))["class_names"] == data.CIFAR10_CLASS_NAMES
+
+
+def test_the_cifar_image_grid_shows_the_first_25_images_with_their_class(cifar):
+    import matplotlib.pyplot as plt
+
+    (x_train, y_train), _ = cifar
+    shown = run(shown_cell(CHAPTER_3, "imshow"), x_train=x_train, y_train=y_train, class_names=data.CIFAR10_CLASS_NAMES)
+    try:
+        assert len(shown["axes"].flat) == 25
+        for i, ax in enumerate(shown["axes"].flat):
+            assert np.array_equal(ax.images[0].get_array(), x_train[i])
+            assert ax.get_title() == f"{i} : {data.CIFAR10_CLASS_NAMES[y_train[i, 0]]}"
+    finally:
+        plt.close("all")
+
+
+def test_the_cifar_heatmap_draws_lab_s_confusion_matrix_of_the_three_seeds_by_row():
+    import matplotlib.pyplot as plt
+
+    import lab
+    from lab import analysis
+
+    runs = lab.seeds("cifar-dropout")
+    shown = run(shown_cell(CHAPTER_3, "sns.heatmap"), np=np, plt=plt, drop_seeds=runs,
+                class_names=data.CIFAR10_CLASS_NAMES)
+    try:
+        counts = sum(analysis.confusion(run) for run in runs)
+        assert len(runs) == 3 and counts.sum() == 30_000
+        np.testing.assert_allclose(shown["matrix"], counts / counts.sum(axis=1, keepdims=True))
+        drawn = shown["ax"].collections[0].get_array().reshape(10, 10)  # the colours: rows are true classes
+        np.testing.assert_allclose(drawn, shown["matrix"])
+        assert [label.get_text() for label in shown["ax"].get_yticklabels()] == data.CIFAR10_CLASS_NAMES
+    finally:
+        plt.close("all")
