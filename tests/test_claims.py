@@ -262,15 +262,6 @@ def test_q_5_7_the_choice_follows_the_stated_trade_off():
     claim(choice.cheaper is not None, "q-5-7", "a frontier model trains in half the time of the chosen one")
 
 
-def test_q_5_7_seed_zero_alone_chose_the_40_epoch_model():
-    _, runs, choice = _cifar_choice()
-    seed0 = {name: seed_runs[0] for name, seed_runs in runs.items()}
-    seed0_choice = stats.choose(stats.seed_table(seed0), seed0)
-    claim(seed0_choice.chosen != choice.chosen, "q-5-7", "the seeds changed the choice")
-    claim(stats.compare(seed0[choice.chosen], seed0[seed0_choice.chosen]).result == stats.BETTER, "q-5-7",
-          "seed 0 alone made its choice measurably more accurate")  # fmt: skip
-
-
 def test_q_5_7_the_brief_final_model_is_on_the_frontier_and_not_distinguishable():
     table, runs, choice = _cifar_choice()
     leaky, relu40 = "cifar-conv6-bn-leaky", "cifar-conv6-bn-relu-40"
@@ -288,14 +279,6 @@ def test_q_5_7_dropout_narrows_and_long_training_widens_the_gap():
     claim(gap["cifar-dropout"] < gap["cifar-norm"], "q-5-7", "dropout narrows the gap")
     claim(gap["cifar-conv6-bn"] < gap["cifar-conv6-bn-20"] < gap["cifar-conv6-bn-relu-40"], "q-5-7",
           "longer trainings widen the gap")  # fmt: skip
-
-
-def test_q_2_5_and_q_2_7_say_that_seed_zero_alone_concluded_otherwise():
-    base, drop, dense = (lab.result(name) for name in ("fashion-base", "fashion-dropout", "fashion-dense128"))
-    claim(stats.compare(base, drop).result == stats.WORSE, "q-2-5", "seed 0 alone showed a measurable drop")
-    claim(stats.compare(drop, dense).result == stats.WORSE, "q-2-7", "seed 0 alone made the dense layer look harmful")
-    claim(stats.compare(seeds("fashion-dropout"), seeds("fashion-dense128")).result == stats.SAME, "q-2-7",
-          "over every seed the dense layer's drop is not measurable")  # fmt: skip
 
 
 def test_q_5_7_the_benchmark_medians_are_stable_for_one_network():
