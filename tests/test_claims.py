@@ -32,6 +32,11 @@ def test_methode_every_model_of_the_brief_has_its_three_seeds():
           "every model is trained with three seeds (0, 1 and 2)")  # fmt: skip
 
 
+def test_methode_the_brief_s_runs_had_no_gpu():
+    claim(all(not run["environment"]["gpus"] for name in lab.BRIEF for run in seeds(name)), "methode",
+          "the runs were computed without a GPU ('sans GPU')")  # fmt: skip
+
+
 # Chapter 2 (Fashion-MNIST)
 
 
@@ -691,7 +696,7 @@ def test_plus_loin_the_vgg_step_is_the_largest_on_cifar_and_the_cosine_rate_coun
 
 
 @beyond_chapter
-def test_plus_loin_augmentation_lowers_fashion_at_both_rates_because_every_shoe_points_the_same_way():
+def test_plus_loin_augmentation_lowers_fashion_at_both_rates_because_every_shoe_points_the_same_way(fashion):
     section = "plus-loin-ecarte"
     discarded = _discarded()
     claim(all(discarded.loc[name, "val_comparison"].result == stats.WORSE for name in (AUGMENTED, AUGMENTED_COSINE)),
@@ -699,7 +704,7 @@ def test_plus_loin_augmentation_lowers_fashion_at_both_rates_because_every_shoe_
     final = seeds(experiments.ABLATIONS["fashion_mnist"][-1])
     claim(lab.result(AUGMENTED_COSINE).accuracy("train") < final[0].accuracy("train") - 0.02, section,
           "at the cosine rate, augmentation removes the overfitting ('supprime')")  # fmt: skip
-    (x, y), _ = data.load_fashion_mnist()
+    (x, y), _ = fashion  # skipped, not failed, where the dataset is unavailable
     names = data.CLASS_NAMES["fashion_mnist"]
     asymmetry = analysis.mirror_asymmetry(x, y, names)
     claim(set(asymmetry.index[-3:]) == FOOTWEAR, section, "the three classes farthest from their mirror are the shoes")
