@@ -1,10 +1,15 @@
 """lab: the experiments of the CNN lab (TP), their stored results and their figures.
 
-The report's chapters read every result through `lab.result(name)`.
+The report's chapters read every result through `lab.result(name)`, and the runs of several
+seeds through `lab.seed_runs(name)` (also called `lab.seeds`, the name the chapters use).
+
+Imports from lab: backend, experiments, models, store, train.
 """
 
+import json
 import os
 
+from lab import backend, experiments, models, store, train
 from lab.experiments import BEYOND, BRIEF, EXPERIMENTS, get
 from lab.store import Run, StoredResultError
 
@@ -38,8 +43,6 @@ def training_allowed() -> bool:
 
 def result(name: str, seed: int = 0) -> Run:
     """The stored run of an experiment, trained first if it is missing or stale and training is allowed."""
-    from lab import store, train
-
     experiment = get(name)
     state = store.status(experiment, seed)
     if state == store.PRESENT:
@@ -49,22 +52,23 @@ def result(name: str, seed: int = 0) -> Run:
     if not training_allowed():
         raise StoredResultError(
             f"the stored result of {name!r} seed {seed} is {state} and training is not allowed "
-            f"(${ALLOW_TRAINING_VARIABLE}=0). Train it with: lab train {name} --seeds {seed}"
+            f"(${ALLOW_TRAINING_VARIABLE}={os.environ.get(ALLOW_TRAINING_VARIABLE)}). "
+            f"Train it with: lab train {name} --seeds {seed}"
         )
-    if experiment.precision == "mixed_bfloat16" and not train.native_bfloat16():  # hours, inside a render
+    if experiment.precision == "mixed_bfloat16" and not backend.native_bfloat16():  # hours, inside a render
         raise StoredResultError(f"the stored result of {name!r} seed {seed} is {state}, and "
-                                f"{train.emulated_bfloat16([name])}: lab train {name} --seeds {seed}")  # fmt: skip
+                                f"{backend.emulated_bfloat16([name])}: lab train {name} --seeds {seed}")  # fmt: skip
     return train.train(experiment, seed)
 
 
 SEEDS = (0, 1, 2)
 
 
-def seeds(name: str, wanted=SEEDS) -> list[Run]:
+def seed_runs(name: str, wanted=SEEDS) -> list[Run]:
     """The runs of an experiment over several seeds: seed 0 as `result()` gives it, then each
-    other seed of `wanted` whose stored result is present and fresh (the others are not yet trained)."""
-    from lab import store
+    other seed of `wanted` whose stored result is present and fresh (the others are not yet trained).
 
+    A corrupt one is refused (`CorruptResultError`), never left out: its seed would be missing silently."""
     runs = [result(name, wanted[0])]
     for seed in wanted[1:]:
         try:
@@ -78,13 +82,14 @@ def seeds(name: str, wanted=SEEDS) -> list[Run]:
     return runs
 
 
+seeds = seed_runs  # the name the chapters call
+
+
 def trained_model(name: str, seed: int = 0, model_name: str | None = None):
     """The Keras model of a stored run, with its trained weights (runs stored since weights are kept).
 
     `model_name`: the Keras model's name, if not the experiment's.
     """
-    from lab import experiments, models
-
     if isinstance(get(name), experiments.Ensemble):
         return _ensemble_model(get(name), seed)
     run = result(name, seed)
@@ -99,8 +104,6 @@ def trained_model(name: str, seed: int = 0, model_name: str | None = None):
 
 def _ensemble_model(ensemble, seed: int):
     """One Keras model that predicts the mean of the ensemble's trained members' probabilities."""
-    from lab import backend, models
-
     keras = backend.keras()
     # each member named after its seed: a Keras model's layers need distinct names
     members = [trained_model(ensemble.member, member_seed, model_name=f"{ensemble.member}-seed-{member_seed}")
@@ -116,10 +119,6 @@ def epoch_benchmark(beyond: bool = False, pair: tuple[str, str] | None = None,
     `beyond`: those of `--beyond`, the models beyond the brief beside their starting points;
     `pair`: those of `--pair A B`, two models timed in alternation (`machine`: on the machine of `--machine`).
     """
-    import json
-
-    from lab import store
-
     path = store.results_dir() / "benchmarks" / epoch_benchmark_file(beyond, pair, machine)
     return json.loads(path.read_text()) if path.is_file() else None
 
@@ -133,10 +132,8 @@ def epoch_benchmark_file(beyond: bool = False, pair: tuple[str, str] | None = No
 
 def stored_runs(names) -> list[Run]:
     """Every stored run of these experiments, over the seeds stored so far (some may still be training)."""
-    from lab import store
-
     stored = {name: found for name in names if (found := store.stored_seeds(name))}
-    return [run for name, found in stored.items() for run in seeds(name, found)]
+    return [run for name, found in stored.items() for run in seed_runs(name, found)]
 
 
 def results(*names: str, seed: int = 0) -> dict[str, Run]:
@@ -145,4 +142,4 @@ def results(*names: str, seed: int = 0) -> dict[str, Run]:
 
 
 __all__ = ["BEYOND", "BRIEF", "EXPERIMENTS", "SEEDS", "ConfigurationError", "Run", "StoredResultError", "get",
-           "result", "results", "seeds", "stored_runs", "trained_model", "training_allowed"]  # fmt: skip
+           "result", "results", "seed_runs", "seeds", "stored_runs", "trained_model", "training_allowed"]  # fmt: skip

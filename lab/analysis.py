@@ -3,7 +3,10 @@
 Everything here works on `lab.store.Run` objects (stored predictions and metrics), so
 the report computes each figure it quotes without retraining. It returns numbers and
 tables; the sentences that state them are in the chapters, and the decisions that
-compare models (better, worse, not measurable) are in `lab.stats`.
+compare models (better, worse, not measurable) are in `lab.stats`. It formats nothing:
+`lab.report` writes these values in French.
+
+Imports from lab: backend, data, experiments, models, params, stats, store (nothing that formats).
 """
 
 from __future__ import annotations
@@ -11,14 +14,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lab import params
-from lab.data import CLASS_NAMES, DISPLAY_NAMES, SOURCE_NAMES_FR
+from lab import data, models, params, store
+from lab.backend import BFLOAT16_FLAGS, set_seed
+from lab.data import CLASS_NAMES
 from lab.experiments import get
-from lab.report import dec
 from lab.stats import as_runs
-from lab.train import BFLOAT16_FLAGS
-
-SPLITS = {"train": "apprentissage", "val": "validation", "test": "test"}
 
 
 def class_names(run) -> list[str]:
@@ -153,8 +153,6 @@ def own_seconds(run) -> float:
     """The machine time a run cost: one evaluated from a twin's weights (`weights_from`) counts
     only that evaluation, since its `wall_seconds` include the twin's training; an ensemble's,
     only its own evaluation, since its `wall_seconds` are its members' (stored runs of their own)."""
-    from lab import store
-
     if "members" in run.record:
         return run["evaluation_seconds"]
     twin = run.record.get("weights_from")
@@ -196,25 +194,23 @@ def accuracy_at(run, epoch: int, split: str = "val") -> float:
 
 
 def provenance(runs) -> pd.DataFrame:
-    """Where each dataset's arrays came from, as the stored runs record it (one row per dataset)."""
+    """Where each dataset's arrays came from, as the stored runs record it (one row per dataset): `dataset`,
+    `source`, `genuine`, `pixel_deviation` (0-255, None where not measured), `sha256`.
+    `lab.report.provenance_table` writes it in French."""
     rows = {}
     for run in runs:
-        data = run["data"]
-        rows.setdefault(data["dataset"], {
-            "jeu": DISPLAY_NAMES[data["dataset"]],
-            "source": SOURCE_NAMES_FR.get(data["source"], data["source"]),
-            "authentique": "oui" if data["genuine"] else "non",
-            "écart moyen des pixels": "" if data.get("pixel_deviation") is None
-            else f"{dec(data['pixel_deviation'], 2)} / 255",
-            "empreinte SHA-256": data["sha256"][:16] + "…",
+        recorded = run["data"]
+        rows.setdefault(recorded["dataset"], {
+            "dataset": recorded["dataset"], "source": recorded["source"], "genuine": bool(recorded["genuine"]),
+            "pixel_deviation": recorded.get("pixel_deviation"), "sha256": recorded["sha256"],
         })  # fmt: skip
     return pd.DataFrame(rows.values())
 
 
-def error_table(runs: dict) -> pd.DataFrame:
-    """Error rates (1 − accuracy) on each split, one row per labelled run."""
-    rows = [{"modèle": label, "époques": len(run.history),
-             **{f"erreur {SPLITS[split]}": error_rate(run, split) for split in SPLITS}}
+def error_rates(runs: dict) -> pd.DataFrame:
+    """Error rates (1 − accuracy) on each split, one row per labelled run: `label`, `epochs`, `train`,
+    `val`, `test` (`lab.report.error_table` tabulates them, mean ± sd over seeds, in French)."""
+    rows = [{"label": label, "epochs": len(run.history), **{split: error_rate(run, split) for split in store.SPLITS}}
             for label, run in runs.items()]  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -235,9 +231,6 @@ def initial_outputs(experiment, x: np.ndarray, y: np.ndarray, seed: int = 0) -> 
     Shows why the input scale matters: the spread of the pre-activations of the first
     layer, the confidence of the initial predictions and the initial loss.
     """
-    from lab import data, models
-    from lab.train import set_seed
-
     set_seed(seed)
     model = models.build(experiment)
     inputs = data.prepare_images(x, experiment.normalize)

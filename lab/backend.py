@@ -1,9 +1,15 @@
-"""Import TensorFlow and Keras once, without their C++ start-up chatter.
+"""Import TensorFlow and Keras once, without their C++ start-up chatter; the facts of this machine; seeding.
 
 TensorFlow writes absl, oneDNN and CUDA-probe messages straight to file descriptor 2
 when it loads, before any Python logging setting applies. In a notebook those lines
 would land in the book, so the first import runs with that descriptor sent to
 /dev/null. Python exceptions are unaffected: they are raised after it is restored.
+
+The machine's facts that a run records (`environment`, `cpu_flags`) and that decide what it
+may train (`native_bfloat16`) live here too, with the seeding of a training (`set_seed`,
+`check_seed`).
+
+Imports from lab: nothing (every other module may import this one).
 """
 
 from __future__ import annotations
@@ -12,9 +18,13 @@ import contextlib
 import functools
 import io
 import os
+import platform
 import re
 import sys
 import threading
+from pathlib import Path
+
+import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -90,3 +100,94 @@ def _forward_lines(read_end: int, target: int, pattern: re.Pattern) -> None:
         for line in pipe:
             if not pattern.search(line):
                 os.write(target, line)
+
+
+# Seeding
+
+MAX_SEED = 2**32 - 1  # what `keras.utils.set_random_seed` (and NumPy's legacy seeding) accepts
+
+
+class SeedError(ValueError):
+    """A seed that no training can use: a run, or an ensemble's member, would have no valid seed."""
+
+
+def check_seed(experiment, seed: int) -> None:
+    """Refuse a seed outside 0 to `MAX_SEED`, for the run or, for an ensemble, for any of its members."""
+    member_seeds = list(experiment.member_seeds(seed)) if hasattr(experiment, "member_seeds") else []
+    for value, what in [(seed, f"{experiment.name} seed {seed}"),
+                        *((s, f"its member {experiment.member} seed {s}") for s in member_seeds)]:  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= MAX_SEED:
+            raise SeedError(f"{what}: a seed is a whole number between 0 and 2**32 - 1, got {value!r}"
+                            + (f" (an ensemble's seed k uses its members' seeds {experiment.size}k to "
+                               f"{experiment.size}k + {experiment.size - 1})" if member_seeds else ""))  # fmt: skip
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow (`keras.utils.set_random_seed`), with TensorFlow's op determinism."""
+    keras_module, tf = keras(), tensorflow()
+
+    keras_module.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+# The machine
+
+# The instruction sets that decide how fast TensorFlow trains on a CPU: two machines that both call
+# themselves "AMD EPYC" differed by 3 to 4.6 times in float32 and 36 to 45 times in bfloat16 (see README.md).
+SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
+BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")  # without one of them, bfloat16 is emulated
+
+
+def cpu_flags(cpuinfo: str | None = None) -> list[str]:
+    """The `SPEED_FLAGS` this CPU has, from the text of /proc/cpuinfo (read if not given; [] if unreadable)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return []
+    line = next((line for line in cpuinfo.splitlines() if line.startswith("flags")), "")
+    present = set(line.partition(":")[2].split())
+    return [flag for flag in SPEED_FLAGS if flag in present]
+
+
+def native_bfloat16() -> bool:
+    """Whether this machine computes bfloat16 natively: a CPU with `BFLOAT16_FLAGS`, or a GPU."""
+    if set(cpu_flags()) & set(BFLOAT16_FLAGS):
+        return True
+    return bool(tensorflow().config.list_physical_devices("GPU"))
+
+
+def emulated_bfloat16(names) -> str:
+    """Why the mixed_bfloat16 experiments `names` are not trained on this machine, and how to proceed."""
+    instructions = " or ".join(BFLOAT16_FLAGS)
+    return (f"this machine has no GPU and its CPU no bfloat16 instructions ({instructions}): {', '.join(names)} "
+            "compute in mixed_bfloat16, which it would emulate many times slower than float32, and their training "
+            "times would not compare with the stored runs'. Train them on a machine that has these instructions")
+
+
+def environment() -> dict:
+    """The versions, machine and thread settings a run records."""
+    keras_module, tf = keras(), tensorflow()
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras_module.__version__,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "cpu": _cpu_name(),
+        "cpu_flags": cpu_flags(),
+        "cpu_count": os.cpu_count(),
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "gpus": [gpu.name for gpu in tf.config.list_physical_devices("GPU")],
+    }
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            names = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
+        return names[0] if names else platform.processor()
+    except OSError:
+        return platform.processor()

@@ -9,6 +9,8 @@ accuracy and mean confidence is averaged, weighted by the bin's size (Guo et al.
 Temperature scaling divides the logits by one number T, fitted on the validation split
 (never on the test set) by minimising the negative log-likelihood; T > 1 softens an
 over-confident model. It changes no prediction: the argmax stays where it is.
+
+Imports from lab: nothing.
 """
 
 from __future__ import annotations

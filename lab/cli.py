@@ -5,6 +5,9 @@ lab status
 lab train fashion-base cifar-norm --seeds 0 1
 lab train --all [--missing]
 lab train cifar-vgg-aug-cosine --allow-emulated-bfloat16   (on a CPU without bfloat16 instructions)
+
+Imports from lab: the package (`ConfigurationError`), backend, data, experiments, models, params, progress,
+store, train.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ import signal
 import sys
 import warnings
 
-from lab import ConfigurationError, backend, experiments, params, store
+from lab import ConfigurationError, backend, experiments, params, store, train
 from lab.data import DatasetUnavailableError
 from lab.models import SpecError
+from lab.progress import TrainingProgress
 
 NAME_WIDTH = max(len(name) for name in experiments.EXPERIMENTS)  # experiment names in aligned columns
 
@@ -27,7 +31,7 @@ def _seed(text: str) -> int:
         seed = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"a seed is a whole number, got {text!r}") from None
-    if not 0 <= seed < 2**32:
+    if not 0 <= seed <= backend.MAX_SEED:
         raise argparse.ArgumentTypeError(f"a seed is between 0 and 2**32 - 1, got {seed}")
     return seed
 
@@ -75,10 +79,13 @@ def cmd_status(seeds) -> int:
 
 
 def _state_text(experiment, seed: int, state: str) -> str:
-    """The state, and where an interrupted training of the run will resume."""
-    from lab.train import Checkpoint
-
-    epoch = Checkpoint(experiment, seed).saved_epoch() if state != store.PRESENT else None
+    """The state, and where an interrupted training of the run will resume (or that its checkpoint is damaged)."""
+    if state == store.PRESENT:
+        return state
+    checkpoint = train.Checkpoint(experiment, seed)
+    epoch = checkpoint.saved_epoch()
+    if checkpoint.damaged:
+        return f"{state} (damaged checkpoint: lab train sets it aside and trains from epoch 0)"
     return f"{state} (resumes after epoch {epoch}/{experiment.epochs})" if epoch else state
 
 
@@ -90,16 +97,24 @@ def _selected(args) -> list:
 
 
 def cmd_train(args) -> int:
-    from lab import train
-    from lab.progress import TrainingProgress
-
-    runs = [(e, seed) for e in _selected(args) for seed in args.seeds or e.seeds]
+    # each run once, in the order named (a name or a seed given twice would train it twice)
+    named = [(e, seed) for e in _selected(args) for seed in args.seeds or e.seeds]
+    runs = list({(e.name, seed): (e, seed) for e, seed in named}.values())
+    try:
+        for experiment, seed in runs:
+            backend.check_seed(experiment, seed)
+    except backend.SeedError as error:
+        print(f"lab train: {error}", file=sys.stderr)
+        return 2
     store.check_trainable()  # before any training: a result that cannot be stored is hours lost
     if args.missing:
         runs = [(e, seed) for e, seed in runs if store.status(e, seed) != store.PRESENT]
+    for experiment, seed in runs:  # every folder each training writes, before the first epoch of any
+        train.check_before_training(experiment, seed)
     emulated = sorted({e.name for e, _ in runs if e.precision == "mixed_bfloat16"})
-    if emulated and not args.allow_emulated_bfloat16 and not train.native_bfloat16():
-        print(f"lab train: {train.emulated_bfloat16(emulated)}, or pass --allow-emulated-bfloat16.", file=sys.stderr)
+    if emulated and not args.allow_emulated_bfloat16 and not backend.native_bfloat16():
+        print(f"lab train: {backend.emulated_bfloat16(emulated)}, or pass --allow-emulated-bfloat16.",
+              file=sys.stderr)  # fmt: skip
         return 1
     busy = []
     with backend.benign_native_logs_hidden(), TrainingProgress(runs) as progress:
@@ -119,11 +134,19 @@ def cmd_train(args) -> int:
 
 # Errors that say what is wrong and how to fix it: printed as one line, without a traceback.
 KNOWN_ERRORS = (store.StoredResultError, store.ResultsNotWritableError, DatasetUnavailableError, SpecError,
-                ConfigurationError)  # fmt: skip
+                ConfigurationError, backend.SeedError)  # fmt: skip
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"lab: warning: {message}\n"
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (`kill`, a machine shutting down): stop as after Ctrl-C, and say so."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
 
 
 def main(argv=None) -> int:
@@ -131,6 +154,22 @@ def main(argv=None) -> int:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `lab list | head` ends quietly
     warnings.formatwarning = _one_line_warning
     args = _parser().parse_args(argv)
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        previous = None
+    try:
+        return _run(args)
+    except Terminated:
+        print("\nlab: terminated (SIGTERM); finished runs are stored, the run in progress resumes from its last "
+              "epoch at the next `lab train`.", file=sys.stderr)  # fmt: skip
+        return 128 + signal.SIGTERM
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args) -> int:
     try:
         if args.command == "list":
             return cmd_list()

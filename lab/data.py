@@ -9,23 +9,32 @@ Where the network is closed, an offline folder (`$LAB_DATA_DIR`, laid out like
 `shared/datasets`) seeds the Keras cache with what Keras would have downloaded. For
 CIFAR-10 that folder may hold only a JPEG copy: it is rebuilt in the genuine order and
 flagged `genuine: False`, with a warning, never silently.
+
+`prepared_data(experiment)` gives a training what it feeds the network: float images with a
+channel axis, integer labels, and the last tenth of the training set held out for validation.
+
+Imports from lab: backend, store (to write files atomically).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import gzip
 import hashlib
 import io
 import os
 import shutil
 import warnings
 import zipfile
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from lab import backend
+from lab.store import write_atomically
 
 DATA_DIR_VARIABLE = "LAB_DATA_DIR"
 
@@ -159,6 +168,14 @@ def load_fashion_mnist() -> LoadedDataset:
         with _quiet_keras_download():
             train, test = fashion_mnist.load_data()
     except Exception as error:
+        offline = [path for folder in _offline_candidates("fashion-mnist")
+                   for path in _damaged_gzip_files(folder)]  # fmt: skip
+        if offline:  # copied into the cache as they were: the copies are not to blame
+            raise DatasetUnavailableError(
+                f"Fashion-MNIST: the offline file(s) {', '.join(map(str, offline))} in ${DATA_DIR_VARIABLE} cannot "
+                "be read (truncated or damaged). Replace them with good copies of the genuine files "
+                "(see shared/datasets/README.md), and load again."
+            ) from None
         damaged = _damaged_gzip_files(cache)
         if damaged:
             raise DatasetUnavailableError(
@@ -200,10 +217,7 @@ def _same_file(source: Path, copy: Path) -> bool:
 
 
 def _damaged_gzip_files(folder: Path) -> list[Path]:
-    """The cached .gz files that cannot be decompressed to the end."""
-    import gzip
-    import zlib
-
+    """The .gz files of Fashion-MNIST in `folder` that cannot be decompressed to the end."""
     damaged = []
     for name in FASHION_FILES:
         path = folder / name
@@ -218,8 +232,6 @@ def _damaged_gzip_files(folder: Path) -> list[Path]:
 
 
 def _copy_atomically(source: Path, target: Path) -> None:
-    from lab.store import write_atomically
-
     with open(source, "rb") as original:
         write_atomically(target, lambda copy: shutil.copyfileobj(original, copy))
 
@@ -304,8 +316,6 @@ def _cached_jpeg_arrays(folder: Path):
     cache.parent.mkdir(parents=True, exist_ok=True)
     # A temporary name of its own: two processes rebuilding at once each write their own file,
     # then rename it into place (both hold the same arrays, so either one may win).
-    from lab.store import write_atomically
-
     arrays = {"x_train": train[0], "y_train": train[1], "x_test": test[0], "y_test": test[1]}
     write_atomically(cache, lambda file: np.savez(file, **arrays))
     return train, test
@@ -392,3 +402,23 @@ def split_validation(x: np.ndarray, y: np.ndarray, fraction: float = 0.1):
         raise ValueError(f"validation fraction must be between 0 and 1, got {fraction}")
     cut = len(x) - int(round(len(x) * fraction))
     return (x[:cut], y[:cut]), (x[cut:], y[cut:])
+
+
+@functools.lru_cache(maxsize=2)
+def _load_cached(dataset: str) -> LoadedDataset:
+    return load(dataset)
+
+
+def prepared_data(experiment):
+    """(x_train, y_train), (x_val, y_val), (x_test, y_test), provenance, for a CNN.
+
+    The dataset is loaded once per process (the two last datasets are kept).
+    """
+    loaded = _load_cached(experiment.dataset)
+    (x_train, y_train), (x_test, y_test) = loaded
+    if experiment.train_limit:
+        x_train, y_train = x_train[: experiment.train_limit], y_train[: experiment.train_limit]
+    x_train, x_test = (prepare_images(x, experiment.normalize) for x in (x_train, x_test))
+    y_train, y_test = prepare_labels(y_train), prepare_labels(y_test)
+    train, val = split_validation(x_train, y_train, experiment.validation_fraction)
+    return train, val, (x_test, y_test), loaded.provenance

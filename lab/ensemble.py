@@ -16,16 +16,20 @@ unchanged:
 - history: per epoch, the mean of the members' metrics, and the sum of their seconds
   (an epoch of the ensemble is one epoch of each member);
 - `members`: each member's name, seed, config hash, training time and machine.
+
+Imports from lab: data, models, predict, store (not the training module, which builds ensembles through `build`).
 """
 
 from __future__ import annotations
 
 import datetime
+import itertools
 import time
 
 import numpy as np
+import pandas as pd
 
-from lab import store
+from lab import data, models, predict, store
 
 HISTORY_MEANS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
@@ -80,25 +84,21 @@ def mean_history(runs) -> list[dict]:
 def training_probabilities(ensemble, runs) -> tuple[np.ndarray, np.ndarray]:
     """The mean of the members' probabilities on the training split: those they stored (members
     trained since ensembles exist), else predicted again from their stored weights."""
-    from lab import models, train
-
     if all(run.training is not None for run in runs):
         return mean_probabilities(runs, "train")
 
-    (x_train, y_train), _, _, _ = train.prepared_data(ensemble.experiment)
+    (x_train, y_train), _, _, _ = data.prepared_data(ensemble.experiment)
     views = {"flip": ensemble.test_time_flip, "shift": ensemble.test_time_shift}
     total = 0.0
     for run in runs:
         model = models.build(ensemble.experiment)
         model.set_weights(run.weights())
-        total = total + train.predict(model, x_train, **views)
+        total = total + predict.predict(model, x_train, **views)
     return total / len(runs), y_train
 
 
 def build(ensemble, seed: int = 0, root=None, train_missing=None) -> store.Run:
     """Average the members' predictions for `seed` and store the ensemble's run."""
-    from lab import train
-
     runs = member_runs(ensemble, seed, root, train_missing)
     started = time.perf_counter()  # the members' own time is theirs
     splits = {split: mean_probabilities(runs, split) for split in ("val", "test")}
@@ -113,7 +113,7 @@ def build(ensemble, seed: int = 0, root=None, train_missing=None) -> store.Run:
         "data": first["data"],
         "params_total": sum(run["params_total"] for run in runs),
         "params_expected": sum(run["params_expected"] for run in runs),
-        "metrics": {split: train.probability_metrics(*splits[split]) for split in ("train", "val", "test")},
+        "metrics": {split: predict.probability_metrics(*splits[split]) for split in ("train", "val", "test")},
         "history": mean_history(runs),
         "wall_seconds": float(sum(run["wall_seconds"] for run in runs)),
         "environment": first["environment"],
@@ -133,10 +133,6 @@ def seed_pairs(runs):
     each over the mean of its two runs, and the time of both trainings. Pairs that share a run
     are not independent measurements.
     """
-    import itertools
-
-    import pandas as pd
-
     rows = []
     for pair in itertools.combinations(runs, 2):
         row = {"seeds": "+".join(str(run.seed) for run in pair), "seconds": sum(run["wall_seconds"] for run in pair)}

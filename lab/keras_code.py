@@ -4,13 +4,15 @@ The book shows this code for each model the brief asks to build; it is generated
 the experiment's declarative spec (which keys the stored results), and the tests
 execute it and compare the model it builds with `lab.models.build`, layer by layer.
 Generating it needs no TensorFlow, so chapters that show it stay fast.
+
+Imports from lab: experiments, models, predict.
 """
 
 from __future__ import annotations
 
 from lab.experiments import Ensemble
 from lab.models import INPUT_SHAPES, plan
-from lab.train import view_count
+from lab.predict import view_count
 
 INDENT = "    "
 
@@ -68,7 +70,7 @@ AUGMENTATION_CODE = {
 
 
 _MIRROR_CODE = (
-    "\n# predict the mean of the probabilities of each image and of its mirror (width is axis 2)\n"
+    "\n# prédire la moyenne des probabilités de chaque image et de son miroir (la largeur est l'axe 2)\n"
     "probabilities = (model.predict(x_test, verbose=0) + model.predict(x_test[:, :, ::-1], verbose=0)) / 2"
 )
 
@@ -78,10 +80,11 @@ def _views_code(experiment) -> str:
     if not experiment.test_time_shift:
         return _MIRROR_CODE if experiment.test_time_flip else ""
     shift = experiment.test_time_shift
-    mirrors = ", and their mirrors" if experiment.test_time_flip else ""
+    mirrors = ", et leurs miroirs" if experiment.test_time_flip else ""
+    pixels = "pixel" if shift == 1 else "pixels"
     return (
-        f"\n# predict the mean probabilities of {view_count(experiment)} views of each image: itself and its shifts"
-        f"\n# by {shift} pixels up, down, left and right (border mirrored, as RandomTranslation fills it){mirrors}\n"
+        f"\n# prédire la moyenne des probabilités de {view_count(experiment)} vues de chaque image : elle-même"
+        f"\n# et ses décalages de {shift} {pixels} en haut, en bas, à gauche et à droite (bord en miroir){mirrors}\n"
         + _views_setup(experiment)
         + "\nprobabilities = np.mean([model.predict(view, verbose=0) for view in views], axis=0)"
     )
@@ -108,12 +111,12 @@ def ensemble_code(ensemble) -> str:
     network = (model_code(member) + "\n" + training_code(member, views=False)).splitlines()
     policy = [network.pop(0)] if network[0].startswith("keras.mixed_precision") else []  # once, before the loop
     seeds = ", ".join(str(seed) for seed in ensemble.member_seeds(0))
-    lines = [*policy, f"# an ensemble of {ensemble.size} networks: the same model, trained with seeds of their own",
+    lines = [*policy, f"# un ensemble de {ensemble.size} réseaux : le même modèle, chacun avec sa graine",
              "ensemble = []", f"for seed in ({seeds}):", INDENT + "keras.utils.set_random_seed(seed)"]  # fmt: skip
     lines += [INDENT + line for line in network] + [INDENT + "ensemble.append(model)"]
     views = view_count(member)
-    lines += [f"# predict the mean probabilities of its {ensemble.size} networks, each on "
-              + (f"the same {views} views of each image as one of them" if views > 1 else "the test images"),
+    lines += [f"# prédire la moyenne des probabilités de ses {ensemble.size} réseaux, chacun sur "
+              + (f"les {views} vues de chaque image" if views > 1 else "les images de test"),
               _views_setup(member),
               "probabilities = np.mean([model.predict(view, verbose=0) for model in ensemble for view in views],"
               " axis=0)"]  # fmt: skip
@@ -155,13 +158,13 @@ def training_code(experiment, views: bool = True) -> str:
     if experiment.label_smoothing:
         classes = experiment.layers[-1]["units"]
         one_hot = ", ".join(f"keras.utils.to_categorical({y}, {classes})" for y in ("y_fit", "y_val"))
-        schedule += f"# Keras' sparse cross-entropy has no label smoothing: one-hot labels\ny_fit, y_val = {one_hot}\n"
+        schedule += f"# l'entropie croisée sparse de Keras ne lisse pas : one-hot\ny_fit, y_val = {one_hot}\n"
         loss = f"keras.losses.CategoricalCrossentropy(label_smoothing={experiment.label_smoothing:g})"
     return (
         schedule
         + f"model.compile(optimizer={optimizer},\n"
         f'              loss={loss}, metrics=["accuracy"])\n'
-        "# the last 10 % of the training images, the same for every model, validate it\n"
+        "# valider sur les 10 % dernières images d'apprentissage, les mêmes pour tous les modèles\n"
         f"history = model.fit(x_fit, y_fit, validation_data=(x_val, y_val), epochs={experiment.epochs},\n"
         f"                    batch_size={experiment.batch_size}, verbose=2)"
         + (_views_code(experiment) if views else "")

@@ -4,6 +4,8 @@
 output shape, so that a spec that cannot be built is refused with a message naming
 the layer and the reason, before Keras is involved. `build()` turns the checked plan
 into a `keras.Sequential` model that starts with an explicit `Input` layer.
+
+Imports from lab: backend, experiments.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 The counts are derived from the layer spec alone (`lab.models.plan`), so they can be
 read without building the model; the tests check their totals against Keras'
 `model.count_params()` for every experiment of the brief.
+
+Imports from lab: experiments, models.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Progress bars for `lab train`: one overall (epochs of all runs), one per run."""
+"""Progress bars for `lab train`: one overall (epochs of all runs), one per run.
+
+Imports from lab: experiments, store, train.
+"""
 
 from __future__ import annotations
 

@@ -6,6 +6,8 @@ Numbers quoted in the prose go through these functions, so that the book writes
 Every formatter returns a `MarkdownText`: Quarto writes an inline value's `text/markdown`
 representation as Markdown, but a plain `str`'s `repr()` with its escapes ("60\\xa0000")
 and with its Markdown punctuation backslash-escaped (see tests/quarto_book.py).
+
+Imports from lab: analysis, data, experiments, params, stats (none of them imports this one).
 """
 
 from __future__ import annotations
@@ -14,7 +16,12 @@ import functools
 
 import pandas as pd
 
+from lab import analysis, experiments, params, stats
+from lab.data import DISPLAY_NAMES, SOURCE_NAMES_FR
+
 NBSP = "\u00a0"
+# The splits, as the tables name them.
+SPLIT_NAMES = {"train": "apprentissage", "val": "validation", "test": "test"}
 
 
 class MarkdownText(str):
@@ -78,10 +85,8 @@ def verdict(goal) -> MarkdownText:
 
 def _mean_and_spread(values, digits: int, single, unit_of) -> str:
     """`single(mean)` for one value, else "mean ± sd unit" (both in points of percentage)."""
-    from lab.stats import mean_sd
-
     values = list(values)
-    mean, sd = mean_sd(values)
+    mean, sd = stats.mean_sd(values)
     if len(values) < 2:
         return single(mean)
     sign, unit = unit_of(mean)
@@ -158,8 +163,6 @@ def parameters(experiment):
     The last column is the cost (multiply-accumulates per image), or the trainable
     parameters where some are not trained (BatchNormalization's moving statistics).
     """
-    from lab import params
-
     frame = params.parameter_table(experiment)
     last = "trainable" if (frame["trainable"] != frame["params"]).any() else "macs"
     columns = ["layer", "output_shape", "weights_per_neuron", "formula", "params", last]
@@ -168,8 +171,6 @@ def parameters(experiment):
 
 def accuracy_table(runs_by_name: dict):
     """Accuracies after training and the train − validation gap, mean ± sd over each model's seeds."""
-    from lab import stats
-
     rows = []
     for name, runs in runs_by_name.items():
         runs = stats.as_runs(runs)
@@ -205,8 +206,6 @@ def ablation_table(steps: pd.DataFrame):
 
     A step reads « 2 — + augmentation »: a cell that begins with "1. " or "+ " is a list in Typst.
     """
-    from lab import experiments
-
     frame = pd.DataFrame({
         "étape": [f"{i} — {experiments.get(name).title}" for i, name in enumerate(steps.index)],
         "graines": steps["seeds"],
@@ -221,9 +220,6 @@ def ablation_table(steps: pd.DataFrame):
 
 def variants_table(tried: pd.DataFrame):
     """Variants tried on a step (`lab.stats.variants`): validation accuracies that decided, test gain, epoch time."""
-    from lab import experiments
-    from lab.data import DISPLAY_NAMES
-
     epochs = zip(tried["step_epoch_seconds"], tried["epoch_seconds"], strict=True)
     steps = [experiments.get(step) for step in tried["step"]]
     several_datasets = len({step.dataset for step in steps}) > 1
@@ -246,8 +242,6 @@ def variants_table(tried: pd.DataFrame):
 
 def shape_progression(layers, dataset: str):
     """How the maps shrink layer after layer; a layer that cannot be built says so, in French."""
-    from lab import params
-
     frame = params.shape_progression(layers, params.INPUT_SHAPES[dataset])
     frame.loc[frame["error"] != "", "output_shape"] = "impossible : carte d'entrée plus petite que le noyau"
     frame = frame.drop(columns="error").rename(columns={"layer": "couche", "output_shape": "forme de sortie"})
@@ -256,21 +250,17 @@ def shape_progression(layers, dataset: str):
 
 def error_table(runs: dict):
     """Error rates on training, validation and test, one row per labelled model (mean ± sd over its seeds)."""
-    from lab import analysis, stats
-
     rows = []
     for label, seeds in runs.items():
         seeds = stats.as_runs(seeds)
         errors = {f"erreur {french}": mean_pct([1 - run.accuracy(split) for run in seeds])
-                  for split, french in analysis.SPLITS.items()}  # fmt: skip
+                  for split, french in SPLIT_NAMES.items()}  # fmt: skip
         rows.append({"modèle": label, "graines": len(seeds), "époques": len(seeds[0].history), **errors})
     return table(pd.DataFrame(rows))
 
 
 def class_table(runs, f1: bool = False):
     """Per-class recall and precision (and F1) on the test set (mean ± sd over seeds), worst recall first."""
-    from lab import analysis
-
     metrics = analysis.class_metrics(runs).sort_values("recall")
     several = int(metrics["seeds"].iloc[0]) > 1
 
@@ -290,9 +280,21 @@ def class_table(runs, f1: bool = False):
 
 def frequent_errors(run, n: int = 3):
     """The `n` most frequent (true → predicted) confusions of a run on the test set."""
-    from lab import analysis
-
     errors = analysis.frequent_errors(run, n)
     frame = pd.DataFrame({"vraie classe": errors["true_name"], "classe prédite": errors["predicted_name"],
                           "images": errors["count"], "part des erreurs": errors["share_of_errors"]})  # fmt: skip
     return table(frame, **{"part des erreurs": pct})
+
+
+def provenance_table(runs):
+    """Where each dataset's arrays came from (`lab.analysis.provenance`), in French: source, genuine or not,
+    the mean pixel deviation where measured, and the start of the fingerprint."""
+    frame = analysis.provenance(runs)
+    return table(pd.DataFrame({
+        "jeu": [DISPLAY_NAMES[dataset] for dataset in frame["dataset"]],
+        "source": [SOURCE_NAMES_FR.get(source, source) for source in frame["source"]],
+        "authentique": ["oui" if genuine else "non" for genuine in frame["genuine"]],
+        "écart moyen des pixels": ["" if deviation is None or pd.isna(deviation) else f"{dec(deviation, 2)} / 255"
+                                   for deviation in frame["pixel_deviation"]],
+        "empreinte SHA-256": [sha256[:16] + "…" for sha256 in frame["sha256"]],
+    }))  # fmt: skip

@@ -18,6 +18,8 @@ A comparison of two models is decided here, once, from every seed stored for bot
 Two seeds estimate the seed-to-seed spread too poorly to decide anything (t = 12.7 for
 one degree of freedom): until both models have at least `MIN_SEEDS` seeds in common, the
 comparison is that of seed 0 alone.
+
+Imports from lab: nothing (it reads runs through their methods alone).
 """
 
 from __future__ import annotations

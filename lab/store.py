@@ -15,15 +15,25 @@ predictions.
 Reading checks what was written: `run.json` must be UTF-8 JSON with the fields of a
 run, the predictions file must carry the digest its name says, and the accuracy it
 gives must be the stored test accuracy. A run that fails a check is `corrupt`: it is
-never served, `lab status` reports it and `lab train --missing` retrains it.
+never served, `lab status` reports it and `lab train --missing` retrains it. Every field a
+reader uses is checked against what it must be (`check_record`): the experiment and seed of
+its folder, finite accuracies between 0 and 1 and finite non-negative losses on every split,
+a history of such rows. A file that cannot be written (a full disk, a read-only folder) is
+a `ResultsNotWritableError` that names it; what was stored before stays as it was.
+
+Imports from lab: nothing (every other module may import this one).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
+import io
 import json
+import math
+import numbers
 import os
 import tempfile
 import zipfile
@@ -38,6 +48,9 @@ PRESENT, STALE, MISSING, CORRUPT = "present", "stale", "missing", "corrupt"
 STATES = (PRESENT, STALE, MISSING, CORRUPT)
 # The fields every reader of a run relies on.
 REQUIRED_FIELDS = ("experiment", "seed", "config", "config_hash", "metrics", "history", "predictions")
+SPLITS = ("train", "val", "test")
+# One row of a run's history per epoch: its metrics, and its wall time.
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 # How this lab trains, recorded in every run it stores and in each results folder (`PROCEDURE_FILE`):
 # 2: a new batch order every epoch, drawn from (seed, epoch) (`lab.train.batch_order`);
 # 1: one batch order for all epochs (Keras' seeded shuffle), the runs stored until 2026-12-04.
@@ -156,9 +169,21 @@ class Run:
 # Writing
 
 
+# The errors of a folder or a disk that refuses a file: reported in one line, not as a traceback.
+WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EEXIST,
+                errno.EISDIR, errno.EFBIG)  # fmt: skip
+
+
 def write_atomically(path: Path, write) -> None:
-    """Call `write(file)` on a temporary file beside `path`, then rename it into place."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Call `write(file)` on a temporary file beside `path`, then rename it into place.
+
+    Where the file cannot be written (a full disk, a folder that refuses it), nothing is replaced
+    and `ResultsNotWritableError` says which file and why.
+    """
+    try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise _not_writable(path, error) from None
     try:
         os.chmod(temporary, 0o644)  # mkstemp creates 0600; results are shared files
         with os.fdopen(handle, "wb") as file:
@@ -166,9 +191,19 @@ def write_atomically(path: Path, write) -> None:
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError) and not isinstance(error, ResultsNotWritableError) \
+                and error.errno in WRITE_ERRORS:  # fmt: skip
+            raise _not_writable(path, error) from None
         raise
+
+
+def _not_writable(path: Path, error: OSError) -> ResultsNotWritableError:
+    return ResultsNotWritableError(
+        f"cannot write {path}: {error.strerror or error}; nothing stored before was changed. Free some space or "
+        "make the folder writable, then run the same command again (a training resumes after its last epoch)"
+    )
 
 
 def save(record: dict, probabilities: np.ndarray, y_true: np.ndarray, root: Path | None = None,
@@ -262,6 +297,29 @@ def check_writable(root: Path | None = None) -> Path:
     return root
 
 
+def check_run_writable(name: str, seed: int, root: Path | None = None) -> None:
+    """Make sure every folder a training of `name` and `seed` writes can be written, before its first epoch:
+    its run folder and its checkpoint folder (nothing is created)."""
+    for folder in (run_dir(name, seed, root), checkpoints_dir(root) / name / f"seed-{seed}"):
+        check_folder_writable(folder)
+
+
+def check_folder_writable(folder: Path) -> None:
+    """`folder`, or the deepest of its parents that exists, is a folder where a file can be written."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ResultsNotWritableError(f"cannot write in {folder}: {existing} is a file, not a folder; "
+                                      f"move it away or set {RESULTS_DIR_VARIABLE} to another folder")  # fmt: skip
+    try:
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".write-test-"):
+            pass
+    except OSError as error:
+        raise ResultsNotWritableError(f"cannot write in {existing}: {error.strerror or error}; make it writable "
+                                      f"or set {RESULTS_DIR_VARIABLE} to a writable folder") from None  # fmt: skip
+
+
 def procedure(root: Path | None = None) -> int:
     """The training procedure of the runs under `root` (`PROCEDURES`): its `PROCEDURE_FILE`, else this lab's."""
     path = (root or results_dir()) / PROCEDURE_FILE
@@ -295,8 +353,6 @@ def check_trainable(root: Path | None = None) -> Path:
 
 
 def _npz_bytes(arrays: dict) -> bytes:
-    import io
-
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
@@ -318,6 +374,9 @@ def load(name: str, seed: int = 0, root: Path | None = None) -> Run:
                                 f"train it with: lab train {name} --seeds {seed}")  # fmt: skip
     with folder_lock(folder, shared=True):
         record = _read_record(path, retrain)
+        problem = check_record(record, name, seed)
+        if problem:
+            raise CorruptResultError(f"{path}: {problem}; {retrain}")
         run = Run(record, folder)
         _check_predictions(run, path, retrain)  # reads the predictions now, while no writer can swap them
     return run
@@ -336,14 +395,80 @@ def _read_record(path: Path, retrain: str) -> dict:
     return record
 
 
+def check_record(record: dict, name: str, seed: int) -> str | None:
+    """What is wrong with the record of the run `name` seed `seed` (None: every field a reader uses is sound).
+
+    Its experiment and seed are those of its folder; its accuracies are finite numbers between 0
+    and 1 and its losses finite non-negative numbers, on every split (`metrics`, and
+    `single_view_metrics` where stored); its history is one such row per epoch, with its seconds.
+    """
+    if record["experiment"] != name:
+        return f"it is a run of {record['experiment']!r}, stored in the folder of {name} (copied over it?)"
+    if not _is_integer(record["seed"]) or record["seed"] != seed:
+        return f"it is the run of seed {record['seed']!r}, stored in the folder seed-{seed} (copied over it?)"
+    types = {"config": dict, "config_hash": str, "predictions": str, "weights": str, "data": dict,
+             "environment": dict}  # fmt: skip
+    for key, kind in types.items():
+        if key in record and not isinstance(record[key], kind):
+            return f"its {key} is not a {'table' if kind is dict else 'text'} ({record[key]!r})"
+    for key in ("wall_seconds", "evaluation_seconds"):
+        if key in record and not _is_number(record[key], 0):
+            return f"its {key} is not a finite number of seconds ({record[key]!r})"
+    if "params_total" in record and not (_is_integer(record["params_total"]) and record["params_total"] >= 0):
+        return f"its params_total is not a count ({record['params_total']!r})"
+    for key in ("metrics", "single_view_metrics"):
+        if key in record:
+            problem = _check_metrics(record[key], SPLITS if key == "metrics" else ())
+            if problem:
+                return f"its {key} {problem}"
+    return _check_history(record["history"])
+
+
+def _check_metrics(metrics, required) -> str | None:
+    if not isinstance(metrics, dict):
+        return f"are not a table of splits ({metrics!r})"
+    for split in (*required, *(split for split in metrics if split not in required)):
+        values = metrics.get(split)
+        if not isinstance(values, dict):
+            return f"have no {split} split ({values!r})"
+        if not _is_number(values.get("accuracy"), 0, 1):
+            return f"give a {split} accuracy that is not a number between 0 and 1 ({values.get('accuracy')!r})"
+        if not _is_number(values.get("loss"), 0):
+            return f"give a {split} loss that is not a finite non-negative number ({values.get('loss')!r})"
+    return None
+
+
+def _check_history(history) -> str | None:
+    if not isinstance(history, list) or not history:
+        return f"its history is not a list of epochs ({history!r:.60})"
+    for epoch, row in enumerate(history, start=1):
+        if not isinstance(row, dict) or any(key not in row for key in HISTORY_KEYS):
+            return f"its history's epoch {epoch} is not a row of {', '.join(HISTORY_KEYS)} ({row!r:.100})"
+        for key in HISTORY_KEYS:
+            upper = 1 if "accuracy" in key else math.inf
+            if not _is_number(row[key], 0, upper):
+                return f"its history's epoch {epoch} has a {key} out of range ({row[key]!r})"
+    return None
+
+
+def _is_integer(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value, lower: float = -math.inf, upper: float = math.inf) -> bool:
+    """A real number (not a boolean, not text), finite, within [lower, upper]."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+            and lower <= value <= upper)  # fmt: skip
+
+
 def _check_predictions(run: Run, path: Path, retrain: str) -> None:
     """The predictions file exists, carries the digest of its name, and gives the stored accuracy."""
     predictions = run.folder / str(run.record["predictions"])
     _check_digest(predictions, path, retrain)
+    stored = run.accuracy("test")  # a number between 0 and 1 (`check_record`)
     try:
         measured = float(np.mean(run.y_pred == run.y_true))
-        stored = run.accuracy("test")
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
         raise CorruptResultError(f"{predictions} cannot be read ({error}); {retrain}") from None
     if abs(measured - stored) > ACCURACY_TOLERANCE:
         raise CorruptResultError(

@@ -17,49 +17,49 @@ metrics and predictions.
 An experiment that differs from a stored one only in how it predicts (test-time
 flipping, see `lab.experiments.EVALUATION_FIELDS`) is not trained again: its run is
 made by evaluating the stored run's weights (`trained_twin`), and says so (`weights_from`).
+
+What a training needs and is not training lives elsewhere: the data in `lab.data`
+(`prepared_data`), the prediction with test-time views in `lab.predict`, the machine's
+facts and the seeding in `lab.backend`. Their names stay importable from here.
+
+Imports from lab: backend, data, ensemble, experiments, models, params, predict, store.
 """
 
 from __future__ import annotations
 
 import datetime
-import functools
 import io
 import json
 import math
-import os
-import platform
 import shutil
 import time
+import warnings
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from lab import backend, data, ensemble, models, params, store
+from lab import backend, ensemble, models, params, store
+from lab.backend import (
+    BFLOAT16_FLAGS,
+    SPEED_FLAGS,
+    check_seed,
+    cpu_flags,
+    emulated_bfloat16,
+    environment,
+    native_bfloat16,  # fmt: skip
+    set_seed,
+)
+from lab.data import prepared_data
 from lab.experiments import EXPERIMENTS, OPTIMIZERS, Ensemble
+from lab.predict import predict, probability_metrics, shifted, test_time_views, view_count
 
-
-@functools.lru_cache(maxsize=2)
-def _load(dataset: str):
-    return data.load(dataset)
-
-
-def prepared_data(experiment):
-    """(x_train, y_train), (x_val, y_val), (x_test, y_test), provenance, for a CNN."""
-    loaded = _load(experiment.dataset)
-    (x_train, y_train), (x_test, y_test) = loaded
-    if experiment.train_limit:
-        x_train, y_train = x_train[: experiment.train_limit], y_train[: experiment.train_limit]
-    x_train, x_test = (data.prepare_images(x, experiment.normalize) for x in (x_train, x_test))
-    y_train, y_test = data.prepare_labels(y_train), data.prepare_labels(y_test)
-    train, val = data.split_validation(x_train, y_train, experiment.validation_fraction)
-    return train, val, (x_test, y_test), loaded.provenance
-
-
-def set_seed(seed: int) -> None:
-    keras, tf = backend.keras(), backend.tensorflow()
-
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+# Names that moved out of this module and are still read through it (tests, benchmarks, chapters).
+__all__ = ["BFLOAT16_FLAGS", "SPEED_FLAGS", "Checkpoint", "RunInProgressError", "batch_order", "check_seed",
+           "compile_model", "cpu_flags", "emulated_bfloat16", "environment", "native_bfloat16", "predict",
+           "prepared_data", "probability_metrics", "set_seed", "shifted", "test_time_views", "train",
+           "trained_twin", "view_count"]  # fmt: skip
 
 
 def compile_model(experiment, model, steps_per_epoch: int | None = None) -> None:
@@ -112,7 +112,9 @@ def training_loss(experiment):
     return smoothed_cross_entropy
 
 
-HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
+HISTORY_KEYS = store.HISTORY_KEYS
+# What reading a damaged checkpoint raises: a truncated archive, a bad CRC, a meta that is not JSON.
+DAMAGED_CHECKPOINT_ERRORS = (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile, zlib.error)
 
 
 class RunInProgressError(RuntimeError):
@@ -146,6 +148,7 @@ class Checkpoint:
         self.path = self.folder / "state.npz"
         self.rows: list[dict] = []
         self.elapsed = 0.0  # training seconds spent before this process
+        self.damaged = False  # set by `saved_epoch`: the checkpoint there cannot be read
         self.started = time.perf_counter()
 
     @property
@@ -164,16 +167,35 @@ class Checkpoint:
         self.folder.mkdir(parents=True, exist_ok=True)
         store.write_atomically(self.path, lambda file: file.write(buffer.getvalue()))
 
+    def _read(self) -> tuple[dict, dict] | None:
+        """The checkpoint's meta and arrays, every byte read (so that a bad CRC shows); None if there is none.
+
+        `DAMAGED_CHECKPOINT_ERRORS` if it cannot be read to the end.
+        """
+        if not self.path.exists():
+            return None
+        with np.load(self.path) as saved:
+            arrays = {name: saved[name] for name in saved.files}
+        meta = json.loads(str(arrays.pop("meta")))
+        if not isinstance(meta, dict) or not isinstance(meta.get("history"), list):
+            raise ValueError(f"its meta is not a checkpoint's ({str(meta)[:60]})")
+        meta["epoch"], meta["elapsed"] = int(meta["epoch"]), float(meta["elapsed"])  # what a resume reads
+        return meta, arrays
+
     def saved_epoch(self) -> int | None:
-        """The last completed epoch kept for this run's configuration and seed, if any."""
+        """The last completed epoch kept for this run's configuration and seed, if any.
+
+        None for a damaged checkpoint too; `damaged` then says so.
+        """
+        self.damaged = False
         try:
-            with np.load(self.path) as saved:
-                meta = json.loads(str(saved["meta"]))
-        except (OSError, KeyError, ValueError, EOFError):
+            state = self._read()
+        except DAMAGED_CHECKPOINT_ERRORS:
+            self.damaged = True
             return None
-        if not self._same_run(meta):
+        if state is None or not self._same_run(state[0]):
             return None
-        return int(meta["epoch"])
+        return int(state[0]["epoch"])
 
     def _same_run(self, meta: dict) -> bool:
         """Whether a checkpoint's `meta` is of this run, trained by this lab's procedure (a batch order per epoch)."""
@@ -181,17 +203,24 @@ class Checkpoint:
         return kept == (self.experiment.config_hash(), self.seed, store.PROCEDURE)
 
     def restore(self, model) -> bool:
-        """Load the saved state into `model` (built and compiled); False if there is none that fits."""
+        """Load the saved state into `model` (built and compiled); False if there is none that fits.
+
+        A checkpoint that cannot be read is set aside (renamed `state.npz.damaged-<time>`, with a
+        warning): the training starts from epoch 0.
+        """
         model.optimizer.build(model.trainable_variables)
         variables = list(model.variables) + list(model.optimizer.variables)
         try:
-            with np.load(self.path) as saved:
-                meta = json.loads(str(saved["meta"]))
-                names = [f"model_{i}" for i in range(len(model.variables))]
-                names += [f"optimizer_{i}" for i in range(len(model.optimizer.variables))]
-                values = [saved[name] for name in names] if len(saved.files) == len(names) + 1 else []
-        except (OSError, KeyError, ValueError, EOFError):
-            return False  # no checkpoint, or a damaged one: start from the beginning
+            state = self._read()
+        except DAMAGED_CHECKPOINT_ERRORS as error:
+            self._set_aside(error)
+            return False
+        if state is None:
+            return False
+        meta, saved = state
+        names = [f"model_{i}" for i in range(len(model.variables))]
+        names += [f"optimizer_{i}" for i in range(len(model.optimizer.variables))]
+        values = [saved[name] for name in names] if set(saved) == set(names) else []
         same_run = self._same_run(meta)
         same_shapes = len(values) == len(variables) and all(
             np.shape(value) == tuple(variable.shape) for value, variable in zip(values, variables, strict=True)
@@ -203,6 +232,14 @@ class Checkpoint:
             variable.assign(value)
         self.rows, self.elapsed = list(meta["history"]), float(meta["elapsed"])
         return True
+
+    def _set_aside(self, error: Exception) -> None:
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        self.path.replace(aside)
+        warnings.warn(f"the checkpoint {self.path} cannot be read ({type(error).__name__}: {error}); it is set aside "
+                      f"as {aside.name} and {self.experiment.name} seed {self.seed} trains from epoch 0",
+                      stacklevel=3)  # fmt: skip
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -219,114 +256,9 @@ def batch_order(seed: int, epoch: int, size: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(size)
 
 
-# The instruction sets that decide how fast TensorFlow trains on a CPU: two machines that both call
-# themselves "AMD EPYC" differed by 3 to 4.6 times in float32 and 36 to 45 times in bfloat16 (see README.md).
-SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
-BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")  # without one of them, bfloat16 is emulated
-
-
-def cpu_flags(cpuinfo: str | None = None) -> list[str]:
-    """The `SPEED_FLAGS` this CPU has, from the text of /proc/cpuinfo (read if not given; [] if unreadable)."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return []
-    line = next((line for line in cpuinfo.splitlines() if line.startswith("flags")), "")
-    present = set(line.partition(":")[2].split())
-    return [flag for flag in SPEED_FLAGS if flag in present]
-
-
-def native_bfloat16() -> bool:
-    """Whether this machine computes bfloat16 natively: a CPU with `BFLOAT16_FLAGS`, or a GPU."""
-    if set(cpu_flags()) & set(BFLOAT16_FLAGS):
-        return True
-    return bool(backend.tensorflow().config.list_physical_devices("GPU"))
-
-
-def emulated_bfloat16(names) -> str:
-    """Why the mixed_bfloat16 experiments `names` are not trained on this machine, and how to proceed."""
-    instructions = " or ".join(BFLOAT16_FLAGS)
-    return (f"this machine has no GPU and its CPU no bfloat16 instructions ({instructions}): {', '.join(names)} "
-            "compute in mixed_bfloat16, which it would emulate many times slower than float32, and their training "
-            "times would not compare with the stored runs'. Train them on a machine that has these instructions")
-
-
-def environment() -> dict:
-    keras, tf = backend.keras(), backend.tensorflow()
-
-    return {
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-        "platform": platform.platform(),
-        "cpu": _cpu_name(),
-        "cpu_flags": cpu_flags(),
-        "cpu_count": os.cpu_count(),
-        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
-        "gpus": [gpu.name for gpu in tf.config.list_physical_devices("GPU")],
-    }
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            names = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
-        return names[0] if names else platform.processor()
-    except OSError:
-        return platform.processor()
-
-
 def _evaluate(model, x, y, batch_size) -> dict:
     loss, accuracy = model.evaluate(x, y, batch_size=batch_size, verbose=0)
     return {"loss": float(loss), "accuracy": float(accuracy)}
-
-
-def predict(model, x, flip: bool = False, shift: int = 0, batch_size: int = 512) -> np.ndarray:
-    """Class probabilities; their mean over the views of each image (`test_time_views`) with `flip` or `shift`."""
-    total, count = 0.0, 0
-    for view in test_time_views(x, flip, shift):
-        total, count = total + model.predict(view, batch_size=batch_size, verbose=0), count + 1
-    return total / count if count > 1 else total
-
-
-def view_count(experiment) -> int:
-    """How many views of each image the experiment's prediction averages (`test_time_views`)."""
-    return (5 if experiment.test_time_shift else 1) * (2 if experiment.test_time_flip else 1)
-
-
-def test_time_views(x, flip: bool = False, shift: int = 0):
-    """The images, shifted by `shift` pixels up, down, left and right, and (`flip`) the mirrors of those,
-    one view at a time (ten copies of the training images would not be small)."""
-    moves = [(0, 0)] + ([(shift, 0), (-shift, 0), (0, shift), (0, -shift)] if shift else [])
-    for mirrored in (False, True) if flip else (False,):
-        for dy, dx in moves:
-            view = shifted(x, dy, dx)
-            yield view[:, :, ::-1] if mirrored else view
-
-
-def shifted(x, dy: int, dx: int) -> np.ndarray:
-    """The images moved `dy` pixels down and `dx` right, the uncovered border mirrored as Keras'
-    RandomTranslation fills it (fill_mode "reflect": d c b a | a b c d)."""
-    if not (dy or dx):
-        return x
-    pad = max(abs(dy), abs(dx))
-    padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="symmetric")
-    height, width = x.shape[1:3]
-    return padded[:, pad - dy : pad - dy + height, pad - dx : pad - dx + width]
-
-
-def probability_metrics(probabilities, y) -> dict:
-    """Accuracy and cross-entropy of given probabilities (for the mean of two predictions).
-
-    Not a stand-in for `model.evaluate` on a single view: Keras computes the loss from the
-    softmax's logits, which clipped probabilities cannot reproduce for saturated predictions
-    (4.17 by Keras, 4.09 from the probabilities, for a model trained on raw pixels).
-    """
-    picked = np.clip(probabilities[np.arange(len(y)), y], 1e-7, 1.0)
-    return {"loss": float(-np.log(picked).mean()), "accuracy": float((probabilities.argmax(axis=1) == y).mean())}
 
 
 def _evaluation(experiment, model, splits: dict, keep_training: bool = False) -> tuple[dict, dict]:
@@ -360,7 +292,8 @@ def train(experiment, seed: int = 0, root=None, on_epoch=None) -> store.Run:
     another experiment's stored run was trained exactly as this one would be (they differ
     only in evaluation, see `trained_twin`), its weights are evaluated instead of trained again.
     """
-    folder = store.run_dir(experiment.name, seed, store.check_trainable(root))
+    check_before_training(experiment, seed, root)
+    folder = store.run_dir(experiment.name, seed, root)
     folder.mkdir(parents=True, exist_ok=True)
     try:
         with store.folder_lock(folder, blocking=False, name=".training.lock"):
@@ -376,6 +309,19 @@ def train(experiment, seed: int = 0, root=None, on_epoch=None) -> store.Run:
             f"{experiment.name} seed {seed} is being trained by another process (lock {folder}/.training.lock); "
             "wait for it to finish, or stop it first"
         ) from None
+
+
+def check_before_training(experiment, seed: int, root=None) -> None:
+    """Refuse, before any epoch, a training whose result could not be stored: a seed that no run (or no
+    member of an ensemble) can have, a results folder of another procedure, or a folder it writes
+    (its run's, its checkpoint's, its members') that cannot be written."""
+    check_seed(experiment, seed)
+    store.check_trainable(root)
+    runs = [(experiment.name, seed)]
+    if isinstance(experiment, Ensemble):
+        runs += [(experiment.member, member_seed) for member_seed in experiment.member_seeds(seed)]
+    for name, run_seed in runs:
+        store.check_run_writable(name, run_seed, root)
 
 
 def experiments_registry() -> dict:

@@ -95,11 +95,11 @@ def test_error_examples_take_each_pair_in_turn(tmp_path):
     assert all(run.y_true[i] != run.y_pred[i] for i in chosen)
 
 
-def test_error_table_and_summary(tmp_path):
+def test_error_rates_and_summary(tmp_path):
     run = make_run(tmp_path, accuracy=0.75)
-    errors = analysis.error_table({"m": run})
-    assert list(errors.columns) == ["modèle", "époques", "erreur apprentissage", "erreur validation", "erreur test"]
-    assert errors["erreur test"].iloc[0] == pytest.approx(0.25)
+    errors = analysis.error_rates({"m": run})
+    assert list(errors.columns) == ["label", "epochs", "train", "val", "test"]
+    assert errors["test"].iloc[0] == pytest.approx(0.25)
     summary = analysis.summary([run])
     assert summary.loc[0, "seconds_per_epoch"] == pytest.approx(11.0)
     assert summary.loc[0, "epochs"] == 2 and summary.loc[0, "best_epoch"] == 2
@@ -182,3 +182,28 @@ def test_a_run_trained_without_bfloat16_instructions_is_told_apart(tmp_path, env
     stored = store.save(run.record | {"environment": environment}, run.probabilities, run.y_true,
                         root=run.folder.parent.parent)  # fmt: skip
     assert analysis.trained_without_bfloat16(stored) is slower
+
+
+@pytest.mark.parametrize(
+    ("function", "value", "text"),
+    [
+        (report.pts, 0.01996, "+2,0\u00a0points"),  # 1.996 points, written 2,0: plural
+        (report.pts, -0.01996, "−2,0\u00a0points"),
+        (report.pts, 0.01949, "+1,9\u00a0point"),
+        (report.mean_pts, [0.01996], "+2,0\u00a0points"),
+        (report.mean_pts, [0.0199, 0.02002], "+2,0\u00a0±\u00a00,0\u00a0points"),
+    ],
+)
+def test_point_or_points_follows_the_number_as_written_not_the_unrounded_one(function, value, text):
+    assert function(value) == text
+
+
+def test_provenance_is_raw_and_the_report_writes_it_in_french(tmp_path):
+    run = make_run(tmp_path)
+    run.record["data"] |= {"source": "offline JPEG copy", "genuine": False, "pixel_deviation": 5.8123}
+    raw = analysis.provenance([run, run]).iloc[0].to_dict()
+    assert raw == {"dataset": "cifar10", "source": "offline JPEG copy", "genuine": False,
+                   "pixel_deviation": 5.8123, "sha256": "0" * 64}  # fmt: skip
+    row = report.provenance_table([run]).data.splitlines()[2]
+    assert [cell.strip() for cell in row.split("|")[1:-1]] == [
+        "CIFAR-10", "copie JPEG hors ligne", "non", "5,81 / 255", "0" * 16 + "…"]

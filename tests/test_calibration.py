@@ -76,3 +76,28 @@ def test_a_run_without_validation_predictions_cannot_be_calibrated(tmp_path):
     store.save(make_record(get("cifar-norm")), *make_predictions(), tmp_path)
     with pytest.raises(ValueError, match="kept no validation predictions: retrain it"):
         calibration.calibrate(store.load("cifar-norm", 0, tmp_path))
+
+
+def test_a_confidence_on_a_bin_edge_falls_in_the_bin_it_closes():
+    """Bins are (lower, upper]: 0.5 and 0.75, upper edges of 4 bins (exact in binary), close their bins."""
+    probabilities = np.array([[0.5, 0.25, 0.25], [0.75, 0.125, 0.125], [1.0, 0.0, 0.0]])
+    table = calibration.reliability(probabilities, np.array([0, 1, 0]), bins=4)
+    assert table[["lower", "upper"]].to_numpy().tolist() == [[0.25, 0.5], [0.5, 0.75], [0.75, 1.0]]
+    assert table["count"].tolist() == [1, 1, 1] and table["accuracy"].tolist() == [1.0, 0.0, 1.0]
+
+
+def test_the_temperature_is_fitted_on_validation_even_where_the_test_split_would_give_another(tmp_path):
+    from lab import store
+    from lab.experiments import get
+    from tests.test_store import make_record
+
+    val_probabilities, y_val, _ = overconfident(seed=1, temperature=3.0)
+    _, y_test, test_probabilities = overconfident(seed=2)  # the test split calibrated as it is: T = 1 there
+    accuracy = float(np.mean(test_probabilities.astype(np.float16).argmax(1) == y_test))
+    store.save(make_record(get("cifar-vgg-aug"), accuracy=accuracy), test_probabilities, y_test, tmp_path,
+               validation=(val_probabilities, y_val))  # fmt: skip
+    run = store.load("cifar-vgg-aug", 0, tmp_path)
+    result = calibration.calibrate(run)
+    assert calibration.fit_temperature(run.probabilities, run.y_true) == pytest.approx(1.0, rel=0.1)
+    assert result["temperature"] == pytest.approx(calibration.fit_temperature(*run.validation))
+    assert result["temperature"] == pytest.approx(3.0, rel=0.1)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lab import cli, store
+from lab import backend, cli, store
 from lab import train as train_module
 from lab.experiments import EXPERIMENTS
 
@@ -47,7 +47,7 @@ def fake_training(monkeypatch, results_root):
         return store_fake(experiment, seed)
 
     monkeypatch.setattr(train_module, "train", fake_train)
-    monkeypatch.setattr(train_module, "native_bfloat16", lambda: True)  # a machine where every model may train
+    monkeypatch.setattr(backend, "native_bfloat16", lambda: True)  # a machine where every model may train
     return calls
 
 
@@ -204,7 +204,7 @@ def test_train_all_missing(fake_training, results_root):
 
 
 def test_bfloat16_models_are_refused_where_bfloat16_would_be_emulated(monkeypatch, capsys, fake_training):
-    monkeypatch.setattr(train_module, "native_bfloat16", lambda: False)
+    monkeypatch.setattr(backend, "native_bfloat16", lambda: False)
     assert cli.main(["train", "cifar-vgg-aug-cosine", "cifar-norm", "--seeds", "0"]) == 1
     error = capsys.readouterr().err
     assert "no bfloat16 instructions (avx512_bf16 or amx_bf16): cifar-vgg-aug-cosine compute in mixed_bfloat16" in error

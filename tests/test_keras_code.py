@@ -162,9 +162,9 @@ class _FakeModel:
 def test_the_shown_test_time_views_predict_as_lab_does(name, flip, shift):
     experiment = EXPERIMENTS[name].replace(test_time_flip=flip, test_time_shift=shift)
     code = keras_code.training_code(experiment)
-    views = code[code.index("# predict the mean"):]
+    views = code[code.index("# prédire la moyenne"):]
     assert "mode=\"symmetric\"" in views and ("view[:, :, ::-1]" in views) == flip
-    assert f"of {train.view_count(experiment)} views" in views
+    assert f"de {train.view_count(experiment)} vues" in views
     shape = (3, *models.INPUT_SHAPES[experiment.dataset])
     x_test = np.random.default_rng(0).random(shape)
     namespace = {"np": np, "x_test": x_test, "model": _FakeModel()}
@@ -195,7 +195,7 @@ def test_an_ensemble_shows_its_member_trained_once_per_seed():
 def test_an_ensemble_predicts_the_mean_of_its_networks_as_lab_does():
     ensemble = ENSEMBLE
     code = keras_code.ensemble_code(ensemble)
-    prediction = code[code.index("# predict the mean probabilities of its 2 networks"):]
+    prediction = code[code.index("# prédire la moyenne des probabilités de ses 2 réseaux"):]
     x_test = np.random.default_rng(0).random((3, *models.INPUT_SHAPES["cifar10"]))
 
     class _Scaled(_FakeModel):

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from lab import stats
+from lab.experiments import get
 from tests.test_analysis import make_run
 
 
@@ -261,3 +262,28 @@ def test_compare_on_validation_needs_the_stored_validation_predictions(tmp_path)
     assert stats.compare(with_validation, with_validation).split == "test"
     with pytest.raises(ValueError, match="no stored predictions for the split 'val'"):
         stats.compare(with_validation, without, "val")
+
+
+def _split_runs(tmp_path, name, correct_val, correct_test, n=400):
+    """One run (seed 0) whose validation and test predictions differ: `correct_*` images right of `n`."""
+    from lab import store
+    from tests.test_store import make_record
+
+    def split(correct):
+        probabilities = np.full((n, 10), 0.01, dtype=np.float32)
+        probabilities[np.arange(n), [0] * correct + [1] * (n - correct)] = 0.91
+        return probabilities, np.zeros(n, dtype=np.int64)
+
+    record = make_record(get(name), accuracy=correct_test / n)
+    record["metrics"]["val"]["accuracy"] = correct_val / n
+    return [store.save(record, *split(correct_test), tmp_path / name, validation=split(correct_val))]
+
+
+def test_a_variant_is_decided_on_its_validation_margin_not_its_test_one(tmp_path):
+    step, variant = "cifar-vgg-aug-cosine", "cifar-vgg-aug-cosine-dropout"
+    runs = {step: _split_runs(tmp_path, step, correct_val=340, correct_test=300),
+            variant: _split_runs(tmp_path, variant, correct_val=300, correct_test=340)}  # fmt: skip
+    row = stats.variants({variant: step}, runs).iloc[0]
+    assert row["val_comparison"].split == "val" and row["val_comparison"].gain == pytest.approx(-0.1)
+    assert row["val_comparison"].result == stats.WORSE and row["comparison"].result == stats.BETTER
+    assert row["val_gain"] == pytest.approx(row["val_comparison"].gain)

@@ -283,7 +283,7 @@ def test_a_run_without_weights_says_how_to_get_them(tiny_run, monkeypatch, tmp_p
         lab.trained_model("fashion-base")
 
 
-def test_mixed_precision_trains_in_bfloat16_with_float32_weights_and_output(tmp_path):
+def test_mixed_precision_trains_in_bfloat16_with_float32_weights_and_output(tmp_path, fashion):
     experiment = TINY.replace(precision="mixed_bfloat16", normalize=True)
     model = train.models.build(experiment)
     convs = [layer for layer in model.layers if layer.name.startswith("conv2d")]
@@ -323,7 +323,7 @@ def test_the_smoothed_loss_is_keras_cross_entropy_against_smoothed_one_hot_label
     assert train.training_loss(TINY) == "sparse_categorical_crossentropy"
 
 
-def test_a_smoothed_run_stores_the_plain_cross_entropy(tmp_path):
+def test_a_smoothed_run_stores_the_plain_cross_entropy(tmp_path, fashion):
     run = train.train(SMOOTHED, seed=0, root=tmp_path)
     (_, _), (_, _), (x_test, y_test), _ = train.prepared_data(SMOOTHED)
     model = train.models.build(SMOOTHED)
