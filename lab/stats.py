@@ -44,10 +44,16 @@ class Comparison:
     seed_error: float | None
     seeds: int
     split: str = "test"
+    per_seed: tuple[float, ...] = ()  # b − a on each seed, in seed order
 
     @property
     def decided_by_seeds(self) -> bool:
         return self.seeds >= 2
+
+    @property
+    def same_direction(self) -> bool:
+        """Whether every seed moves the same way (all gains above 0, or all below)."""
+        return bool(self.per_seed) and (all(g > 0 for g in self.per_seed) or all(g < 0 for g in self.per_seed))
 
 
 def as_runs(runs) -> list:
@@ -81,7 +87,7 @@ def compare(a, b, split: str = "test") -> Comparison:
     margin = float(np.hypot(student_quantile(n) * (seed_error or 0.0), 2 * image_error))
     gain = float(gains.mean())
     result = BETTER if gain > margin else WORSE if gain < -margin else SAME
-    return Comparison(result, gain, margin, image_error, seed_error, n, split)
+    return Comparison(result, gain, margin, image_error, seed_error, n, split, tuple(float(g) for g in gains))
 
 
 def paired_runs(a, b) -> list[tuple]:

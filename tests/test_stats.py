@@ -287,3 +287,11 @@ def test_a_variant_is_decided_on_its_validation_margin_not_its_test_one(tmp_path
     assert row["val_comparison"].split == "val" and row["val_comparison"].gain == pytest.approx(-0.1)
     assert row["val_comparison"].result == stats.WORSE and row["comparison"].result == stats.BETTER
     assert row["val_gain"] == pytest.approx(row["val_comparison"].gain)
+
+
+
+def test_a_comparison_keeps_each_seed_s_gain_and_says_whether_they_agree(tmp_path):
+    agreeing = stats.compare(_runs(tmp_path, "a", [300, 300, 300]), _runs(tmp_path, "b", [310, 320, 301]))
+    assert agreeing.per_seed == pytest.approx((10 / 400, 20 / 400, 1 / 400)) and agreeing.same_direction
+    mixed = stats.compare(_runs(tmp_path, "c", [300, 300, 300]), _runs(tmp_path, "d", [340, 260, 330]))
+    assert mixed.per_seed == pytest.approx((40 / 400, -40 / 400, 30 / 400)) and not mixed.same_direction

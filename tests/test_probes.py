@@ -1,0 +1,62 @@
+"""The probes of a network's inside: silent ReLU units, BatchNormalization statistics measured again."""
+
+import numpy as np
+import pytest
+
+from lab import backend, probes
+
+
+@pytest.fixture
+def keras():
+    return backend.keras()
+
+
+def test_a_unit_that_never_fires_is_silent_and_one_that_fires_once_is_not(keras):
+    inputs = keras.Input((2,))
+    hidden = keras.layers.Dense(4, activation="relu", name="hidden")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(1, name="out")(hidden))
+    # unit 0 fires on every image, unit 1 on the second only, units 2 and 3 never (negative bias)
+    model.get_layer("hidden").set_weights([np.array([[1.0, 0.0, 0.0, 1.0], [0.0, 1.0, 0.0, 0.0]]),
+                                           np.array([1.0, -1.5, -1.0, -10.0])])  # fmt: skip
+    x = np.array([[1.0, 0.0], [0.0, 2.0], [2.0, 1.0]], dtype="float32")
+    assert probes.silent_units(model, x, batch_size=2) == {"hidden": 0.5}
+
+
+def test_a_convolution_s_unit_is_its_channel_over_every_position(keras):
+    inputs = keras.Input((3, 3, 1))
+    conv = keras.layers.Conv2D(2, 1, activation="relu", name="conv")(inputs)
+    model = keras.Model(inputs, conv)
+    model.get_layer("conv").set_weights([np.array([[[[1.0, -1.0]]]]), np.zeros(2)])
+    x = np.zeros((1, 3, 3, 1), dtype="float32")
+    x[0, 2, 2, 0] = 1.0  # one positive pixel: channel 0 fires there, channel 1 nowhere
+    assert probes.silent_units(model, x) == {"conv": 0.5}
+
+
+def test_a_leaky_relu_unit_is_silent_when_its_input_is_never_positive(keras):
+    inputs = keras.Input((1,))
+    dense = keras.layers.Dense(2, name="dense")(inputs)
+    model = keras.Model(inputs, keras.layers.LeakyReLU(negative_slope=0.3, name="leaky")(dense))
+    model.get_layer("dense").set_weights([np.array([[1.0, -1.0]]), np.zeros(2)])
+    assert probes.silent_units(model, np.array([[1.0], [2.0]], dtype="float32")) == {"leaky": 0.5}
+
+
+def test_the_reestimated_statistics_are_those_of_each_batch_norm_s_inputs(keras):
+    inputs = keras.Input((2,))
+    scaled = keras.layers.Dense(2, use_bias=False, name="scale")(inputs)
+    first = keras.layers.BatchNormalization(name="first")(scaled)
+    second = keras.layers.BatchNormalization(name="second")(keras.layers.Dense(1, name="mix")(first))
+    model = keras.Model(inputs, second)
+    model.get_layer("scale").set_weights([np.diag([2.0, 3.0])])
+    rng = np.random.default_rng(0)
+    x = rng.normal(loc=[1.0, -2.0], scale=[1.0, 0.5], size=(1000, 2)).astype("float32")
+    again = probes.with_reestimated_batch_norm(model, x, batch_size=300)
+    scaled_x = x * [2.0, 3.0]
+    np.testing.assert_allclose(again.get_layer("first").moving_mean.numpy(), scaled_x.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(again.get_layer("first").moving_variance.numpy(), scaled_x.var(axis=0), rtol=1e-4)
+    # the second layer sees the first one normalised with its new statistics: mean of its input re-measured
+    normalised = (scaled_x - scaled_x.mean(axis=0)) / np.sqrt(scaled_x.var(axis=0) + 1e-3)
+    weights, bias = model.get_layer("mix").get_weights()
+    expected = (normalised @ weights + bias).mean(axis=0)
+    np.testing.assert_allclose(again.get_layer("second").moving_mean.numpy(), expected, rtol=1e-4, atol=1e-5)
+    # the original model keeps its statistics (0 and 1 as built)
+    np.testing.assert_array_equal(model.get_layer("first").moving_mean.numpy(), [0.0, 0.0])
