@@ -143,8 +143,6 @@ def test_q_3_11_the_worst_class_is_worst_in_recall_and_precision_and_cat_dog_lea
 def test_q_4_4_two_more_convolutions_gain_nothing_measurable_over_the_seeds():
     claim(stats.compare(seeds("cifar-dropout"), seeds("cifar-conv4")).result == stats.SAME, "q-4-4",
           "over the seeds, the two extra convolutions bring no measurable gain")  # fmt: skip
-    claim(stats.compare(lab.result("cifar-dropout"), lab.result("cifar-conv4")).result == stats.BETTER, "q-4-4",
-          "seed 0 alone made the gain look clear")  # fmt: skip
     claim(stats.compare(seeds("cifar-dropout"), seeds("cifar-conv4")).gain > 0, "q-4-4",
           "on average the two extra convolutions do a little better")  # fmt: skip
     fewer = analysis.confusion_changes(lab.result("cifar-dropout"), lab.result("cifar-conv4"), 3)
@@ -192,7 +190,6 @@ def test_q_5_3_batch_normalisation_gains_nothing_measurable_over_three_seeds():
     conv6, bn = seeds("cifar-conv6"), seeds("cifar-conv6-bn")
     claim(stats.compare(conv6, bn).result == stats.SAME, "q-5-3",
           "over the seeds, BatchNormalization brings no measurable gain in 10 epochs")  # fmt: skip
-    claim(stats.compare(conv6[0], bn[0]).result == stats.BETTER, "q-5-3", "seed 0 alone showed a clear gain")
     claim(bn[0].history["accuracy"].iloc[0] > conv6[0].history["accuracy"].iloc[0], "q-5-3",
           "the normalised model learns faster in the first epoch")  # fmt: skip
     claim(analysis.irregularity(bn[0]) > analysis.irregularity(conv6[0]), "q-5-3",
@@ -230,8 +227,6 @@ def test_q_5_6_leaky_relu_does_not_improve_relu_at_equal_settings():
           "LeakyReLU's mean loss at equal settings is within the margin ('probable, pas établie')")  # fmt: skip
     claim(all(b.accuracy("test") < a.accuracy("test") for a, b in zip(relu40, leaky, strict=True)), "q-5-6",
           "every seed loses a little with LeakyReLU")  # fmt: skip
-    claim(stats.compare(relu40[0], leaky[0]).result == stats.WORSE, "q-5-6",
-          "seed 0 alone showed a measurable degradation")  # fmt: skip
     bn20 = seeds("cifar-conv6-bn-20")
     longer = stats.compare(bn20, relu40)
     claim(longer.result == stats.SAME and longer.gain > 0, "q-5-6",
