@@ -33,6 +33,7 @@ return) is a `str` whose `_repr_markdown_` is itself: Quarto writes it as Markdo
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -243,6 +244,20 @@ def execute(path: Path, timeout: int = 600) -> ExecutedChapter:
             else:
                 values += _evaluate_inline(client, cell)
     return ExecutedChapter(path, notebook, values)
+
+
+def execute_all(paths, workers: int | None = None) -> dict[Path, ExecutedChapter]:
+    """Every chapter executed, `workers` kernels at a time (one per CPU core by default), as `execute` does.
+
+    Each chapter runs in its own kernel, as in Quarto; the kernels are independent processes, so
+    the chapters of a two-core machine execute two at a time.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = list(paths)
+    workers = workers or min(len(paths), os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return dict(zip(paths, pool.map(execute, paths), strict=True))
 
 
 class InlineExpressionError(RuntimeError):

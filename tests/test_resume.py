@@ -22,13 +22,13 @@ from lab.experiments import get
 
 pytestmark = pytest.mark.slow
 
-EPOCHS = 8
+EPOCHS = 6
 TRAIN = f"""
 import sys
 from pathlib import Path
 from lab import train
 from lab.experiments import get
-experiment = get("fashion-dropout").replace(epochs={EPOCHS}, train_limit=3000)
+experiment = get("fashion-dropout").replace(epochs={EPOCHS}, train_limit=1500)
 drawn = train.batch_order
 def logged(seed, epoch, size):  # each epoch's order, as this process feeds it
     order = drawn(seed, epoch, size)
@@ -133,7 +133,7 @@ def test_a_training_killed_while_it_was_evaluated_is_only_evaluated(interrupted_
     from lab import train
 
     _, straight, _, _ = interrupted_and_straight
-    experiment = get("fashion-dropout").replace(epochs=EPOCHS, train_limit=3000)
+    experiment = get("fashion-dropout").replace(epochs=EPOCHS, train_limit=1500)
 
     def killed_while_evaluating(*args, **kwargs):
         raise KeyboardInterrupt
