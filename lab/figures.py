@@ -7,6 +7,8 @@ state leaks between cells. Labels are in French, as the report is.
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
@@ -14,7 +16,7 @@ from matplotlib.ticker import MaxNLocator
 
 from lab import analysis
 from lab.data import DISPLAY_NAMES
-from lab.report import dec, num
+from lab.report import dec, model_name, num
 from lab.stats import as_runs
 
 # Figures are drawn at the size they are printed: the body of an A4 page and of the HTML
@@ -184,7 +186,8 @@ def comparison(summary, x: str = "params", size: str = "seconds"):
         numbers = [str(number + i + 1) for i in range(len(rows))]
         number += len(rows)
         _label_points(ax, rows[x].to_numpy(), rows["test_accuracy"].to_numpy(), numbers)
-        lines = [f"{n}  {name}" for n, name in zip(numbers, rows["experiment"], strict=True)]
+        lines = [textwrap.fill(f"{n:>2} {model_name(name)}", KEY_WIDTH, subsequent_indent="   ")
+                 for n, name in zip(numbers, rows["experiment"], strict=True)]
         key.text(0, 1, "\n".join(lines), va="top", fontsize=SMALLEST_FONT + 0.5, family="monospace",
                  transform=key.transAxes)  # fmt: skip
     levels = _round_levels(summary[size].max())
@@ -193,6 +196,8 @@ def comparison(summary, x: str = "params", size: str = "seconds"):
     grid[-1][0].legend(handles, texts, title=labels.get(size, size), loc="lower right", labelspacing=1.2)
     return fig
 
+
+KEY_WIDTH = 34  # characters per line of the key beside a comparison panel
 
 LABEL_OFFSETS = [(0, 0), (0, 11), (0, -11), (13, 0), (-13, 0), (11, 10), (-11, 10), (11, -10), (-11, -10),
                  (0, 21), (0, -21), (22, 0), (-22, 0)]  # fmt: skip

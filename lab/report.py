@@ -169,12 +169,21 @@ def parameters(experiment):
     return table(params.french(frame[columns]), **{params.COLUMNS["params"]: num, params.COLUMNS[last]: num})
 
 
+SHORT_DATASET_NAMES = {"fashion_mnist": "Fashion", "cifar10": "CIFAR"}
+
+
+def model_name(name: str) -> str:
+    """The name a reader sees for an experiment: its title, never its internal id."""
+    return experiments.get(name).title
+
+
 def accuracy_table(runs_by_name: dict):
     """Accuracies after training and the train − validation gap, mean ± sd over each model's seeds."""
     rows = []
     for name, runs in runs_by_name.items():
         runs = stats.as_runs(runs)
-        rows.append({"modèle": name, "graines": len(runs),
+        rows.append({"jeu": SHORT_DATASET_NAMES[experiments.get(name).dataset], "modèle": model_name(name),
+                     "graines": len(runs),
                      "apprentissage": mean_pct([r.accuracy("train") for r in runs]),
                      "validation": mean_pct([r.accuracy("val") for r in runs]),
                      "test": mean_pct([r.accuracy("test") for r in runs]),
@@ -188,7 +197,9 @@ def cost_table(table_of_seeds: pd.DataFrame, benchmark: dict | None = None):
     `benchmark`: the figures of `benchmarks/epoch_times.py`, one epoch of every model timed
     back to back on one machine; shown as median (min–max of the repetitions).
     """
-    frame = pd.DataFrame({"modèle": table_of_seeds.index, "paramètres": table_of_seeds["params"],
+    frame = pd.DataFrame({"jeu": [SHORT_DATASET_NAMES[d] for d in table_of_seeds["dataset"]],
+                          "modèle": [model_name(name) for name in table_of_seeds.index],
+                          "paramètres": table_of_seeds["params"],
                           "temps (médiane)": table_of_seeds["seconds"],
                           "s / époque": table_of_seeds["seconds"] / table_of_seeds["epochs"]})  # fmt: skip
     formats = {"paramètres": num, "temps (médiane)": duration, "s / époque": lambda s: dec(s, 1)}
