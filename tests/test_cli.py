@@ -57,7 +57,7 @@ def test_list_prints_every_experiment(capsys):
     for name in EXPERIMENTS:
         assert name in out
     fashion_base = next(line for line in out.splitlines() if line.startswith("fashion-base "))
-    assert fashion_base.split()[1:6] == ["fashion_mnist", "244298", "20", "64", "0,1,2"]
+    assert fashion_base.split()[1:6] == ["fashion_mnist", "244298", "20", "64", "0,1,2,3,4"]
     assert "q-2-2 q-2-3 q-2-4" in fashion_base
     step = next(line for line in out.splitlines() if line.startswith("fashion-vgg "))
     assert step.split()[5:] == ["0", "(beyond", "the", "brief)"]
@@ -129,7 +129,7 @@ def test_train_missing_skips_fresh_runs(fake_training, results_root):
 
 def test_train_without_seeds_trains_the_planned_ones(fake_training, results_root):
     assert cli.main(["train", "fashion-base", "cifar-vgg-aug"]) == 0
-    assert fake_training == [("fashion-base", 0), ("fashion-base", 1), ("fashion-base", 2), ("cifar-vgg-aug", 0)]
+    assert fake_training == [("fashion-base", seed) for seed in range(5)] + [("cifar-vgg-aug", 0)]
 
 
 def test_status_reports_and_train_missing_retrains_a_corrupt_run(capsys, fake_training, results_root):

@@ -101,7 +101,9 @@ def test_the_final_models_are_planned_with_three_seeds_the_steps_with_one():
     # (and the former final of Fashion-MNIST, with augmentation, and the CIFAR-10 step before the shifts)
     three_seeds = {"fashion-vgg-cosine", "cifar-vgg-aug-cosine-tta-shift", "cifar-conv6-bn-aug",
                    "fashion-vgg-aug-cosine-tta", "cifar-vgg-aug-cosine-tta", "cifar-vgg-aug-cosine-ls-tta-shift"}
-    assert all(planned[name] == (0, 1, 2) for name in NAMES + sorted(three_seeds))
+    cheap = {name for name in NAMES + CONTROL_NAMES if get(name).dataset == "fashion_mnist" or get(name).epochs == 10}
+    assert all(planned[name] == (0, 1, 2, 3, 4) for name in cheap)  # their comparisons decided (issue 27)
+    assert all(planned[name] == (0, 1, 2) for name in sorted(set(NAMES) - cheap) + sorted(three_seeds))
     # one ensemble of two: its members, seeds 0 and 1 (its seed 0, for its accuracy only)
     members = {"cifar-vgg-aug-cosine-20-tta-shift-fp32": (0, 1)}
     assert all(planned[name] == members.get(name, (0,)) for name in set(BEYOND_NAMES) - three_seeds)
