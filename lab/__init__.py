@@ -64,11 +64,13 @@ def result(name: str, seed: int = 0) -> Run:
 SEEDS = (0, 1, 2)
 
 
-def seed_runs(name: str, wanted=SEEDS) -> list[Run]:
+def seed_runs(name: str, wanted=None) -> list[Run]:
     """The runs of an experiment over several seeds: seed 0 as `result()` gives it, then each
     other seed of `wanted` whose stored result is present and fresh (the others are not yet trained).
 
+    `wanted`: by default `SEEDS` and the seeds the experiment is planned with (five for the cheap models).
     A corrupt one is refused (`CorruptResultError`), never left out: its seed would be missing silently."""
+    wanted = wanted or sorted(set(SEEDS) | set(get(name).seeds))
     runs = [result(name, wanted[0])]
     for seed in wanted[1:]:
         try:
