@@ -173,16 +173,19 @@ SHORT_DATASET_NAMES = {"fashion_mnist": "Fashion", "cifar10": "CIFAR"}
 
 
 def model_name(name: str) -> str:
-    """The name a reader sees for an experiment: its title, never its internal id."""
-    return experiments.get(name).title
+    """The name a reader sees for an experiment: its title, never its internal id (a label is kept as given)."""
+    experiment = experiments.EXPERIMENTS.get(name)
+    return experiment.title if experiment is not None else name
 
 
 def accuracy_table(runs_by_name: dict):
-    """Accuracies after training and the train − validation gap, mean ± sd over each model's seeds."""
+    """Accuracies after training and the train − validation gap, mean ± sd over each model's seeds.
+
+    Keyed by experiment name (shown as its title) or by a label of the chapter's own (shown as given)."""
     rows = []
     for name, runs in runs_by_name.items():
         runs = stats.as_runs(runs)
-        rows.append({"jeu": SHORT_DATASET_NAMES[experiments.get(name).dataset], "modèle": model_name(name),
+        rows.append({"jeu": SHORT_DATASET_NAMES[runs[0].config["dataset"]], "modèle": model_name(name),
                      "graines": len(runs),
                      "apprentissage": mean_pct([r.accuracy("train") for r in runs]),
                      "validation": mean_pct([r.accuracy("val") for r in runs]),

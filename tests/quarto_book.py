@@ -59,7 +59,9 @@ MIME_PRIORITY = {
 }
 # A repr that reads as the reader expects: an integer, or a shape such as (28, 28, 1) or [9, 0, 0]
 PLAIN_NUMBERS = re.compile(r"-?\d+|[(\[](?:-?\d+(?:, ?)?)*[)\]]")
-MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()>#+\-.!])")
+# jupyter-inline.ts writes the class as `[\\`*_{}\[\]()>#+-.!]`: in a JavaScript class, `+-.` is the
+# range from "+" to ".", so the comma is escaped too (seen in Quarto 1.10.18's frozen output: "\(5\, 5\, 32\)").
+MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()>#+,\-.!])")
 
 
 def book_config() -> dict:
@@ -244,6 +246,29 @@ def execute(path: Path, timeout: int = 600) -> ExecutedChapter:
             else:
                 values += _evaluate_inline(client, cell)
     return ExecutedChapter(path, notebook, values)
+
+
+FREEZE_FORMATS = {"html": "html", "typst": "typ"}  # the format, and its file under _freeze/<chapter>/execute-results
+
+
+def frozen(chapter: str, to: str) -> dict | None:
+    """What `quarto render` froze for `chapter` (a path from the project root) in format `to`, if anything."""
+    import json
+
+    path = ROOT / "_freeze" / Path(chapter).with_suffix("") / "execute-results" / f"{FREEZE_FORMATS[to]}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _squeezed(text: str) -> str:
+    return " ".join(text.split())
+
+
+def stale_values(executed: ExecutedChapter, frozen_markdown: str, to: str) -> list[str]:
+    """The values of the executed chapter (inline values as Quarto writes them for `to`, Markdown outputs
+    such as tables) that the frozen Markdown does not hold: numbers that changed since it was frozen."""
+    text = _squeezed(frozen_markdown)
+    values = [value.rendered(to) for value in executed.inline_values] + executed.markdown_outputs()
+    return [value for value in values if _squeezed(value) and _squeezed(value) not in text]
 
 
 def execute_all(paths, workers: int | None = None) -> dict[Path, ExecutedChapter]:

@@ -207,3 +207,12 @@ def test_provenance_is_raw_and_the_report_writes_it_in_french(tmp_path):
     row = report.provenance_table([run]).data.splitlines()[2]
     assert [cell.strip() for cell in row.split("|")[1:-1]] == [
         "CIFAR-10", "copie JPEG hors ligne", "non", "5,81 / 255", "0" * 16 + "…"]
+
+
+def test_the_accuracy_table_names_each_model_for_a_reader(tmp_path):
+    run = make_run(tmp_path, "cifar-dropout")
+    rows = report.accuracy_table({"cifar-dropout": [run], "Modèle final": [run]}).data.splitlines()
+    cells = [[cell.strip() for cell in row.split("|")[1:3]] for row in rows[2:]]
+    assert cells == [["CIFAR", "Premier modèle + deux dropout(0,5)"],  # the title, never the id
+                     ["CIFAR", "Modèle final"]]  # a label of the chapter's own, as given
+    assert report.model_name("fashion-base") == "Premier modèle, entrées brutes"

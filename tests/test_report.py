@@ -6,6 +6,7 @@ see tests/quarto_book.py.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import time
@@ -120,6 +121,21 @@ def executed(fashion, cifar):
 def test_chapter_executes_without_error_or_noise(executed, chapter):
     result = executed[chapter]
     assert result.stream_text("stderr") == "", "a chapter must print nothing on stderr (warnings, logs)"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("to", list(quarto_book.FREEZE_FORMATS))
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_the_committed_freeze_is_the_book_as_executed(executed, chapter, to):
+    """A clone renders from `_freeze/` (committed): it must hold this chapter of these results and this lab."""
+    refresh = (f"refresh it: `quarto render {chapter}` (executes the chapter again; with Quarto installed), "
+               "then commit _freeze/")  # fmt: skip
+    frozen = quarto_book.frozen(chapter, to)
+    assert frozen is not None, f"{chapter}: nothing frozen for {to}; {refresh}"
+    source = hashlib.md5((ROOT / chapter).read_bytes()).hexdigest()
+    assert frozen["hash"] == source, f"{chapter} changed since it was frozen for {to}; {refresh}"
+    stale = quarto_book.stale_values(executed[chapter], frozen["result"]["markdown"], to)
+    assert stale == [], f"{chapter}: the frozen {to} book shows other values than lab computes: {stale[:5]}; {refresh}"
 
 
 @pytest.mark.slow
