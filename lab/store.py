@@ -49,6 +49,7 @@ STATES = (PRESENT, STALE, MISSING, CORRUPT)
 # The fields every reader of a run relies on.
 REQUIRED_FIELDS = ("experiment", "seed", "config", "config_hash", "metrics", "history", "predictions")
 SPLITS = ("train", "val", "test")
+SPLIT_WORDS = {"train": "training", "val": "validation", "test": "test"}
 # One row of a run's history per epoch: its metrics, and its wall time.
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 # How this lab trains, recorded in every run it stores and in each results folder (`PROCEDURE_FILE`):
@@ -465,16 +466,18 @@ def _check_predictions(run: Run, path: Path, retrain: str) -> None:
     """The predictions file exists, carries the digest of its name, and gives the stored accuracy."""
     predictions = run.folder / str(run.record["predictions"])
     _check_digest(predictions, path, retrain)
-    stored = run.accuracy("test")  # a number between 0 and 1 (`check_record`)
-    try:
-        measured = float(np.mean(run.y_pred == run.y_true))
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
-        raise CorruptResultError(f"{predictions} cannot be read ({error}); {retrain}") from None
-    if abs(measured - stored) > ACCURACY_TOLERANCE:
-        raise CorruptResultError(
-            f"{predictions} gives a test accuracy of {measured:.4f} but {path} says {stored:.4f}: "
-            f"the predictions belong to another run; {retrain}"
-        )
+    for split in SPLITS:  # every split whose predictions are stored (test always; validation, training)
+        try:
+            pair = run.predictions(split)
+            measured = None if pair is None else float(np.mean(pair[0].argmax(axis=1) == pair[1]))
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
+            raise CorruptResultError(f"{predictions} cannot be read ({error}); {retrain}") from None
+        stored = run.accuracy(split)  # a number between 0 and 1 (`check_record`)
+        if measured is not None and abs(measured - stored) > ACCURACY_TOLERANCE:
+            raise CorruptResultError(
+                f"{predictions} gives a {SPLIT_WORDS[split]} accuracy of {measured:.4f} but {path} says {stored:.4f}: "
+                f"the predictions belong to another run; {retrain}"
+            )
     if "weights" in run.record:
         _check_digest(run.folder / str(run.record["weights"]), path, retrain)
 

@@ -271,3 +271,13 @@ def test_a_damaged_offline_fashion_file_is_named_not_blamed_on_the_cache(tmp_pat
     message = str(raised.value)
     assert str(damaged) in message and "offline" in message
     assert "cache" not in message.split(str(damaged))[0]  # the offline file is named, not the Keras cache
+
+
+def test_validation_predictions_that_disagree_with_the_stored_validation_accuracy_are_corrupt(results_root):
+    record = make_record(BASE, 0)  # 0.9 on every split
+    store.save(record, *make_predictions(seed=0), root=results_root, validation=make_predictions(seed=1, accuracy=0.9))
+    assert store.status(BASE, 0) == store.PRESENT
+    store.save(record, *make_predictions(seed=0), root=results_root, validation=make_predictions(seed=1, accuracy=0.5))
+    assert store.status(BASE, 0) == store.CORRUPT
+    with pytest.raises(store.CorruptResultError, match="validation accuracy of 0.5000 but .* says 0.9000"):
+        store.load("fashion-base", 0)
