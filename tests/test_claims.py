@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import lab
-from lab import analysis, calibration, data, ensemble, experiments, params, references, stats, store
+from lab import analysis, data, experiments, references, stats
 from lab.train import view_count
 
 
@@ -350,232 +350,9 @@ def test_plus_loin_no_discarded_variant_raised_validation_beyond_its_margin():
           "the cosine step without augmentation validated better than with it, and became the final model")  # fmt: skip
 
 
-@beyond_chapter
-def test_plus_loin_label_smoothing_changes_the_confidence_not_the_accuracy():
-    smoothed, before = lab.result(SMOOTHING), lab.result(experiments.DISCARDED[SMOOTHING])
-    section = "plus-loin-ecarte"
-    test = stats.compare(before, smoothed)
-    claim(test.result == stats.SAME and abs(test.gain) < 0.002, section, "the test difference disappears ('disparaît')")
-    claim(smoothed.accuracy("val") > before.accuracy("val"), section, "validation goes up ('passe de … à')")
-    claim(abs(smoothed.accuracy("train") - before.accuracy("train")) < 0.005 and smoothed.accuracy("train") > 0.97,
-          section, "the network still learns its training images almost by heart, as without smoothing")
-    after, without = calibration.calibrate(smoothed), calibration.calibrate(before)
-    claim(after["confidence_before"] < after["accuracy"] and after["temperature"] < 1, section,
-          "with smoothing the network is underconfident ('trop peu'), and the temperature sharpens it")
-    claim(without["confidence_before"] > without["accuracy"] and without["temperature"] > 1, section,
-          "without smoothing it is overconfident ('trop')")
-    claim(abs(after["ece_after"] - without["ece_after"]) < 0.005, section,
-          "after temperature scaling both reach the same calibration error: smoothing adds nothing a temperature does")
-
-
-@beyond_chapter
-def test_plus_loin_label_smoothing_on_the_final_model_stays_within_the_margin_on_three_seeds():
-    discarded, section = _discarded(), "plus-loin-ecarte"
-    others = discarded["val_comparison"].drop([SMOOTHED_FINAL, WIDE])
-    short_of_margin = {name: c.margin - c.gain for name, c in others.items()}
-    claim(min(short_of_margin, key=short_of_margin.get) == SMOOTHING, section,
-          "of all the other variants, smoothing came closest to its margin ('de toutes nos variantes, le plus près')")
-    row, smoothed = discarded.loc[SMOOTHED_FINAL], seeds(SMOOTHED_FINAL)
-    claim(row["seeds"] == 3 and lab.get(SMOOTHED_FINAL).label_smoothing == lab.get(SMOOTHING).label_smoothing, section,
-          "the same smoothing, on three seeds of the final model")
-    claim(row["val_accuracy"] > row["step_val"] and row["val_comparison"].result == stats.SAME, section,
-          "the mean validation accuracy goes up, still within the margin ('passe de … à …, toujours dans la marge')")
-    claim(row["comparison"].result == stats.SAME, section, "the test does not decide either ('ne tranche pas')")
-    mean_test = np.mean([run.accuracy("test") for run in smoothed])
-    claim(mean_test < experiments.TARGETS["cifar10"], section,
-          "even kept, it would leave the test mean below the target ('sous notre objectif')")
-
-
-@beyond_chapter
-def test_plus_loin_a_wider_network_in_fewer_epochs_does_no_better_in_the_hour():
-    row, section = _discarded().loc[WIDE], "plus-loin-ecarte"
-    wide, final, experiment = lab.result(WIDE), seeds(experiments.ABLATIONS["cifar10"][-1])[0], lab.get(WIDE)
-    convolutions = [index for index, layer in enumerate(experiment.layers) if layer["type"] == "conv2d"]
-    blocks = zip(convolutions[::2], convolutions[1::2], strict=True)
-    between = [[layer["type"] for layer in experiment.layers[a:b]] for a, b in blocks]
-    claim(all(kinds.count("max_pool") == 1 for kinds in between), section,
-          "each block pools right after its first convolution ('juste après sa première convolution')")
-    claim(params.count_macs(experiment) > 2 * params.count_macs(lab.get(experiments.DISCARDED[WIDE])), section,
-          "it asks for several times the multiplications per image")
-    final_epochs = lab.get(experiments.DISCARDED[WIDE]).epochs
-    claim(row["epoch_seconds"] > 1.5 * row["step_epoch_seconds"] and experiment.epochs < final_epochs
-          and final_epochs * row["epoch_seconds"] > experiments.TIME_BUDGET_SECONDS, section,
-          "its epoch is longer: the final model's epochs would not fit in the hour ('pour tenir dans l'heure')")
-    claim(wide["wall_seconds"] <= experiments.TIME_BUDGET_SECONDS and row["seeds"] == 1, section,
-          "trained within the hour, seed 0")
-    claim(row["val_comparison"].result == stats.SAME, section, "validation does not separate it from the final model")
-    claim(row["comparison"].result == stats.WORSE, section, "the test places it a little below ('un peu en dessous')")
-    single = {run.name: run["single_view_metrics"]["train"]["accuracy"] for run in (wide, final)}
-    claim(single[WIDE] < single[final.name], section, "it learns its training images less by heart ('moins par cœur')")
-    longer_row, longer = _discarded().loc[WIDE_LONGER], lab.result(WIDE_LONGER)
-    changed = {k for k, v in lab.get(WIDE_LONGER).config().items() if v != experiment.config()[k]}
-    claim(changed - {"name", "title"} == {"epochs"} and lab.get(WIDE_LONGER).epochs > experiment.epochs, section,
-          "the same network with more epochs")
-    claim(longer["wall_seconds"] <= experiments.TIME_BUDGET_SECONDS, section, "which the hour still allowed")
-    claim(longer_row["val_comparison"].result == stats.SAME and longer_row["comparison"].result == stats.SAME,
-          section, "still within the margin on validation, and the test does not separate them ('ne le départage pas')")
-
-
-@beyond_chapter
-def test_plus_loin_random_erasing_narrows_the_gap_at_no_cost_but_validation_cannot_see_it():
-    row, section = _discarded().loc[ERASING], "plus-loin-ecarte"
-    erasing, before = lab.result(ERASING), lab.result(experiments.DISCARDED[ERASING])
-    claim(erasing.accuracy("train") < before.accuracy("train") - 0.01 and row["gap"] < row["step_gap"], section,
-          "with erasing the network learns less by heart: lower training accuracy, narrower gap")
-    claim(row["val_accuracy"] > row["step_val"] and row["val_comparison"].result == stats.SAME, section,
-          "validation goes up only within the margin ('ne passe que de … à')")
-    claim(row["comparison"].result == stats.SAME, section, "the test does not decide either ('ne tranche pas')")
-    claim(lab.get(ERASING).epochs == lab.get(DROPOUT).epochs, section, "both regularisations had the same epochs")
-    claim(row["epoch_seconds"] <= row["step_epoch_seconds"] * 1.05, section,
-          "erasing costs no measurable computation: its median epoch is no longer than the step's")
-
-
-@beyond_chapter
-def test_plus_loin_a_second_full_resolution_convolution_costs_time_and_validation_cannot_see_it():
-    row, section = _discarded().loc[FULL_RESOLUTION], "plus-loin-ecarte"
-    full, before = lab.result(FULL_RESOLUTION), lab.result(experiments.DISCARDED[FULL_RESOLUTION])
-    claim(full["params_total"] - before["params_total"] < 0.01 * before["params_total"], section,
-          "the second convolution adds only a few parameters ('n'ajoute que')")
-    claim(row["epoch_seconds"] > 1.1 * row["step_epoch_seconds"] and full["wall_seconds"] > before["wall_seconds"],
-          section, "it makes the epoch and the training longer")
-    claim(full["wall_seconds"] <= experiments.TIME_BUDGET_SECONDS, section, "it was tried within the hour")
-    claim(row["val_accuracy"] > row["step_val"] and row["val_comparison"].result == stats.SAME, section,
-          "validation goes up only within the margin ('ne passe que de … à')")
-    claim(row["comparison"].result == stats.SAME, section, "the test sees no difference")
-    first_block = [layer["type"] for layer in lab.get(FULL_RESOLUTION).layers[:5]]
-    claim(first_block == ["conv2d", "batch_norm", "conv2d", "batch_norm", "max_pool"], section,
-          "two convolutions, each followed by BatchNormalization, before the first pooling")
-
-
-@beyond_chapter
-def test_plus_loin_sgd_lags_halfway_and_ends_level_with_adamw():
-    row, section = _discarded().loc[SGD], "plus-loin-ecarte"
-    sgd, adamw, experiment = lab.result(SGD), lab.result(experiments.DISCARDED[SGD]), lab.get(SGD)
-    changed = {k for k, v in experiment.config().items() if v != lab.get(experiments.DISCARDED[SGD]).config()[k]}
-    claim(changed - {"name", "title", "seeds"} == {"optimizer", "learning_rate", "momentum", "weight_decay"}, section,
-          "only the optimizer and its settings changed ('réentraîné l'étape … avec')")
-    claim(experiment.lr_schedule == "cosine", section, "its rate goes down to 0 as a cosine, as the step's")
-    halfway = experiment.epochs // 2
-    claim(analysis.accuracy_at(sgd, halfway) < analysis.accuracy_at(adamw, halfway) - 0.05, section,
-          "halfway, SGD is far behind AdamW on validation ('loin derrière')")
-    claim(row["val_accuracy"] > row["step_val"] and row["val_comparison"].result == stats.SAME, section,
-          "it ends level with AdamW, above it within the margin ('rattrape', 'dans la marge')")
-    claim(row["comparison"].gain > 0 and row["comparison"].result == stats.SAME, section,
-          "the test leans the same way without deciding")
-    claim(row["epoch_seconds"] <= row["step_epoch_seconds"] * 1.05, section, "an epoch costs no more")
-
-
-@beyond_chapter
-def test_plus_loin_the_longer_training_is_beyond_the_hour():
-    section, (longer, final) = "plus-loin-heure", next(iter(experiments.BEYOND_BUDGET.items()))
-    run = lab.result(longer)
-    claim(run["wall_seconds"] > experiments.TIME_BUDGET_SECONDS, section, "it took longer than the hour ('au-delà')")
-    claim(lab.get(longer).epochs > lab.get(final).epochs and final == experiments.ABLATIONS["cifar10"][-1], section,
-          "it is the CIFAR-10 final model with more epochs")
-    changed = {k for k, v in lab.get(longer).config().items() if v != lab.get(final).config()[k]}
-    claim(changed - {"name", "title", "seeds"} == {"epochs"}, section, "only the number of epochs differs")
-    for split in ("val", "test"):
-        claim(stats.compare(lab.result(final), run, split).result == stats.SAME, section,
-              f"twenty more epochs change nothing measurable ({split})")
-    tried = _discarded()
-    claim(all(comparison.result != stats.BETTER for comparison in tried["val_comparison"]), section,
-          "no variant tried within the hour raised validation beyond the margin")  # fmt: skip
-
-
-@beyond_chapter
-def test_plus_loin_two_final_networks_averaged_gain_on_both_splits_beyond_the_hour():
-    section, final = "plus-loin-heure", _final("cifar10")
-    pairs = ensemble.seed_pairs(final)
-    claim(len(final) == 3 and len(pairs) == 3, section, "the three seeds of the final model make three pairs")
-    claim((pairs["val_gain"] > 0).all() and (pairs["test_gain"] > 0).all(), section,
-          "every pair does better than its two networks on average, on validation and on test ('de plus')")
-    claim((pairs["seconds"] > experiments.TIME_BUDGET_SECONDS).all(), section, "every pair took beyond the hour")
-    claim((pairs["test"] >= experiments.TARGETS["cifar10"]).all(), section,
-          "every pair is above the target on test ('au-dessus de l'objectif')")
-
-
 def _float32_members():
     proxy = lab.get(FLOAT32_ENSEMBLE)
     return lab.seeds(proxy.member, proxy.experiment.seeds)
-
-
-@beyond_chapter
-def test_plus_loin_an_ensemble_of_two_shorter_finals_would_fit_in_the_hour_and_is_trained_on_a_slower_machine():
-    section, proxy, final_name = "plus-loin-heure", lab.get(FLOAT32_ENSEMBLE), experiments.ABLATIONS["cifar10"][-1]
-    final = _final("cifar10")
-    claim(isinstance(proxy, experiments.Ensemble) and proxy.size == 2, section, "it is an ensemble of two")
-    changed = {k for k, v in proxy.experiment.config().items() if v != lab.get(final_name).config()[k]}
-    claim(changed - {"name", "title", "seeds"} == {"epochs", "precision"} and proxy.precision == "float32"
-          and proxy.epochs < lab.get(final_name).epochs and proxy.seeds == (0,), section,
-          "each member is the final model with fewer epochs, in float32, and the ensemble has seed 0")  # fmt: skip
-    claim(ensemble.estimated_seconds(proxy, final) <= experiments.TIME_BUDGET_SECONDS, section,
-          "two such networks would fit in the hour on the final model's machine ('tiendrait dans l'heure')")
-    members = _float32_members()
-    claim([run.seed for run in members] == [0, 1] and store.status(proxy, 0) == store.PRESENT, section,
-          "its two networks and their mean are trained ('ses deux réseaux')")
-    claim([member["seed"] for member in lab.result(FLOAT32_ENSEMBLE)["members"]] == [0, 1], section,
-          "the ensemble is the mean of those two networks")
-    claim(all(analysis.trained_without_bfloat16(run) for run in members), section,
-          "its networks are trained on the machine without bfloat16 instructions ('sur celle-ci')")
-    claim(not any(analysis.trained_without_bfloat16(run) for run in final), section,
-          "the final model's networks were trained on the other machine")
-    claim(stats.seeds_median_epoch(members) > 2 * stats.seeds_median_epoch(final), section,
-          "an epoch took there far longer than the final model's ('ce temps ne se compare à aucun autre')")
-    claim(stats.compare(lab.result(FLOAT32), lab.result(experiments.DISCARDED[FLOAT32]), split="val").result
-          == stats.SAME, section, "float32 and bfloat16 validated alike ('se valent')")
-
-
-@beyond_chapter
-def test_plus_loin_the_mean_of_two_shorter_networks_does_not_give_back_what_each_loses():
-    section, row = "plus-loin-heure", _discarded().loc[FLOAT32_ENSEMBLE]
-    members, final, mean = _float32_members(), _final("cifar10"), lab.result(FLOAT32_ENSEMBLE)
-    claim(max(run.accuracy("val") for run in members) < min(run.accuracy("val") for run in final), section,
-          "each of its networks validates below every network of the final model ('moins que chacun')")
-    members_val = np.mean([run.accuracy("val") for run in members])
-    claim(row["seeds"] == 1 and row["step_val"] == final[0].accuracy("val"), section,
-          "it is compared with the final model of seed 0 ('de la graine 0')")
-    claim(0 < row["val_accuracy"] - members_val < row["step_val"] - members_val, section,
-          "the mean gains on its networks, less than they lose to the final model ('n'en regagne que')")
-    claim(row["val_comparison"].result == stats.SAME and row["val_gain"] < 0, section,
-          "no better than the final model on validation ('ne fait pas mieux', 'dans la marge')")
-    claim(mean.accuracy("test") < experiments.TARGETS["cifar10"], section,
-          "its test is below the target ('en dessous')")
-    claim(FLOAT32_ENSEMBLE in experiments.DISCARDED and not experiments.ON_TRIAL, section,
-          "it is discarded, and nothing else is on trial ('écarté')")
-    ensembles = [name for name, e in lab.BEYOND.items() if isinstance(e, experiments.Ensemble)]
-    claim(ensembles == [FLOAT32_ENSEMBLE], section, "it is not declared in bfloat16 ('sans l'entraîner en bfloat16')")
-
-
-@beyond_chapter
-def test_plus_loin_dropout_narrows_the_gap_but_lowers_validation_and_the_hour_allows_few_more_epochs():
-    dropout, before = lab.result(DROPOUT), lab.result(experiments.DISCARDED[DROPOUT])
-    section = "plus-loin-ecarte"
-    claim(dropout.accuracy("val") < before.accuracy("val"), section, "dropout lowers the validation accuracy")
-    claim(analysis.overfitting_gap(dropout) < analysis.overfitting_gap(before), "plus-loin-ecarte",
-          "dropout narrows the train − validation gap of the VGG network")  # fmt: skip
-    claim(dropout.accuracy("train") < before.accuracy("train"), "plus-loin-ecarte", "training slows down")
-    claim(stats.compare(before, dropout).result == stats.SAME, section, "the test difference is not measurable")
-    epochs = len(before.history)
-    claim(experiments.TIME_BUDGET_SECONDS / (before["wall_seconds"] / epochs) < 1.3 * epochs, "plus-loin-ecarte",
-          "the hour leaves room for not many more epochs of the VGG network")  # fmt: skip
-
-
-@beyond_chapter
-def test_plus_loin_float32_changes_nothing_measurable_on_the_vgg_network_and_bfloat16_saves_time_there():
-    float32 = _discarded().loc[FLOAT32]
-    claim(float32["val_comparison"].result == stats.SAME, "plus-loin-ecarte",
-          "float32 changes the VGG network's validation accuracy by nothing measurable")  # fmt: skip
-    bf16 = [stats.median_epoch(run) for name in ("cifar-vgg-aug", "cifar-vgg-aug-cosine", "cifar-vgg-aug-cosine-tta")
-            for run in seeds(name)]  # fmt: skip
-    claim(max(bf16) < float32["epoch_seconds"], "plus-loin-ecarte",
-          "every bfloat16 training of the VGG network had shorter epochs than the float32 one ('semble plus rapide')")
-    spread = _machine_spread()
-    claim(float32["epoch_seconds"] / min(bf16) - 1 < spread, "plus-loin-ecarte",
-          "the difference is of the order of the machine's variation (the largest spread of one model's seeds)")
-    least = lab.get(FLOAT32).epochs * float32["epoch_seconds"]
-    claim(0.85 * experiments.TIME_BUDGET_SECONDS < least < experiments.TIME_BUDGET_SECONDS, "plus-loin-ecarte",
-          "the float32 epochs would take close to the hour ('près de notre budget')")  # fmt: skip
-    claim(float32["comparison"].result == stats.SAME, "plus-loin-ecarte", "the test difference is not measurable")
 
 
 @beyond_chapter
@@ -680,17 +457,6 @@ def test_plus_loin_augmentation_stops_the_six_convolutions_overfitting_without_g
 
 
 @beyond_chapter
-def test_plus_loin_the_vgg_step_is_the_largest_on_cifar_and_the_cosine_rate_counts_as_much():
-    steps = _ablation("cifar10")
-    gains = steps["comparison"].dropna().map(lambda comparison: comparison.gain)
-    claim(gains.idxmax() == "cifar-vgg-aug", "plus-loin-ablation", "the VGG step brings the largest CIFAR-10 gain")
-    against_float32 = stats.compare(seeds("cifar-conv6-bn-aug"), seeds("cifar-vgg-aug"))
-    claim(against_float32.gain > 0, "plus-loin-ablation", "the VGG network gains on the six convolutions in float32")
-    claim(gains["cifar-vgg-aug-cosine"] >= against_float32.gain, "plus-loin-ablation",
-          "the cosine rate brings at least as much as the VGG blocks against float32 ('au moins autant')")  # fmt: skip
-
-
-@beyond_chapter
 def test_plus_loin_augmentation_lowers_fashion_at_both_rates_because_every_shoe_points_the_same_way(fashion):
     section = "plus-loin-ecarte"
     discarded = _discarded()
@@ -715,32 +481,6 @@ def test_plus_loin_augmentation_lowers_fashion_at_both_rates_because_every_shoe_
 
 
 @beyond_chapter
-def test_plus_loin_bfloat16_promised_time_on_the_benchmark_and_the_full_runs_deny_it():
-    bench = lab.epoch_benchmark(beyond=True)["epoch_seconds"]
-    claim(bench["cifar-conv6-bn-aug"]["median"] > 1.5 * bench["cifar-conv6-bn-aug-bf16"]["median"],
-          "plus-loin-ablation", "the 20-step benchmark promised much shorter bfloat16 epochs")  # fmt: skip
-    times = _ablation("cifar10")["epoch_seconds"]
-    speedup = times["cifar-conv6-bn-aug"] / times["cifar-conv6-bn-aug-bf16"]
-    claim(speedup < 1.5, "plus-loin-ablation", "the full runs are far from the promised speed-up")
-    spread = _machine_spread()
-    claim(spread > 0.15, "plus-loin-ablation", "the machine's speed varies between the seeds of one model")
-    claim(speedup - 1 < spread, "plus-loin-ablation", "the full runs' speed-up is less than the machine's variation")
-
-
-@beyond_chapter
-def test_plus_loin_alternating_the_precisions_does_not_settle_the_speed():
-    section = "plus-loin-ablation"
-    pairs = [lab.epoch_benchmark(pair=names) for names in (("cifar-conv6-bn-aug", "cifar-conv6-bn-aug-bf16"),
-                                                          ("cifar-vgg-aug-cosine-fp32", "cifar-vgg-aug-cosine"))]
-    claim(all(pair["steps"] > lab.epoch_benchmark(beyond=True)["steps"] for pair in pairs), section,
-          "the alternating benchmark is longer than the first one ('plus long')")  # fmt: skip
-    claim(all(min(pair["ratios"]) < 0.7 and max(pair["ratios"]) > 0.85 for pair in pairs), section,
-          "a bfloat16 epoch lasts from much less than a float32 one to about as long, depending on the pair")
-    jumps = [max(times) / min(times) for pair in pairs for times in pair["epoch_seconds"].values()]
-    claim(max(jumps) > 1.8, section, "one model's epoch time sometimes doubles from one build to the next")
-
-
-@beyond_chapter
 def test_plus_loin_both_finals_learn_their_training_images_almost_by_heart():
     for dataset in experiments.ABLATIONS:
         runs = _final(dataset)
@@ -759,37 +499,31 @@ def test_plus_loin_the_worst_cifar_class_stays_the_worst():
 
 
 @beyond_chapter
-def test_plus_loin_both_finals_are_overconfident_and_the_views_calibrate_cifar():
-    section = "plus-loin-calibration"
-    results = {d: calibration.calibrate(_final(d)[0]) for d in experiments.ABLATIONS}
-    for dataset, result in results.items():
-        claim(result["temperature"] > 1 and result["confidence_before"] > result["accuracy"], section,
-              f"the {dataset} final is overconfident")  # fmt: skip
-        claim(result["ece_after"] < result["ece_before"], section, f"the temperature lowers the {dataset} ECE")
-    claim(results["fashion_mnist"]["ece_before"] > results["cifar10"]["ece_before"], section,
-          "the CIFAR-10 views leave less to correct ('ne fait plus passer')")  # fmt: skip
-    mirror = calibration.calibrate(seeds(experiments.ABLATIONS["cifar10"][-2])[0])
-    claim(mirror["ece_before"] > 1.5 * results["cifar10"]["ece_before"], section,
-          "averaging ten views calibrates by itself: the mirror alone left a larger error")  # fmt: skip
-    former = calibration.calibrate(seeds(FORMER_FINAL)[0])
-    claim(former["ece_before"] < 0.01 < results["fashion_mnist"]["ece_before"], section,
-          "the former Fashion-MNIST final, with augmentation, was well calibrated; the new one is not")  # fmt: skip
+def test_plus_loin_two_steps_change_several_settings_and_bfloat16_lowers_the_six_convolutions():
+    section = "plus-loin-ablation"
+    for before, after, changed in (("fashion-vgg", "fashion-vgg-cosine", {"weight_decay", "lr_schedule", "epochs",
+                                                                          "batch_size"}),
+                                   ("cifar-vgg-aug", "cifar-vgg-aug-cosine", {"weight_decay", "lr_schedule"})):
+        a, b = lab.get(before).config(), lab.get(after).config()
+        differ = {key for key in a if key not in ("name", "title", "brief", "seeds") and a[key] != b[key]}
+        claim(differ == changed, section, f"the step {after} changes {sorted(changed)} at once")
+    bf16 = stats.compare(seeds("cifar-conv6-bn-aug"), seeds("cifar-conv6-bn-aug-bf16"))
+    claim(bf16.gain < 0, section, "the bfloat16 step lowers the test accuracy")
+    claim(stats.compare(seeds("cifar-conv6-bn-aug"), seeds("cifar-vgg-aug")).gain > 0, section,
+          "against the same network in float32, the VGG blocks gain")  # fmt: skip
 
 
 @beyond_chapter
 def test_plus_loin_against_the_published_results():
+    section = "plus-loin-references"
     ours = {d: np.mean([run.accuracy("test") for run in _final(d)]) for d in experiments.ABLATIONS}
-    published = {d: [r.accuracy for r in references.for_dataset(d)] for d in experiments.ABLATIONS}
-    keras_example = max(r.accuracy for r in references.REFERENCES if r.source == references.KERAS_EXAMPLE)
-    vgg = max(r.accuracy for r in references.for_dataset("cifar10") if not r.checked)
-    claim(ours["fashion_mnist"] >= min(published["fashion_mnist"]), "plus-loin-references",
+    claim(all(r.checked for r in references.REFERENCES), section, "every published figure was read in its source")
+    comparable, strongest = references.FASHION_COMPARABLE, references.FASHION_STRONGEST
+    claim(comparable and ours["fashion_mnist"] >= min(r.accuracy for r in comparable), section,
           "we reach the Fashion-MNIST benchmark's networks of comparable size ('rejoint' or 'dépasse')")  # fmt: skip
-    claim(ours["cifar10"] > keras_example, "plus-loin-references",
-          "we beat Keras' classic example")  # fmt: skip
-    claim(vgg - 0.015 < ours["cifar10"], "plus-loin-references",
-          "we reach the VGG order of magnitude, or stay just below it ('atteint' / 'reste juste sous')")  # fmt: skip
+    claim(strongest and all(r.accuracy > ours["fashion_mnist"] for r in strongest), section,
+          "the strongest rows of that table are above us ('reste sous les meilleurs')")  # fmt: skip
+    keras_example = max(r.accuracy for r in references.REFERENCES if r.source == references.KERAS_EXAMPLE)
+    claim(ours["cifar10"] > keras_example, section, "we beat Keras' classic example")
     airbench = next(r for r in references.REFERENCES if r.source == references.AIRBENCH)
-    wide = _discarded().loc[WIDE]
-    claim(airbench.accuracy > ours["cifar10"] and wide["val_comparison"].result != stats.BETTER
-          and lab.get(WIDE).layers == experiments.CIFAR_WIDE, "plus-loin-references",
-          "airbench's blocks, with our recipe, did no better than our VGG network ('n'ont pas fait mieux')")
+    claim(airbench.accuracy > ours["cifar10"], section, "we stay below airbench ('reste sous')")
