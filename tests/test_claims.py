@@ -527,3 +527,22 @@ def test_plus_loin_against_the_published_results():
     claim(ours["cifar10"] > keras_example, section, "we beat Keras' classic example")
     airbench = next(r for r in references.REFERENCES if r.source == references.AIRBENCH)
     claim(airbench.accuracy > ours["cifar10"], section, "we stay below airbench ('reste sous')")
+
+
+# Conclusion
+
+
+def test_conclusion_scaling_the_inputs_did_more_than_the_classifier_s_dropout():
+    raw, norm, drop = seeds("cifar-raw"), seeds("cifar-norm"), seeds("cifar-dropout")
+    claim(stats.compare(raw, norm).gain > stats.compare(norm, drop).gain, "conclusion",
+          "dividing by 255 did more for the first CIFAR-10 model than the dropout added to its classifier")  # fmt: skip
+
+
+def test_conclusion_seed_zero_alone_would_have_concluded_otherwise_at_least_once():
+    checks = (("fashion-base", "fashion-dropout"), ("fashion-dropout", "fashion-dense128"),
+              ("cifar-dropout", "cifar-conv4"), ("cifar-conv6", "cifar-conv6-bn"),
+              ("cifar-conv6-bn-relu-40", "cifar-conv6-bn-leaky"))  # fmt: skip
+    wrong = sum(stats.compare(seeds(a)[0], seeds(b)[0]).result != stats.compare(seeds(a), seeds(b)).result
+                for a, b in checks)  # fmt: skip
+    claim(wrong >= 1, "conclusion", "seed 0 alone would have concluded otherwise at least once")
+
