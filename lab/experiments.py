@@ -28,6 +28,8 @@ probabilities are averaged (`lab.ensemble` stores its run).
 `BRIEF` holds the brief's experiments, `CONTROLS` the runs that separate two changes a
 comparison of the brief makes at once, `BEYOND` those of the chapter "Aller plus loin";
 `EXPERIMENTS` all of them. `seeds` says which seeds an experiment is planned with.
+
+Imports from lab: nothing (every other module may import this one).
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 Each function returns a matplotlib `Figure` built without pyplot, so that a
 notebook shows it once, where the chapter's cell returns it, and no global figure
 state leaks between cells. Labels are in French, as the report is.
+
+Imports from lab: analysis, backend (for the feature maps of a trained model), calibration, data, report, stats.
 """
 
 from __future__ import annotations
