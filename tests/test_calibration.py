@@ -52,15 +52,23 @@ def test_an_underconfident_model_gets_a_temperature_below_one():
     assert calibration.fit_temperature(probabilities, y_true) == pytest.approx(0.5, rel=0.1)
 
 
-def test_calibrate_fits_on_validation_and_measures_on_test(tmp_path):
-    from lab import store
+def _record(test_accuracy, val_probabilities, y_val):
+    """A stored run's record whose accuracies are those of its test and validation predictions (as stored)."""
     from lab.experiments import get
     from tests.test_store import make_record
+
+    record = make_record(get("cifar-vgg-aug"), accuracy=test_accuracy)
+    record["metrics"]["val"]["accuracy"] = float(np.mean(val_probabilities.astype(np.float16).argmax(1) == y_val))
+    return record
+
+
+def test_calibrate_fits_on_validation_and_measures_on_test(tmp_path):
+    from lab import store
 
     val_probabilities, y_val, _ = overconfident(seed=1)
     test_probabilities, y_test, _ = overconfident(seed=2)
     accuracy = float(np.mean(test_probabilities.astype(np.float16).argmax(1) == y_test))
-    store.save(make_record(get("cifar-vgg-aug"), accuracy=accuracy), test_probabilities, y_test, tmp_path,
+    store.save(_record(accuracy, val_probabilities, y_val), test_probabilities, y_test, tmp_path,
                validation=(val_probabilities, y_val))  # fmt: skip
     result = calibration.calibrate(store.load("cifar-vgg-aug", 0, tmp_path))
     assert result["temperature"] == pytest.approx(3.0, rel=0.1)
@@ -88,13 +96,11 @@ def test_a_confidence_on_a_bin_edge_falls_in_the_bin_it_closes():
 
 def test_the_temperature_is_fitted_on_validation_even_where_the_test_split_would_give_another(tmp_path):
     from lab import store
-    from lab.experiments import get
-    from tests.test_store import make_record
 
     val_probabilities, y_val, _ = overconfident(seed=1, temperature=3.0)
     _, y_test, test_probabilities = overconfident(seed=2)  # the test split calibrated as it is: T = 1 there
     accuracy = float(np.mean(test_probabilities.astype(np.float16).argmax(1) == y_test))
-    store.save(make_record(get("cifar-vgg-aug"), accuracy=accuracy), test_probabilities, y_test, tmp_path,
+    store.save(_record(accuracy, val_probabilities, y_val), test_probabilities, y_test, tmp_path,
                validation=(val_probabilities, y_val))  # fmt: skip
     run = store.load("cifar-vgg-aug", 0, tmp_path)
     result = calibration.calibrate(run)
