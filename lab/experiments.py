@@ -325,6 +325,16 @@ _ALL = (
 )  # fmt: skip
 
 BRIEF: dict[str, Experiment] = {experiment.name: experiment for experiment in _ALL}
+# The comparisons of two successive models the brief's chapters make (the model before, the model after).
+BRIEF_STEPS = (
+    ("fashion-base", "fashion-dropout"), ("fashion-dropout", "fashion-dropout-long"),
+    ("fashion-dropout", "fashion-dense128"), ("fashion-dropout", "fashion-dropout-norm"),
+    ("cifar-raw", "cifar-norm"), ("cifar-norm", "cifar-dropout"), ("cifar-dropout", "cifar-conv4"),
+    ("cifar-conv4", "cifar-conv4-same"), ("cifar-conv4-same", "cifar-conv4-same-dropout"),
+    ("cifar-conv4-same-dropout", "cifar-conv6"), ("cifar-conv6", "cifar-conv6-bn"),
+    ("cifar-conv6-bn", "cifar-conv6-bn-20"), ("cifar-conv6-bn-20", "cifar-conv6-bn-relu-40"),
+    ("cifar-conv6-bn-relu-40", "cifar-conv6-bn-leaky"),
+)  # fmt: skip
 
 # Controls of the brief's answers: each changes one thing of a brief's model that the brief's own
 # comparison changed together with another, so that a cause is named from one change.

@@ -539,13 +539,6 @@ def test_conclusion_scaling_the_inputs_did_more_than_the_classifier_s_dropout():
 
 
 def test_conclusion_seed_zero_alone_would_have_concluded_otherwise_several_times():
-    checks = (("fashion-base", "fashion-dropout"), ("fashion-dropout", "fashion-dropout-long"),
-              ("fashion-dropout", "fashion-dense128"), ("fashion-dropout", "fashion-dropout-norm"),
-              ("cifar-raw", "cifar-norm"), ("cifar-norm", "cifar-dropout"), ("cifar-dropout", "cifar-conv4"),
-              ("cifar-conv4", "cifar-conv4-same"), ("cifar-conv4-same", "cifar-conv4-same-dropout"),
-              ("cifar-conv4-same-dropout", "cifar-conv6"), ("cifar-conv6", "cifar-conv6-bn"),
-              ("cifar-conv6-bn", "cifar-conv6-bn-20"), ("cifar-conv6-bn-20", "cifar-conv6-bn-relu-40"),
-              ("cifar-conv6-bn-relu-40", "cifar-conv6-bn-leaky"))  # fmt: skip
     wrong = sum(stats.compare(seeds(a)[0], seeds(b)[0]).result != stats.compare(seeds(a), seeds(b)).result
-                for a, b in checks)  # fmt: skip
+                for a, b in experiments.BRIEF_STEPS)  # fmt: skip
     claim(wrong >= 2, "conclusion", "seed 0 alone would have concluded otherwise several times ('un tirage')")
