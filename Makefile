@@ -29,7 +29,7 @@ $(VENV)/.installed-report: requirements-report.txt $(VENV)/.installed
 	else echo "make report: pip could not install requirements-report.txt (quarto-cli; see the error above)." >&2; fi
 
 test: $(VENV)/.installed
-	$(DATA_ENV) LAB_ALLOW_TRAINING=0 $(BIN)/pytest --durations=10
+	$(DATA_ENV) LAB_ALLOW_TRAINING=0 $(BIN)/pytest -n auto --dist loadfile --durations=10
 
 report: $(VENV)/.installed-report
 	@if [ -x $(BIN)/quarto ]; then quarto=$(BIN)/quarto; \

@@ -427,13 +427,21 @@ SHIFTED = FLIPPED.replace(name="tiny-shift", test_time_shift=2)
 def test_test_time_shifting_reuses_the_weights_and_averages_ten_views(tiny_run, monkeypatch):
     run, root, _ = tiny_run
     monkeypatch.setitem(train.experiments_registry(), "fashion-base", TINY)
+    full = train.prepared_data
+
+    def first_test_images(experiment):  # ten views of 1 000 test images are enough to check the mean
+        fit, val, (x_test, y_test), provenance = full(experiment)
+        return fit, val, (x_test[:1000], y_test[:1000]), provenance
+
+    monkeypatch.setattr(train, "prepared_data", first_test_images)
     averaged = train.train(SHIFTED, seed=0, root=root)
     assert averaged["weights_from"]["experiment"] == "fashion-base"
     model = train.models.build(TINY)
     model.set_weights(run.weights())
-    (_, _), (_, _), (x_test, y_test), _ = train.prepared_data(SHIFTED)
+    (_, _), (_, _), (x_test, y_test), _ = first_test_images(SHIFTED)
     views = list(train.test_time_views(x_test, flip=True, shift=2))
     expected = np.mean([model.predict(view, verbose=0) for view in views], axis=0)
     np.testing.assert_allclose(averaged.probabilities, expected, atol=2e-3)  # float16 on disk
     assert averaged.accuracy("test") == pytest.approx((expected.argmax(1) == y_test).mean(), abs=1e-4)
-    assert averaged["single_view_metrics"]["test"] == pytest.approx(run["metrics"]["test"], rel=1e-5)
+    single = (model.predict(x_test, verbose=0).argmax(1) == y_test).mean()
+    assert averaged["single_view_metrics"]["test"]["accuracy"] == pytest.approx(single, abs=1e-4)
