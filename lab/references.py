@@ -27,9 +27,10 @@ class Reference:
     epochs: float | None = None  # where the source states them
 
 
-FASHION_README = "README de zalandoresearch/fashion-mnist, tableau « Benchmark »"
-KERAS_EXAMPLE = "Keras 2, examples/cifar10_cnn.py (docstring)"
-AIRBENCH = "README et airbench94.py de KellerJordan/cifar10-airbench"
+# As the book's table shows them: short, and breakable in a narrow column (the repositories are in the docstring)
+FASHION_README = "Fashion-MNIST (Zalando), tableau « Benchmark » du README"
+KERAS_EXAMPLE = "exemple cifar10_cnn de Keras 2"
+AIRBENCH = "airbench (K. Jordan), README et script"
 
 REFERENCES = (
     Reference("fashion_mnist", "2 conv + 3 denses (≈ 1,8 M paramètres)", 0.932, "entrées normalisées", FASHION_README,
