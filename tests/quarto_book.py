@@ -271,6 +271,17 @@ def stale_values(executed: ExecutedChapter, frozen_markdown: str, to: str) -> li
     return [value for value in values if _squeezed(value) and _squeezed(value) not in text]
 
 
+WORD = re.compile(r"[\wÀ-ÿ’'-]+")
+
+
+def words(executed: ExecutedChapter) -> int:
+    """The words a reader sees in an executed chapter: its prose with the inline values written, its
+    Markdown outputs (tables, the Keras code shown) and the source of its visible code cells."""
+    prose = re.sub(r"```.*?```", " ", executed.rendered_markdown("typst"), flags=re.DOTALL)
+    shown = [cell.source for cell in executed.code_cells() if not re.search(r"#\| (echo|include): false", cell.source)]
+    return sum(len(WORD.findall(text)) for text in [prose, *executed.markdown_outputs(), *shown])
+
+
 def execute_all(paths, workers: int | None = None) -> dict[Path, ExecutedChapter]:
     """Every chapter executed, `workers` kernels at a time (one per CPU core by default), as `execute` does.
 

@@ -123,6 +123,26 @@ def test_chapter_executes_without_error_or_noise(executed, chapter):
     assert result.stream_text("stderr") == "", "a chapter must print nothing on stderr (warnings, logs)"
 
 
+# Words a reader sees per chapter (quarto_book.words), at most. A ratchet, set at the chapters' length
+# after the cuts of 2026-12-04 (14 700 words in all): lower a chapter's budget as it is cut, towards the
+# 12 000 words of a 30-page TP report (issue 26); never raise one without cutting another.
+WORD_BUDGETS = {
+    "index.qmd": 470, "report/01-fashion-donnees.qmd": 1180, "report/02-fashion-premier-modele.qmd": 2040,
+    "report/03-cifar-donnees.qmd": 2260, "report/04-cifar-amelioration.qmd": 1900,
+    "report/05-cifar-modifications.qmd": 2030, "report/06-comparaison.qmd": 1510,
+    "report/07-aller-plus-loin.qmd": 3250, "report/conclusion.qmd": 260, "report/annexe-reproductibilite.qmd": 220,
+}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_no_chapter_is_longer_than_its_budget(executed):
+    assert set(WORD_BUDGETS) == set(CHAPTERS), "every chapter has a word budget"
+    over = {chapter: (quarto_book.words(executed[chapter]), budget) for chapter, budget in WORD_BUDGETS.items()
+            if quarto_book.words(executed[chapter]) > budget}  # fmt: skip
+    assert over == {}, f"cut these chapters to their budget (words, budget): {over}"
+    assert sum(WORD_BUDGETS.values()) <= 15_200, "the budgets only go down, towards 12 000 words"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("to", list(quarto_book.FREEZE_FORMATS))
 @pytest.mark.parametrize("chapter", CHAPTERS)
