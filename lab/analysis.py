@@ -268,6 +268,11 @@ def val_test_gap(run) -> tuple[float, float]:
     return error_rate(run, "test") - error_rate(run, "val"), float(error)
 
 
+def late_val_accuracy(run, epochs: int = 3) -> float:
+    """Mean validation accuracy of the last `epochs` epochs: less sensitive to the epoch training stopped at."""
+    return float(run.history["val_accuracy"].iloc[-epochs:].mean())
+
+
 def irregularity(run) -> float:
     """Mean absolute change of validation accuracy from one epoch to the next."""
     return float(run.history["val_accuracy"].diff().abs().mean())

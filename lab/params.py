@@ -87,6 +87,14 @@ def count_macs(experiment) -> int:
     return _members(experiment) * int(parameter_table(experiment, totals=False)["macs"].sum())
 
 
+def training_macs(experiment, images: int) -> int:
+    """Multiply-accumulates of a whole training's forward passes: `images` per epoch, every epoch.
+
+    What the training costs on any machine (the backward pass costs about twice the forward one,
+    for every model alike), where a time depends on the machine and on what else it ran."""
+    return experiment.epochs * images * count_macs(experiment)
+
+
 def _members(experiment) -> int:
     """How many networks the experiment is: an ensemble's size, else 1."""
     return experiment.size if isinstance(experiment, Ensemble) else 1

@@ -31,6 +31,16 @@ class MarkdownText(str):
         return str(self)
 
 
+# How the stored runs ordered their training images, per training procedure (`lab.store.PROCEDURES`).
+IMAGE_ORDERS = {1: "le même à chaque époque (celui que Keras tire de la graine)",
+                2: "tiré à chaque époque de la graine et du numéro de l'époque"}  # fmt: skip
+
+
+def image_order(procedure: int) -> MarkdownText:
+    """The order of the training images under `procedure`, as a French phrase ("l'ordre … est <phrase>")."""
+    return md(IMAGE_ORDERS[procedure])
+
+
 def md(text) -> MarkdownText:
     """Text to be written as Markdown where an inline expression shows it."""
     return MarkdownText(text)
@@ -194,24 +204,15 @@ def accuracy_table(runs_by_name: dict):
     return table(pd.DataFrame(rows))
 
 
-def cost_table(table_of_seeds: pd.DataFrame, benchmark: dict | None = None):
-    """Size and computing cost, one row per model (`lab.stats.seed_table`; median time over seeds).
-
-    `benchmark`: the figures of `benchmarks/epoch_times.py`, one epoch of every model timed
-    back to back on one machine; shown as median (min–max of the repetitions).
-    """
+def cost_table(table_of_seeds: pd.DataFrame):
+    """Size and computing cost, one row per model (`lab.stats.seed_table` with its "compute" column:
+    multiply-accumulates of the whole training), and the median training time over the seeds."""
     frame = pd.DataFrame({"jeu": [SHORT_DATASET_NAMES[d] for d in table_of_seeds["dataset"]],
                           "modèle": [model_name(name) for name in table_of_seeds.index],
                           "paramètres": table_of_seeds["params"],
-                          "temps (médiane)": table_of_seeds["seconds"],
-                          "s / époque": table_of_seeds["seconds"] / table_of_seeds["epochs"]})  # fmt: skip
-    formats = {"paramètres": num, "temps (médiane)": duration, "s / époque": lambda s: dec(s, 1)}
-    if benchmark:
-        times = benchmark["epoch_seconds"]
-        frame["s / époque (banc d'essai)"] = [
-            f"{dec(times[name]['median'], 1)} ({dec(times[name]['min'], 0)}–{dec(times[name]['max'], 0)})"
-            if name in times else "" for name in table_of_seeds.index
-        ]  # fmt: skip
+                          "calcul (10¹² mult.-add.)": table_of_seeds["compute"] / 1e12,
+                          "temps (médiane)": table_of_seeds["seconds"]})  # fmt: skip
+    formats = {"paramètres": num, "calcul (10¹² mult.-add.)": lambda c: dec(c, 1), "temps (médiane)": duration}
     return table(frame, **formats)
 
 

@@ -136,33 +136,27 @@ def pareto_set(table, criteria=CRITERIA) -> list[str]:
                        for other_name, other in rows.items() if other_name != name)]  # fmt: skip
 
 
+# q-5-7 weighs the models on what no machine changes: the training's computation, not its time.
+TRADE_OFF_CRITERIA = {"val_accuracy": "max", "gap": "min", "compute": "min", "params": "min"}
+
+
 @dataclass(frozen=True)
-class Choice:
-    """The most efficient model and how it was reached."""
+class TradeOff:
+    """What the most efficient model is weighed on: the non-dominated models and two of them."""
 
-    chosen: str
-    frontier: list  # the non-dominated models on every criterion
-    tied: list  # the frontier models not measurably less accurate than the most accurate one
-    most_accurate: str
-    cheaper: str | None  # the most accurate frontier model trained in at most half the chosen one's time
+    frontier: list  # the models that no other beats on one criterion of `TRADE_OFF_CRITERIA` while matching the rest
+    most_accurate: str  # the frontier model of highest mean validation accuracy (validation decides)
+    cheaper: str | None  # the most accurate on validation of those costing at most half its computation
 
 
-def choose(table, runs_by_name: dict) -> Choice:
-    """Accuracy first, within the margin of measurement; then the smallest gap, time and size.
-
-    Among the non-dominated models, keep those whose test accuracy is not measurably
-    below the most accurate one (`compare` is not `worse`), and take the one with the
-    smallest train − validation gap, then the shortest training, then the fewest parameters.
-    """
-    frontier = pareto_set(table)
-    most_accurate = max(frontier, key=lambda name: table.loc[name, "test_accuracy"])
-    best_runs = runs_by_name[most_accurate]
-    tied = [name for name in frontier
-            if name == most_accurate or compare(best_runs, runs_by_name[name]).result != WORSE]  # fmt: skip
-    chosen = min(tied, key=lambda name: tuple(table.loc[name, c] for c in ("gap", "seconds", "params")))
-    fast = [name for name in frontier if table.loc[name, "seconds"] <= 0.5 * table.loc[chosen, "seconds"]]
-    cheaper = max(fast, key=lambda name: table.loc[name, "test_accuracy"]) if fast else None
-    return Choice(chosen, frontier, tied, most_accurate, cheaper)
+def trade_off(table) -> TradeOff:
+    """The non-dominated models of `table` (`seed_table` plus a "compute" column), the most accurate, and the
+    best of those that need half its computation or less."""
+    frontier = pareto_set(table, TRADE_OFF_CRITERIA)
+    most_accurate = max(frontier, key=lambda name: table.loc[name, "val_accuracy"])
+    half = [name for name in frontier if table.loc[name, "compute"] <= 0.5 * table.loc[most_accurate, "compute"]]
+    cheaper = max(half, key=lambda name: table.loc[name, "val_accuracy"]) if half else None
+    return TradeOff(frontier, most_accurate, cheaper)
 
 
 def seed_table(runs_by_name: dict) -> pd.DataFrame:

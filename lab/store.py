@@ -288,8 +288,7 @@ def check_writable(root: Path | None = None) -> Path:
                                       f"point {RESULTS_DIR_VARIABLE} at a folder")  # fmt: skip
     try:
         root.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=root, prefix=".write-test-"):
-            pass
+        _write_a_test_file(root)
     except OSError as error:
         raise ResultsNotWritableError(
             f"cannot write in the results folder {root}{variable}: {error.strerror or error}; "
@@ -314,11 +313,16 @@ def check_folder_writable(folder: Path) -> None:
         raise ResultsNotWritableError(f"cannot write in {folder}: {existing} is a file, not a folder; "
                                       f"move it away or set {RESULTS_DIR_VARIABLE} to another folder")  # fmt: skip
     try:
-        with tempfile.NamedTemporaryFile(dir=existing, prefix=".write-test-"):
-            pass
+        _write_a_test_file(existing)
     except OSError as error:
         raise ResultsNotWritableError(f"cannot write in {existing}: {error.strerror or error}; make it writable "
                                       f"or set {RESULTS_DIR_VARIABLE} to a writable folder") from None  # fmt: skip
+
+
+def _write_a_test_file(folder: Path) -> None:
+    """Create and delete a file in `folder`: raises OSError where nothing can be written."""
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+        pass
 
 
 def procedure(root: Path | None = None) -> int:

@@ -47,6 +47,12 @@ def test_macs_of_the_first_model():
     assert params.count_macs(get("fashion-base")) == expected == 930048
 
 
+def test_a_training_costs_its_epochs_times_its_images_times_one_image():
+    assert params.training_macs(get("fashion-base"), 54_000) == 20 * 54_000 * 930048
+    assert params.training_macs(get("cifar-conv6-bn-relu-40"), 45_000) == 2 * params.training_macs(
+        get("cifar-conv6-bn-20"), 45_000)  # the same network, twice the epochs
+
+
 def test_batch_norm_rows():
     table = params.parameter_table(get("cifar-conv6-bn"))
     norms = table[table["layer"] == "batch_norm"]

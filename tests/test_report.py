@@ -261,3 +261,10 @@ def test_links_between_chapters_reach_an_existing_anchor():
 
 def _prose_with_links(text: str) -> str:
     return re.sub(r"^```.*?^```", "", text, flags=re.MULTILINE | re.DOTALL)
+
+
+def test_every_training_procedure_has_its_sentence_on_the_order_of_images():
+    from lab import report, store
+
+    assert set(report.IMAGE_ORDERS) == set(store.PROCEDURES), "say in lab.report.IMAGE_ORDERS how each procedure orders the images"
+    assert report.image_order(2) == "tiré à chaque époque de la graine et du numéro de l'époque"

@@ -94,16 +94,15 @@ def test_pareto_set_on_every_criterion():
     assert stats.pareto_set(table) == ["a", "b", "d"]
 
 
-def test_choose_takes_accuracy_first_then_the_smallest_gap(tmp_path):
-    runs = {"fast": _runs(tmp_path, "fast", [330]), "slow": _runs(tmp_path, "slow", [332]),
-            "weak": _runs(tmp_path, "weak", [250])}  # fmt: skip
-    table = pd.DataFrame({"test_accuracy": [330 / 400, 332 / 400, 250 / 400], "gap": [0.02, 0.08, 0.0],
-                          "seconds": [100, 1000, 10], "params": [10, 10, 10]}, index=list(runs))  # fmt: skip
-    choice = stats.choose(table, runs)
-    assert choice.most_accurate == "slow"
-    assert set(choice.tied) == {"fast", "slow"}  # 2 images apart: not measurably different
-    assert choice.chosen == "fast"  # the smaller gap decides between them
-    assert choice.cheaper == "weak"
+def test_the_trade_off_is_decided_on_validation_and_computation():
+    table = pd.DataFrame({"val_accuracy": [0.83, 0.84, 0.62, 0.80], "gap": [0.02, 0.08, 0.0, 0.03],
+                          "compute": [50, 100, 10, 60], "params": [10, 10, 10, 10]},
+                         index=["short", "long", "weak", "worse"])  # fmt: skip
+    trade = stats.trade_off(table)
+    assert trade.frontier == ["short", "long", "weak"]  # "worse" loses to "short" on every criterion
+    assert trade.most_accurate == "long"
+    assert trade.cheaper == "short"  # half the computation of "long", and better than "weak" on validation
+    assert stats.trade_off(table.drop(index="short")).cheaper == "weak"
 
 
 def test_mean_sd():
