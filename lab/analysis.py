@@ -21,23 +21,26 @@ from lab.experiments import get
 from lab.stats import as_runs
 
 
-def class_names(run) -> list[str]:
-    return CLASS_NAMES[run.config["dataset"]]
+def class_names(runs) -> list[str]:
+    """The class names of a run's dataset (of the first run, for the runs of several seeds)."""
+    return CLASS_NAMES[as_runs(runs)[0].config["dataset"]]
 
 
 def error_rate(run, split: str = "test") -> float:
     return 1.0 - run.accuracy(split)
 
 
-def confusion(run) -> np.ndarray:
-    """Counts of (true class, predicted class) on the test set, as scikit-learn's `confusion_matrix`.
+def confusion(runs) -> np.ndarray:
+    """Counts of (true class, predicted class) on the test set, as scikit-learn's `confusion_matrix`;
+    for the runs of several seeds, their counts added (every seed's predictions pooled).
 
     Counted with numpy: importing scikit-learn costs a chapter about 1.5 s, and several chapters
     need only this matrix (a test checks it against scikit-learn's).
     """
-    classes = len(class_names(run))
-    cells = classes * run.y_true.astype(np.int64) + run.y_pred  # labels may be stored as uint8
-    return np.bincount(cells, minlength=classes * classes).reshape(classes, classes)
+    classes = len(class_names(runs))
+    counts = [np.bincount(classes * run.y_true.astype(np.int64) + run.y_pred,  # labels may be stored as uint8
+                          minlength=classes * classes) for run in as_runs(runs)]  # fmt: skip
+    return np.sum(counts, axis=0).reshape(classes, classes)
 
 
 def class_metrics(runs) -> pd.DataFrame:
@@ -98,7 +101,7 @@ def worst_classes(run, n: int = 1) -> list[str]:
 
 
 def frequent_errors(run, n: int = 3) -> pd.DataFrame:
-    """The `n` most frequent (true → predicted) confusions on the test set."""
+    """The `n` most frequent (true → predicted) confusions on the test set (of several seeds: pooled)."""
     matrix = confusion(run)
     np.fill_diagonal(matrix, 0)
     names = class_names(run)
@@ -285,7 +288,8 @@ def crossing_epoch(run) -> int | None:
 
 
 def confusions_both_ways(run, n: int = 3) -> pd.DataFrame:
-    """The `n` most confused pairs of classes, errors counted in both directions (A → B plus B → A)."""
+    """The `n` most confused pairs of classes, errors counted in both directions (A → B plus B → A);
+    of several seeds: pooled."""
     matrix = confusion(run)
     np.fill_diagonal(matrix, 0)
     both = np.triu(matrix + matrix.T, k=1)

@@ -216,3 +216,14 @@ def test_the_accuracy_table_names_each_model_for_a_reader(tmp_path):
     assert cells == [["CIFAR", "Premier modèle + deux dropout(0,5)"],  # the title, never the id
                      ["CIFAR", "Modèle final"]]  # a label of the chapter's own, as given
     assert report.model_name("fashion-base") == "Premier modèle, entrées brutes"
+
+
+def test_the_confusion_of_several_seeds_adds_their_counts():
+    import lab
+
+    runs = lab.seeds("cifar-dropout")
+    pooled = analysis.confusion(runs)
+    assert (pooled == sum(analysis.confusion(run) for run in runs)).all()
+    assert pooled.sum() == sum(len(run.y_true) for run in runs)
+    top = analysis.frequent_errors(runs, 1).iloc[0]
+    assert top["count"] == pooled[top["true"], top["predicted"]]

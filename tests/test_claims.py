@@ -143,11 +143,10 @@ def test_q_3_11_the_worst_class_is_worst_in_recall_and_precision_and_cat_dog_lea
 def test_q_4_4_two_more_convolutions_gain_nothing_measurable_over_the_seeds():
     claim(stats.compare(seeds("cifar-dropout"), seeds("cifar-conv4")).result == stats.SAME, "q-4-4",
           "over the seeds, the two extra convolutions bring no measurable gain")  # fmt: skip
-    claim(stats.compare(seeds("cifar-dropout"), seeds("cifar-conv4")).gain > 0, "q-4-4",
-          "on average the two extra convolutions do a little better")  # fmt: skip
-    fewer = analysis.confusion_changes(lab.result("cifar-dropout"), lab.result("cifar-conv4"), 3)
-    claim(set(fewer["predicted_name"]) == {"Oiseau"}, "q-4-4",
-          "the errors that fall most were images taken for birds")  # fmt: skip
+    claim(lab.result("cifar-conv4")["params_total"] < lab.result("cifar-dropout")["params_total"], "q-4-4",
+          "the four-convolution model has fewer parameters")  # fmt: skip
+    claim(analysis.worst_class(seeds("cifar-conv4")) == analysis.worst_class(seeds("cifar-dropout")), "q-4-4",
+          "the worst class stays the worst ('reste')")  # fmt: skip
 
 
 def test_q_4_5_same_padding_helps():
@@ -167,15 +166,13 @@ def test_q_4_6_dropout_after_pooling_narrows_the_gap_and_lowers_training_accurac
           "dropout after pooling does not improve the test accuracy in 10 epochs")  # fmt: skip
 
 
-def test_q_4_7_cat_dog_is_the_most_confused_pair_and_a_gallery_cat_is_a_frog():
-    run = lab.result("cifar-conv4-same-dropout")
-    pair = analysis.confusions_both_ways(run, 1).iloc[0]
+def test_q_4_7_cat_dog_is_the_most_confused_pair_and_the_mislabelled_image_is_a_frog(cifar):
+    runs = seeds("cifar-conv4-same-dropout")
+    pair = analysis.confusions_both_ways(runs, 1).iloc[0]
     claim({pair["first"], pair["second"]} == {"Chat", "Chien"}, "q-4-7", "cat ↔ dog is the most confused pair")
-    errors = analysis.frequent_errors(run, 3)
-    shown = analysis.error_examples(run, errors, n=25)
-    cat_to_frog = [int(i) for i in shown if run.y_true[i] == 3 and run.y_pred[i] == 6]
-    claim(cat_to_frog[:1] == [2405], "q-4-7",
-          "the first cat → frog image of the gallery is test image 2405, a frog labelled cat")  # fmt: skip
+    _, (_, y_test) = cifar
+    claim(int(y_test.ravel()[data.MISLABELLED_CIFAR_TEST_IMAGE]) == data.CIFAR10_CLASS_NAMES.index("Chat"), "q-4-7",
+          "the image the text calls a frog is labelled cat")  # fmt: skip
 
 
 # Chapter 5 (deeper, BatchNormalization, longer training, LeakyReLU)
