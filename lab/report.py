@@ -88,6 +88,28 @@ def diff(comparison) -> str:
     return f"{pts(comparison.gain, unit='pt')} (±{NBSP}{dec(100 * comparison.margin, 1)})"
 
 
+def seed_gains(comparison) -> MarkdownText:
+    """Its seeds' gains, lowest to highest: « de −2,1 à +0,4 pt »."""
+    gains = sorted(comparison.per_seed)
+    return md(f"de {pts(gains[0])} à {pts(gains[-1])}")
+
+
+# What a comparison says, after « soit +1,2 pt (± 0,6) : » (`lab.stats.compare`: result, seeds' directions).
+EFFECTS = {stats.BETTER: "un gain au-delà de notre marge", stats.WORSE: "une perte au-delà de notre marge",
+           "gain": "chaque graine y gagne, mais l'écart moyen reste dans notre marge",
+           "loss": "chaque graine y perd, mais l'écart moyen reste dans notre marge",
+           "mixed": "les graines ne vont pas dans le même sens, et l'écart reste dans notre marge"}  # fmt: skip
+
+
+def effect(comparison) -> MarkdownText:
+    """What the comparison says, in words: beyond the margin, or within it with its seeds' directions."""
+    if comparison.result != stats.SAME:
+        return md(EFFECTS[comparison.result])
+    if comparison.same_direction:
+        return md(EFFECTS["gain" if comparison.gain > 0 else "loss"])
+    return md(EFFECTS["mixed"])
+
+
 def verdict(goal) -> MarkdownText:
     """A final model against its goal (`lab.stats.Goal`), in words: « atteint » or « manqué de 1,2 point »."""
     return md("atteint") if goal.reached else md(f"manqué de {pts(goal.target - goal.accuracy, signed=False)}")
