@@ -88,6 +88,12 @@ def diff(comparison) -> str:
     return f"{pts(comparison.gain, unit='pt')} (±{NBSP}{dec(100 * comparison.margin, 1)})"
 
 
+def at_epochs(epochs) -> MarkdownText:
+    """Where the seeds reached something: « à l'époque 4 », or « aux époques 3 et 4 » (each epoch once)."""
+    epochs = sorted(set(epochs))
+    return md(f"à l'époque {epochs[0]}" if len(epochs) == 1 else f"aux époques {enumeration(epochs)}")
+
+
 def seed_gains(comparison) -> MarkdownText:
     """Its seeds' gains, lowest to highest: « de −2,1 à +0,4 pt »."""
     gains = sorted(comparison.per_seed)

@@ -20,6 +20,10 @@ def seeds(name):
     return lab.seeds(name)
 
 
+def _mean(runs, value):
+    return float(np.mean([value(run) for run in runs]))
+
+
 def claim(condition: bool, section: str, sentence: str) -> None:
     assert condition, f"rewrite {section}: the results no longer say that {sentence}"
 
@@ -41,38 +45,42 @@ def test_methode_the_brief_s_runs_had_no_gpu():
 
 
 def test_q_2_4_the_first_model_overfits():
-    base = lab.result("fashion-base")
-    claim(analysis.min_val_loss_epoch(base) < len(base.history) - 2, "q-2-4",
+    base = seeds("fashion-base")
+    claim(all(analysis.min_val_loss_epoch(r) < len(r.history) - 2 for r in base), "q-2-4",
           "the validation loss is lowest early, then rises")  # fmt: skip
-    claim(analysis.overfitting_gap(base) > 0.03, "q-2-4", "the train − validation gap is large")
+    claim(_mean(base, analysis.overfitting_gap) > 0.03, "q-2-4", "the train − validation gap is large")
 
 
-def test_q_2_5_dropout_removes_overfitting_without_a_measurable_gain():
+def test_q_2_5_dropout_removes_overfitting_and_underfits():
     base, drop = seeds("fashion-base"), seeds("fashion-dropout")
     halved = [analysis.overfitting_gap(d) < analysis.overfitting_gap(b) / 2 for b, d in zip(base, drop, strict=False)]
-    claim(all(halved), "q-2-5", "dropout at least halves the train − validation gap")
-    claim(stats.compare(base, drop).result == stats.SAME, "q-2-5",
-          "dropout does not change the test accuracy measurably")  # fmt: skip
-    claim(lab.result("fashion-dropout").accuracy("train") < lab.result("fashion-base").accuracy("train"), "q-2-5",
-          "the dropout model under-fits (lower training accuracy)")  # fmt: skip
+    claim(all(halved), "q-2-5", "dropout at least halves the train − validation gap ('disparaît')")
+    claim(all(analysis.min_val_loss_epoch(r) >= len(r.history) - 4 for r in drop), "q-2-5",
+          "with dropout the validation loss no longer rises")  # fmt: skip
+    claim(_mean(drop, lambda r: r.accuracy("train")) < _mean(base, lambda r: r.accuracy("val")), "q-2-5",
+          "the dropout model under-fits: its training accuracy is below the first model's validation accuracy")  # fmt: skip
 
 
-def test_q_2_6_validation_matches_test_and_40_epochs_bring_nothing_measurable():
-    drop = lab.result("fashion-dropout")
-    gap, error = analysis.val_test_gap(drop)
-    claim(abs(gap) <= 2 * error, "q-2-6", "the validation/test difference is within sampling noise")
-    claim(stats.compare(seeds("fashion-dropout"), seeds("fashion-dropout-long")).result == stats.SAME, "q-2-6",
-          "40 epochs bring no measurable gain over 20")  # fmt: skip
+def test_q_2_6_validation_beats_test_by_chance_and_40_epochs_help_only_with_dropout():
+    for name in ("fashion-base", "fashion-dropout", "fashion-dropout-long"):
+        runs = seeds(name)
+        gap = _mean(runs, lambda r: analysis.val_test_gap(r)[0])
+        claim(0 < gap < 2 * analysis.val_test_gap(runs[0])[1], "q-2-6",
+              f"validation does a little better than test for {name}, within two standard errors")  # fmt: skip
+    claim(all(analysis.min_val_loss_epoch(r) <= 10 for r in seeds("fashion-base")), "q-2-6",
+          "without dropout the validation loss is lowest within the first epochs ('Sans dropout, non')")  # fmt: skip
+    claim(all(analysis.min_val_loss_epoch(r) > 20 for r in seeds("fashion-dropout-long")), "q-2-6",
+          "with dropout the validation loss still falls after epoch 20 ('Avec dropout, un peu')")  # fmt: skip
+    claim(stats.compare(seeds("fashion-dropout"), seeds("fashion-dropout-long")).gain > 0, "q-2-6",
+          "40 epochs do a little better on test")  # fmt: skip
 
 
 def test_q_2_7_a_dense_layer_does_not_help_and_normalised_inputs_do():
     drop = seeds("fashion-dropout")
     claim(stats.compare(drop, seeds("fashion-dense128")).result != stats.BETTER, "q-2-7",
           "the extra dense layer does not improve the model")  # fmt: skip
-    claim(stats.compare(drop, seeds("fashion-dropout-norm")).result == stats.BETTER, "q-2-7",
-          "normalised inputs improve the dropout model")  # fmt: skip
-    claim(stats.compare(seeds("fashion-base"), seeds("fashion-dropout-norm")).result == stats.BETTER, "q-2-7",
-          "the normalised dropout model beats the first model")  # fmt: skip
+    claim(_mean(seeds("fashion-dense128"), lambda r: r.accuracy("train")) <= _mean(drop, lambda r: r.accuracy("train")) + 0.005,
+          "q-2-7", "its training accuracy does not progress either")  # fmt: skip
 
 
 @pytest.mark.parametrize("name", list(lab.BRIEF))
@@ -81,10 +89,6 @@ def test_seed_zero_is_always_available(name):
 
 
 # Chapter 3 (CIFAR-10, first model)
-
-
-def _mean(runs, value):
-    return float(np.mean([value(run) for run in runs]))
 
 
 def test_q_3_7_the_first_model_beats_chance_and_overfits():
@@ -189,10 +193,6 @@ def test_q_4_7_cat_dog_is_the_most_confused_pair_and_the_mislabelled_image_is_a_
 def test_q_5_1_a_third_block_changes_nothing_measurable_in_10_epochs():
     claim(stats.compare(seeds("cifar-conv4-same-dropout"), seeds("cifar-conv6")).result == stats.SAME, "q-5-1",
           "the third block does not change the model measurably")  # fmt: skip
-
-
-def _mean(runs, value):
-    return float(np.mean([value(run) for run in runs]))
 
 
 def test_q_5_3_batch_normalisation_gains_nothing_measurable_in_10_epochs():
