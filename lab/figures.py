@@ -169,7 +169,8 @@ def comparison(summary, x: str = "params", size: str = "seconds"):
     Each model is marked with its number, moved off its disc when it would cover
     another number, and a key beside the panel names it.
     """
-    labels = {"params": "paramètres", "macs": "MAC par image", "seconds": "temps d'apprentissage (s)"}
+    labels = {"params": "paramètres", "macs": "MAC par image", "seconds": "temps d'apprentissage (s)",
+              "compute": "calcul de l'apprentissage (multiplications-additions)"}
     datasets = list(dict.fromkeys(summary["dataset"]))
     fig = Figure(figsize=(PAGE_WIDTH, 3.0 * len(datasets)), layout="constrained")
     grid = fig.subplots(len(datasets), 2, squeeze=False, gridspec_kw={"width_ratios": [2.2, 1]})

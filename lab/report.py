@@ -217,14 +217,14 @@ def model_name(name: str) -> str:
 
 
 def accuracy_table(runs_by_name: dict):
-    """Accuracies after training and the train − validation gap, mean ± sd over each model's seeds.
+    """Accuracies after training and the train − validation gap, mean ± sd over each model's seeds
+    (how many seeds: the book's method says it once).
 
     Keyed by experiment name (shown as its title) or by a label of the chapter's own (shown as given)."""
     rows = []
     for name, runs in runs_by_name.items():
         runs = stats.as_runs(runs)
         rows.append({"jeu": SHORT_DATASET_NAMES[runs[0].config["dataset"]], "modèle": model_name(name),
-                     "graines": len(runs),
                      "apprentissage": mean_pct([r.accuracy("train") for r in runs]),
                      "validation": mean_pct([r.accuracy("val") for r in runs]),
                      "test": mean_pct([r.accuracy("test") for r in runs]),
@@ -235,8 +235,7 @@ def accuracy_table(runs_by_name: dict):
 def cost_table(table_of_seeds: pd.DataFrame):
     """Size and computing cost, one row per model (`lab.stats.seed_table` with its "compute" column:
     multiply-accumulates of the whole training), and the median training time over the seeds."""
-    frame = pd.DataFrame({"jeu": [SHORT_DATASET_NAMES[d] for d in table_of_seeds["dataset"]],
-                          "modèle": [model_name(name) for name in table_of_seeds.index],
+    frame = pd.DataFrame({"modèle": [model_name(name) for name in table_of_seeds.index],
                           "paramètres": table_of_seeds["params"],
                           "calcul (10¹² mult.-add.)": table_of_seeds["compute"] / 1e12,
                           "temps (médiane)": table_of_seeds["seconds"]})  # fmt: skip
