@@ -170,8 +170,10 @@ def comparison(summary, x: str = "params", size: str = "seconds"):
     another number, and a key beside the panel names it.
     """
     labels = {"params": "paramètres", "macs": "MAC par image", "seconds": "temps d'apprentissage (s)",
-              "compute": "calcul de l'apprentissage (multiplications-additions)"}
+              "compute": "calcul de l'apprentissage (10¹² multiplications-additions)"}
     datasets = list(dict.fromkeys(summary["dataset"]))
+    if x == "compute":  # multiply-accumulates of a training: in units of 10¹², as its label says
+        summary = summary.assign(compute=summary["compute"] / 1e12)
     fig = Figure(figsize=(PAGE_WIDTH, 3.0 * len(datasets)), layout="constrained")
     grid = fig.subplots(len(datasets), 2, squeeze=False, gridspec_kw={"width_ratios": [2.2, 1]})
     scale = 300 / summary[size].max()
