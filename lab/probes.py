@@ -4,7 +4,10 @@
   ("dead" neurons, q-5-6: the reason usually given for LeakyReLU);
 - `with_reestimated_batch_norm`: the same network whose BatchNormalization statistics are
   measured again on the training images, layer by layer (q-5-3: do the moving averages lag
-  behind the weights?).
+  behind the weights?);
+- `object_or_background`: what a network predicts when it sees only the centre of each image
+  (where the object usually is) or only its border (the background) (q-4-7: does it rely on
+  the background?).
 
 Both work on any Keras model built by `lab.models.build` (a trained one: `lab.trained_model`).
 
@@ -69,3 +72,27 @@ def with_reestimated_batch_norm(model, x, batch_size: int = 500):
         layer.moving_mean.assign(mean.astype("float32"))
         layer.moving_variance.assign((total_squares / count - mean**2).astype("float32"))
     return copy
+
+
+def centre_mask(size: int) -> np.ndarray:
+    """True on the central square holding half of a size × size image's pixels (rounded to whole rows)."""
+    side = int(round(size / np.sqrt(2)))
+    start = (size - side) // 2
+    mask = np.zeros((size, size), dtype=bool)
+    mask[start : start + side, start : start + side] = True
+    return mask
+
+
+def keep_only(x: np.ndarray, mask: np.ndarray, fill: float) -> np.ndarray:
+    """Images `x` (n, h, w, channels) with every pixel outside `mask` (h, w) replaced by `fill`."""
+    return np.where(mask[None, :, :, None], x, np.asarray(fill, dtype=x.dtype))
+
+
+def object_or_background(model, x: np.ndarray, classes: np.ndarray, fill: float) -> dict[str, np.ndarray]:
+    """The probability the model gives to `classes` (one per image) when it sees the whole image, its centre
+    only (the border set to `fill`: the object, in a centred photograph) or its border only (the centre set to
+    `fill`: the background). The two partial views have about the same number of pixels."""
+    mask = centre_mask(x.shape[1])
+    views = {"image": x, "centre": keep_only(x, mask, fill), "border": keep_only(x, ~mask, fill)}
+    rows = np.arange(len(x))
+    return {view: model.predict(images, verbose=0, batch_size=500)[rows, classes] for view, images in views.items()}

@@ -60,3 +60,24 @@ def test_the_reestimated_statistics_are_those_of_each_batch_norm_s_inputs(keras)
     np.testing.assert_allclose(again.get_layer("second").moving_mean.numpy(), expected, rtol=1e-4, atol=1e-5)
     # the original model keeps its statistics (0 and 1 as built)
     np.testing.assert_array_equal(model.get_layer("first").moving_mean.numpy(), [0.0, 0.0])
+
+
+def test_the_centre_holds_half_of_the_pixels_and_the_border_the_rest():
+    mask = probes.centre_mask(32)
+    assert mask.sum() == 23 * 23 and mask[16, 16] and not mask[0, 0]
+    x = np.ones((1, 32, 32, 3), dtype="float32")
+    assert probes.keep_only(x, mask, 0.5).sum() == 3 * (23 * 23 + 0.5 * (32 * 32 - 23 * 23))
+
+
+def test_a_network_that_reads_only_the_border_keeps_its_answer_on_the_border_alone(keras):
+    inputs = keras.Input((8, 8, 1))
+    border = (~probes.centre_mask(8)).astype("float32").reshape(64, 1)
+    flat = keras.layers.Flatten()(inputs)
+    score = keras.layers.Dense(1, use_bias=False, name="border_sum")(flat)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="out")(score))
+    model.get_layer("border_sum").set_weights([border])
+    model.get_layer("out").set_weights([np.array([[-1.0, 1.0]]), np.zeros(2)])
+    x = np.ones((2, 8, 8, 1), dtype="float32")
+    seen = probes.object_or_background(model, x, np.array([1, 1]), fill=0.0)
+    np.testing.assert_allclose(seen["border"], seen["image"], rtol=1e-6)  # the border is all it reads
+    assert (seen["centre"] < seen["image"]).all()
