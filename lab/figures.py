@@ -141,7 +141,7 @@ def confusion_heatmap(run, normalize: bool = True):
     values = matrix / matrix.sum(axis=1, keepdims=True) if normalize else matrix
     import seaborn as sns
 
-    fig = Figure(figsize=(PAGE_WIDTH, 5.4), layout="constrained")
+    fig = Figure(figsize=(PAGE_WIDTH, 4.7), layout="constrained")
     ax = fig.subplots()
     labels = np.vectorize(lambda value: dec(value, 2) if normalize else num(value))(values)  # decimal commas
     sns.heatmap(values, annot=labels, fmt="", cmap="Blues", square=True,
