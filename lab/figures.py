@@ -159,7 +159,9 @@ def error_gallery(x_test, run, indices, ncols: int = 5):
     titles = []
     for index in indices:
         true, predicted = run.y_true[index], run.y_pred[index]
-        titles.append(f"{names[true]} → {names[predicted]}\n({100 * run.probabilities[index, predicted]:.0f}\u00a0%)")
+        confidence = f"{100 * run.probabilities[index, predicted]:.0f}\u00a0%"
+        titles.append(f"{names[true]} →\n{names[predicted]} ({confidence})" if ncols > 5 else
+                      f"{names[true]} → {names[predicted]}\n({confidence})")  # narrow tiles: one class per line
     return _montage(x_test[indices], titles, ncols, title_lines=2, color="darkred")
 
 
