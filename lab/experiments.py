@@ -554,6 +554,14 @@ _NEXT_BEYOND = (
                         lr_schedule="cosine", test_time_flip=True, test_time_shift=2, brief=(), title=SHIFT_TITLE),
 )  # fmt: skip
 NEXT_BEYOND: dict[str, Experiment] = {experiment.name: experiment for experiment in _NEXT_BEYOND}
+# The chapter "Aller plus loin" once the runs of the new batch order are in (lab.beyond): from the brief's
+# model to ours, one change per step; and the variants tried on a step (evaluated against that step).
+NEXT_CHAINS = {
+    "fashion_mnist": ("fashion-dropout-norm", "fashion-vgg", "fashion-vgg-cos"),
+    "cifar10": ("cifar-conv6-bn-20", "cifar-conv6-bn-20-aug", "cifar-conv6-bn-20-aug-cos", "cifar-vgg-20-aug-cos",
+                "cifar-vgg-20-aug-cos-views"),
+}  # fmt: skip
+NEXT_TRIED = {"fashion-vgg-cos-mirror": "fashion-vgg-cos", "fashion-vgg-cos-flip": "fashion-vgg-cos"}
 
 # The ablations: from the brief's last model to the final one, each step one change from the previous.
 ABLATIONS = {

@@ -1,0 +1,77 @@
+"""The chapter "Aller plus loin" as data: each ablation's steps and what decided them, the final
+models, the variants tried and discarded, and the published results set beside ours.
+
+One rule decides, stated once in the chapter: **validation decides; within the margin of
+`lab.stats.compare`, the simpler model** (the earlier step of a chain, or the step a variant was
+tried on). The test accuracies are reported beside, never used to choose. The chapter and its
+claims tests read their values here, so that a sentence and its test cannot drift apart.
+
+Imports from lab: experiments, references, stats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from lab import experiments, references, stats
+
+CHAINS = experiments.NEXT_CHAINS
+TRIED = experiments.NEXT_TRIED
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of an ablation: the model, and how it compares with the step before."""
+
+    name: str
+    seeds: int
+    val_accuracy: float  # means over the seeds
+    test_accuracy: float
+    on_validation: stats.Comparison | None  # against the previous step: what decides
+    on_test: stats.Comparison | None  # the same on the test images: reported only
+
+    @property
+    def title(self) -> str:
+        return experiments.get(self.name).title
+
+
+def _mean(runs, split: str) -> float:
+    return sum(run.accuracy(split) for run in runs) / len(runs)
+
+
+def steps(chain, runs_by_name: dict) -> list[Step]:
+    """The steps of `chain` (experiment names, the brief's model first), each compared with the one before."""
+    result = []
+    for previous, name in zip((None, *chain[:-1]), chain, strict=True):
+        runs = stats.as_runs(runs_by_name[name])
+        before = runs_by_name[previous] if previous else None
+        result.append(Step(name, len(runs), _mean(runs, "val"), _mean(runs, "test"),
+                           stats.compare(before, runs, "val") if before else None,
+                           stats.compare(before, runs) if before else None))  # fmt: skip
+    return result
+
+
+def chosen(chain, runs_by_name: dict) -> str:
+    """The model the rule picks in `chain`: the earliest step that validation cannot tell below the best one."""
+    best = max(chain, key=lambda name: _mean(stats.as_runs(runs_by_name[name]), "val"))
+    return next(name for name in chain
+                if name == best or stats.compare(runs_by_name[name], runs_by_name[best], "val").result != stats.BETTER)  # fmt: skip
+
+
+def tried(runs_by_name: dict, variants: dict | None = None) -> pd.DataFrame:
+    """One row per variant tried on a step: its validation comparison with that step, and whether the rule keeps it
+    (only a gain beyond the margin does)."""
+    rows = []
+    for variant, step in (TRIED if variants is None else variants).items():
+        on_validation = stats.compare(runs_by_name[step], runs_by_name[variant], "val")
+        rows.append({"variant": variant, "step": step, "on_validation": on_validation,
+                     "on_test": stats.compare(runs_by_name[step], runs_by_name[variant]),
+                     "kept": on_validation.result == stats.BETTER})  # fmt: skip
+    return pd.DataFrame(rows).set_index("variant") if rows else pd.DataFrame(columns=["step", "kept"])
+
+
+def published(dataset: str) -> list[references.Reference]:
+    """The published results on `dataset` the chapter sets beside ours, best first."""
+    return sorted(references.for_dataset(dataset), key=lambda reference: -reference.accuracy)
