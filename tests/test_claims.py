@@ -491,47 +491,6 @@ def test_plus_loin_both_finals_learn_their_training_images_almost_by_heart():
 
 
 @beyond_chapter
-def test_plus_loin_the_worst_cifar_class_stays_the_worst():
-    for dataset, chain in experiments.ABLATIONS.items():
-        worst = [analysis.class_metrics(runs)["f1"].idxmin() for runs in (seeds(chain[0]), _final(dataset))]
-        claim(worst[0] == worst[1], "plus-loin-classes",
-              f"the {dataset} class with the lowest F1 is the same as for the brief's model")  # fmt: skip
-
-
-@beyond_chapter
-def test_plus_loin_two_steps_change_several_settings_and_bfloat16_lowers_the_six_convolutions():
-    section = "plus-loin-ablation"
-    for before, after, changed in (("fashion-vgg", "fashion-vgg-cosine", {"weight_decay", "lr_schedule", "epochs",
-                                                                          "batch_size"}),
-                                   ("cifar-vgg-aug", "cifar-vgg-aug-cosine", {"weight_decay", "lr_schedule"})):
-        a, b = lab.get(before).config(), lab.get(after).config()
-        differ = {key for key in a if key not in ("name", "title", "brief", "seeds") and a[key] != b[key]}
-        claim(differ == changed, section, f"the step {after} changes {sorted(changed)} at once")
-    bf16 = stats.compare(seeds("cifar-conv6-bn-aug"), seeds("cifar-conv6-bn-aug-bf16"))
-    claim(bf16.gain < 0, section, "the bfloat16 step lowers the test accuracy")
-    claim(stats.compare(seeds("cifar-conv6-bn-aug"), seeds("cifar-vgg-aug")).gain > 0, section,
-          "against the same network in float32, the VGG blocks gain")  # fmt: skip
-
-
-@beyond_chapter
-def test_plus_loin_against_the_published_results():
-    section = "plus-loin-references"
-    ours = {d: np.mean([run.accuracy("test") for run in _final(d)]) for d in experiments.ABLATIONS}
-    claim(all(r.checked for r in references.REFERENCES), section, "every published figure was read in its source")
-    comparable, strongest = references.FASHION_COMPARABLE, references.FASHION_STRONGEST
-    claim(comparable and ours["fashion_mnist"] >= min(r.accuracy for r in comparable), section,
-          "we reach the Fashion-MNIST benchmark's networks of comparable size ('rejoint' or 'dépasse')")  # fmt: skip
-    claim(strongest and all(r.accuracy > ours["fashion_mnist"] for r in strongest), section,
-          "the strongest rows of that table are above us ('reste sous les meilleurs')")  # fmt: skip
-    keras_example = max(r.accuracy for r in references.REFERENCES if r.source == references.KERAS_EXAMPLE)
-    claim(ours["cifar10"] > keras_example, section, "we beat Keras' classic example")
-    airbench = next(r for r in references.REFERENCES if r.source == references.AIRBENCH)
-    claim(airbench.accuracy > ours["cifar10"], section, "we stay below airbench ('reste sous')")
-
-
-# Conclusion
-
-
 def test_conclusion_scaling_the_inputs_did_more_than_the_classifier_s_dropout():
     raw, norm, drop = seeds("cifar-raw"), seeds("cifar-norm"), seeds("cifar-dropout")
     claim(stats.compare(raw, norm).gain > stats.compare(norm, drop).gain, "conclusion",

@@ -130,7 +130,7 @@ WORD_BUDGETS = {
     "index.qmd": 415, "report/01-fashion-donnees.qmd": 940, "report/02-fashion-premier-modele.qmd": 1800,
     "report/03-cifar-donnees.qmd": 2070, "report/04-cifar-amelioration.qmd": 1600,
     "report/05-cifar-modifications.qmd": 1480, "report/06-comparaison.qmd": 1010,
-    "report/07-aller-plus-loin.qmd": 3150, "report/conclusion.qmd": 250, "report/annexe-reproductibilite.qmd": 215,
+    "report/07-aller-plus-loin.qmd": 2800, "report/conclusion.qmd": 250, "report/annexe-reproductibilite.qmd": 215,
 }  # fmt: skip
 
 
@@ -140,7 +140,7 @@ def test_no_chapter_is_longer_than_its_budget(executed):
     over = {chapter: (quarto_book.words(executed[chapter]), budget) for chapter, budget in WORD_BUDGETS.items()
             if quarto_book.words(executed[chapter]) > budget}  # fmt: skip
     assert over == {}, f"cut these chapters to their budget (words, budget): {over}"
-    assert sum(WORD_BUDGETS.values()) <= 13_000, "the budgets only go down, towards 11 000 words (12 000 in the PDF)"
+    assert sum(WORD_BUDGETS.values()) <= 12_700, "the budgets only go down, towards 11 000 words (12 000 in the PDF)"
 
 
 @pytest.mark.slow
