@@ -152,9 +152,7 @@ def test_q_3_11_the_worst_class_is_worst_in_recall_and_precision_and_cat_dog_lea
 # Chapter 4 (more convolutions, padding, dropout after pooling)
 
 
-def test_q_4_4_two_more_convolutions_gain_nothing_measurable_over_the_seeds():
-    claim(stats.compare(seeds("cifar-dropout"), seeds("cifar-conv4")).result == stats.SAME, "q-4-4",
-          "over the seeds, the two extra convolutions bring no measurable gain")  # fmt: skip
+def test_q_4_4_the_four_convolution_model_is_smaller_and_its_worst_class_the_same():
     claim(lab.result("cifar-conv4")["params_total"] < lab.result("cifar-dropout")["params_total"], "q-4-4",
           "the four-convolution model has fewer parameters")  # fmt: skip
     claim(analysis.worst_class(seeds("cifar-conv4")) == analysis.worst_class(seeds("cifar-dropout")), "q-4-4",
@@ -190,16 +188,8 @@ def test_q_4_7_cat_dog_is_the_most_confused_pair_and_the_mislabelled_image_is_a_
 # Chapter 5 (deeper, BatchNormalization, longer training, LeakyReLU)
 
 
-def test_q_5_1_a_third_block_changes_nothing_measurable_in_10_epochs():
-    claim(stats.compare(seeds("cifar-conv4-same-dropout"), seeds("cifar-conv6")).result == stats.SAME, "q-5-1",
-          "the third block does not change the model measurably")  # fmt: skip
-
-
-def test_q_5_3_batch_normalisation_gains_nothing_measurable_in_10_epochs():
+def test_q_5_3_batch_normalisation_learns_faster_and_validates_less_steadily():
     conv6, bn = seeds("cifar-conv6"), seeds("cifar-conv6-bn")
-    normalised = stats.compare(conv6, bn)
-    claim(normalised.result == stats.SAME and not normalised.same_direction, "q-5-3",
-          "in 10 epochs BatchNormalization brings no measurable gain, and the seeds disagree")  # fmt: skip
     first = [_mean(runs, lambda r: r.history["accuracy"].iloc[0]) for runs in (conv6, bn)]
     claim(first[1] > first[0], "q-5-3", "the normalised model learns faster in the first epoch")
     claim(_mean(bn, analysis.irregularity) > _mean(conv6, analysis.irregularity), "q-5-3",
