@@ -3,8 +3,8 @@
 - `silent_units`: the share of the units after each ReLU that never fire on a set of images
   ("dead" neurons, q-5-6: the reason usually given for LeakyReLU);
 - `with_reestimated_batch_norm`: the same network whose BatchNormalization statistics are
-  measured again on the training images, layer by layer (q-5-3: do the moving averages lag
-  behind the weights?);
+  measured again on the training images, layer by layer, dropout off or on (q-5-3: do the
+  moving averages lag behind the weights, or does the dropout before them shift what they see?);
 - `object_or_background`: what a network predicts when it sees only the centre of each image
   (where the object usually is) or only its border (the background) (q-4-7: does it rely on
   the background?).
@@ -48,12 +48,14 @@ def silent_units(model, x, batch_size: int = 500) -> dict[str, float]:
     return {layer.name: float(1 - active.mean()) for layer, active in zip(layers, fired, strict=True)}
 
 
-def with_reestimated_batch_norm(model, x, batch_size: int = 500):
+def with_reestimated_batch_norm(model, x, batch_size: int = 500, dropout: bool = False):
     """A copy of `model` whose BatchNormalization layers use the mean and variance of their inputs over `x`.
 
-    Each layer's statistics are measured in inference mode with the earlier layers already
-    re-estimated (dropout off, as in evaluation), so that every layer normalises what it
-    actually receives. The other weights are unchanged.
+    Each layer's statistics are measured with the earlier layers already re-estimated, so that every
+    layer normalises what it actually receives. `dropout=False`: as in evaluation (dropout off);
+    `dropout=True`: as in training, dropout on (and the earlier BatchNormalizations normalising each
+    batch of `batch_size` images by its own statistics), the statistics the moving averages follow
+    but without their lag. The other weights are unchanged.
     """
     keras = backend.keras()
     copy = keras.models.clone_model(model)
@@ -64,7 +66,9 @@ def with_reestimated_batch_norm(model, x, batch_size: int = 500):
         inputs = keras.Model(copy.inputs, layer.input)
         total, total_squares, count = 0.0, 0.0, 0
         for start in range(0, len(x), batch_size):
-            values = np.asarray(inputs.predict(x[start : start + batch_size], verbose=0), dtype=np.float64)
+            batch = x[start : start + batch_size]
+            values = inputs([batch], training=True) if dropout else inputs.predict(batch, verbose=0)
+            values = np.asarray(values, dtype=np.float64)
             values = values.reshape(-1, values.shape[-1])
             total, total_squares = total + values.sum(axis=0), total_squares + (values**2).sum(axis=0)
             count += len(values)

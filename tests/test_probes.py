@@ -81,3 +81,16 @@ def test_a_network_that_reads_only_the_border_keeps_its_answer_on_the_border_alo
     seen = probes.object_or_background(model, x, np.array([1, 1]), fill=0.0)
     np.testing.assert_allclose(seen["border"], seen["image"], rtol=1e-6)  # the border is all it reads
     assert (seen["centre"] < seen["image"]).all()
+
+
+def test_with_dropout_on_the_statistics_are_those_dropout_feeds_the_layer(keras):
+    inputs = keras.Input((3,))
+    dropped = keras.layers.Dropout(0.5, seed=1)(inputs)
+    model = keras.Model(inputs, keras.layers.BatchNormalization(name="norm")(dropped))
+    x = np.random.default_rng(0).normal(loc=2.0, scale=1.0, size=(4000, 3)).astype("float32")
+    off = probes.with_reestimated_batch_norm(model, x, batch_size=1000).get_layer("norm")
+    on = probes.with_reestimated_batch_norm(model, x, batch_size=1000, dropout=True).get_layer("norm")
+    np.testing.assert_allclose(off.moving_variance.numpy(), x.var(axis=0), rtol=1e-4)
+    # dropout keeps the mean (it rescales the kept half by 2) and adds variance: E[x²] doubles, 2·5 − 2² = 6
+    np.testing.assert_allclose(on.moving_mean.numpy(), x.mean(axis=0), rtol=0.1)
+    np.testing.assert_allclose(on.moving_variance.numpy(), 2 * (x**2).mean(axis=0) - x.mean(axis=0) ** 2, rtol=0.1)
