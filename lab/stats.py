@@ -111,6 +111,12 @@ def student_quantile(n: int) -> float:
     return float(stdtrit(n - 1, 0.975))
 
 
+def seed_mean(runs, value) -> float:
+    """The mean over a model's seeds of `value(run)` (a run's accuracy, gap, epoch…)."""
+    runs = as_runs(runs)
+    return float(np.mean([value(run) for run in runs]))
+
+
 def mean_sd(values) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for a single value)."""
     values = np.asarray(list(values), dtype=float)

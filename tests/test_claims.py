@@ -20,10 +20,6 @@ def seeds(name):
     return lab.seeds(name)
 
 
-def _mean(runs, value):
-    return float(np.mean([value(run) for run in runs]))
-
-
 def claim(condition: bool, section: str, sentence: str) -> None:
     assert condition, f"rewrite {section}: the results no longer say that {sentence}"
 
@@ -48,7 +44,7 @@ def test_q_2_4_the_first_model_overfits():
     base = seeds("fashion-base")
     claim(all(analysis.min_val_loss_epoch(r) < len(r.history) - 2 for r in base), "q-2-4",
           "the validation loss is lowest early, then rises")  # fmt: skip
-    claim(_mean(base, analysis.overfitting_gap) > 0.03, "q-2-4", "the train − validation gap is large")
+    claim(stats.seed_mean(base, analysis.overfitting_gap) > 0.03, "q-2-4", "the train − validation gap is large")
 
 
 def test_q_2_5_dropout_removes_overfitting_and_underfits():
@@ -57,14 +53,14 @@ def test_q_2_5_dropout_removes_overfitting_and_underfits():
     claim(all(halved), "q-2-5", "dropout at least halves the train − validation gap ('disparaît')")
     claim(all(analysis.min_val_loss_epoch(r) >= len(r.history) - 4 for r in drop), "q-2-5",
           "with dropout the validation loss no longer rises")  # fmt: skip
-    claim(_mean(drop, lambda r: r.accuracy("train")) < _mean(base, lambda r: r.accuracy("val")), "q-2-5",
+    claim(stats.seed_mean(drop, lambda r: r.accuracy("train")) < stats.seed_mean(base, lambda r: r.accuracy("val")), "q-2-5",
           "the dropout model under-fits: its training accuracy is below the first model's validation accuracy")  # fmt: skip
 
 
 def test_q_2_6_validation_beats_test_by_chance_and_40_epochs_help_only_with_dropout():
     for name in ("fashion-base", "fashion-dropout", "fashion-dropout-long"):
         runs = seeds(name)
-        gap = _mean(runs, lambda r: analysis.val_test_gap(r)[0])
+        gap = stats.seed_mean(runs, lambda r: analysis.val_test_gap(r)[0])
         claim(0 < gap < 2 * analysis.val_test_gap(runs[0])[1], "q-2-6",
               f"validation does a little better than test for {name}, within two standard errors")  # fmt: skip
     claim(all(analysis.min_val_loss_epoch(r) <= 10 for r in seeds("fashion-base")), "q-2-6",
@@ -79,7 +75,7 @@ def test_q_2_7_a_dense_layer_does_not_help_and_normalised_inputs_do():
     drop = seeds("fashion-dropout")
     claim(stats.compare(drop, seeds("fashion-dense128")).result != stats.BETTER, "q-2-7",
           "the extra dense layer does not improve the model")  # fmt: skip
-    claim(_mean(seeds("fashion-dense128"), lambda r: r.accuracy("train")) <= _mean(drop, lambda r: r.accuracy("train")) + 0.005,
+    claim(stats.seed_mean(seeds("fashion-dense128"), lambda r: r.accuracy("train")) <= stats.seed_mean(drop, lambda r: r.accuracy("train")) + 0.005,
           "q-2-7", "its training accuracy does not progress either")  # fmt: skip
 
 
@@ -93,33 +89,33 @@ def test_seed_zero_is_always_available(name):
 
 def test_q_3_7_the_first_model_beats_chance_and_overfits():
     raw = seeds("cifar-raw")
-    claim(_mean(raw, lambda r: r.accuracy("test")) > 0.1, "q-3-7", "the raw-input model beats chance")
-    claim(_mean(raw, analysis.overfitting_gap) > 0.03, "q-3-7", "it overfits (train − validation gap)")
+    claim(stats.seed_mean(raw, lambda r: r.accuracy("test")) > 0.1, "q-3-7", "the raw-input model beats chance")
+    claim(stats.seed_mean(raw, analysis.overfitting_gap) > 0.03, "q-3-7", "it overfits (train − validation gap)")
 
 
 def test_q_3_8_normalised_inputs_help_but_the_model_still_overfits():
     claim(stats.compare(seeds("cifar-raw"), seeds("cifar-norm")).result == stats.BETTER, "q-3-8",
           "dividing the inputs by 255 improves the model")  # fmt: skip
     norm = seeds("cifar-norm")
-    claim(_mean(norm, analysis.overfitting_gap) > 0.1, "q-3-8", "the normalised model still overfits strongly")
+    claim(stats.seed_mean(norm, analysis.overfitting_gap) > 0.1, "q-3-8", "the normalised model still overfits strongly")
     claim(all(analysis.min_val_loss_epoch(r) < len(r.history) - 2 for r in norm), "q-3-8",
           "its validation loss is lowest early, then rises")  # fmt: skip
 
 
 def test_q_3_9_dropout_narrows_the_gap_and_stops_the_validation_loss_rising():
     norm, drop = seeds("cifar-norm"), seeds("cifar-dropout")
-    claim(_mean(drop, analysis.overfitting_gap) < _mean(norm, analysis.overfitting_gap), "q-3-9", "dropout narrows the gap")
+    claim(stats.seed_mean(drop, analysis.overfitting_gap) < stats.seed_mean(norm, analysis.overfitting_gap), "q-3-9", "dropout narrows the gap")
     claim(all(analysis.min_val_loss_epoch(r) >= len(r.history) - 2 for r in drop), "q-3-9",
           "with dropout the validation loss no longer rises ('ne remonte plus')")  # fmt: skip
 
 
 def test_q_3_10_validation_and_test_agree_in_ranking_and_test_is_harder():
     names = ("cifar-raw", "cifar-norm", "cifar-dropout")
-    by_val = sorted(names, key=lambda name: _mean(seeds(name), lambda r: r.accuracy("val")))
-    by_test = sorted(names, key=lambda name: _mean(seeds(name), lambda r: r.accuracy("test")))
+    by_val = sorted(names, key=lambda name: stats.seed_mean(seeds(name), lambda r: r.accuracy("val")))
+    by_test = sorted(names, key=lambda name: stats.seed_mean(seeds(name), lambda r: r.accuracy("test")))
     claim(by_val == by_test, "q-3-10", "the three models rank the same on validation and test (means of the seeds)")
     drop = seeds("cifar-dropout")
-    gap = _mean(drop, lambda r: analysis.val_test_gap(r)[0])
+    gap = stats.seed_mean(drop, lambda r: analysis.val_test_gap(r)[0])
     claim(0 < gap < 3 * analysis.val_test_gap(drop[0])[1], "q-3-10",
           "validation beats test by an amount chance explains (under three standard errors)")  # fmt: skip
     claim(all(r.history["val_accuracy"].iloc[0] > r.history["accuracy"].iloc[0] for r in drop), "q-3-10",
@@ -190,9 +186,9 @@ def test_q_4_7_cat_dog_is_the_most_confused_pair_and_the_mislabelled_image_is_a_
 
 def test_q_5_3_batch_normalisation_learns_faster_and_validates_less_steadily():
     conv6, bn = seeds("cifar-conv6"), seeds("cifar-conv6-bn")
-    first = [_mean(runs, lambda r: r.history["accuracy"].iloc[0]) for runs in (conv6, bn)]
+    first = [stats.seed_mean(runs, lambda r: r.history["accuracy"].iloc[0]) for runs in (conv6, bn)]
     claim(first[1] > first[0], "q-5-3", "the normalised model learns faster in the first epoch")
-    claim(_mean(bn, analysis.irregularity) > _mean(conv6, analysis.irregularity), "q-5-3",
+    claim(stats.seed_mean(bn, analysis.irregularity) > stats.seed_mean(conv6, analysis.irregularity), "q-5-3",
           "its validation curve is more irregular")  # fmt: skip
     claim(any(run.history["val_accuracy"].iloc[-1] < run.history["val_accuracy"].iloc[-2] - 0.03 for run in bn),
           "q-5-3", "for one seed the validation accuracy drops at the last epoch")  # fmt: skip
@@ -205,9 +201,9 @@ def test_q_5_3_batch_normalisation_learns_faster_and_validates_less_steadily():
 
 def test_q_5_4_validation_still_rises_at_the_end_of_10_epochs():
     bn = seeds("cifar-conv6-bn")
-    claim(_mean(bn, lambda r: r.history["val_accuracy"].iloc[-1] - r.history["val_accuracy"].iloc[-4]) > 0, "q-5-4",
+    claim(stats.seed_mean(bn, lambda r: r.history["val_accuracy"].iloc[-1] - r.history["val_accuracy"].iloc[-4]) > 0, "q-5-4",
           "on average validation accuracy still rises over the last three epochs")  # fmt: skip
-    claim(_mean(bn, analysis.overfitting_gap) < 0.03, "q-5-4", "without marked overfitting")
+    claim(stats.seed_mean(bn, analysis.overfitting_gap) < 0.03, "q-5-4", "without marked overfitting")
 
 
 def test_q_5_5_every_seed_gains_with_the_ten_added_epochs():
@@ -221,7 +217,7 @@ def test_q_5_5_every_seed_gains_with_the_ten_added_epochs():
     for a, b in pairs:
         claim(np.allclose(a.history["loss"].to_numpy(), b.history["loss"].iloc[: len(a.history)].to_numpy()), "q-5-5",
               f"the 20-epoch run of seed {a.seed} continues the 10-epoch one ('les dix premières époques sont identiques')")  # fmt: skip
-    claim(_mean(bn20, analysis.overfitting_gap) > _mean(bn, analysis.overfitting_gap), "q-5-5", "the gap widens")
+    claim(stats.seed_mean(bn20, analysis.overfitting_gap) > stats.seed_mean(bn, analysis.overfitting_gap), "q-5-5", "the gap widens")
 
 
 def test_q_5_6_leaky_relu_does_not_improve_relu_at_equal_settings():

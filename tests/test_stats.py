@@ -294,3 +294,9 @@ def test_a_comparison_keeps_each_seed_s_gain_and_says_whether_they_agree(tmp_pat
     assert agreeing.per_seed == pytest.approx((10 / 400, 20 / 400, 1 / 400)) and agreeing.same_direction
     mixed = stats.compare(_runs(tmp_path, "c", [300, 300, 300]), _runs(tmp_path, "d", [340, 260, 330]))
     assert mixed.per_seed == pytest.approx((40 / 400, -40 / 400, 30 / 400)) and not mixed.same_direction
+
+
+def test_a_seed_mean_averages_a_value_over_the_runs(tmp_path):
+    runs = _runs(tmp_path, "m", [300, 320, 340])
+    assert stats.seed_mean(runs, lambda run: run.accuracy("test")) == pytest.approx(0.7)  # make_run's accuracy
+    assert stats.seed_mean(runs[0], lambda run: 1.0) == 1.0
