@@ -38,7 +38,7 @@ class Step:
 
 
 def _mean(runs, split: str) -> float:
-    return sum(run.accuracy(split) for run in runs) / len(runs)
+    return stats.seed_mean(runs, lambda run: run.accuracy(split))
 
 
 def steps(chain, runs_by_name: dict) -> list[Step]:
