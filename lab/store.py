@@ -76,10 +76,16 @@ class ResultsNotWritableError(OSError):
     """The results folder cannot be written: training there would be lost at the end."""
 
 
+# The repository's folder of stored runs, those of this lab's procedure, which the book reads. (results/
+# still holds the runs of procedure 1, read by nothing: they leave it when a session can delete them
+# within the size of one submission, and this folder then takes its name.)
+DEFAULT_RESULTS_FOLDER = "results-next"
+
+
 def results_dir() -> Path:
-    """`$LAB_RESULTS_DIR`, else the repository's `results/` folder."""
+    """`$LAB_RESULTS_DIR`, else the repository's `DEFAULT_RESULTS_FOLDER`."""
     value = os.environ.get(RESULTS_DIR_VARIABLE)
-    return Path(value) if value else Path(__file__).resolve().parent.parent / "results"
+    return Path(value) if value else Path(__file__).resolve().parent.parent / DEFAULT_RESULTS_FOLDER
 
 
 def run_dir(name: str, seed: int, root: Path | None = None) -> Path:
@@ -348,7 +354,7 @@ def check_trainable(root: Path | None = None) -> Path:
         raise ResultsNotWritableError(
             f"the runs in {root} were trained with {PROCEDURES[found]} (procedure {found}); this lab trains with "
             f"{PROCEDURES[PROCEDURE]} (procedure {PROCEDURE}), and one folder never mixes the two: set "
-            f"{RESULTS_DIR_VARIABLE} to a folder of procedure {PROCEDURE} (results-next/ in this repository)"
+            f"{RESULTS_DIR_VARIABLE} to a folder of procedure {PROCEDURE} (the repository's {DEFAULT_RESULTS_FOLDER}/)"
         )
     path = root / PROCEDURE_FILE
     if not path.is_file():

@@ -130,7 +130,7 @@ WORD_BUDGETS = {
     "index.qmd": 415, "report/01-fashion-donnees.qmd": 940, "report/02-fashion-premier-modele.qmd": 1800,
     "report/03-cifar-donnees.qmd": 2070, "report/04-cifar-amelioration.qmd": 1620,
     "report/05-cifar-modifications.qmd": 1480, "report/06-comparaison.qmd": 1010,
-    "report/07-aller-plus-loin.qmd": 2800, "report/conclusion.qmd": 250, "report/annexe-reproductibilite.qmd": 215,
+    "report/conclusion.qmd": 250, "report/annexe-reproductibilite.qmd": 215,
 }  # fmt: skip
 
 
