@@ -94,3 +94,41 @@ def test_with_dropout_on_the_statistics_are_those_dropout_feeds_the_layer(keras)
     # dropout keeps the mean (it rescales the kept half by 2) and adds variance: E[x²] doubles, 2·5 − 2² = 6
     np.testing.assert_allclose(on.moving_mean.numpy(), x.mean(axis=0), rtol=0.1)
     np.testing.assert_allclose(on.moving_variance.numpy(), 2 * (x**2).mean(axis=0) - x.mean(axis=0) ** 2, rtol=0.1)
+
+
+def test_batch_norm_accuracies_measures_the_stored_and_the_reestimated_statistics(keras):
+    # one BatchNormalization whose stored statistics (mean 0, variance 1) are far from its inputs' (mean 5):
+    # stored, every input normalises to a positive score for class 1; re-estimated, the sign follows the input
+    inputs = keras.Input((1,))
+    normalised = keras.layers.BatchNormalization(center=False, scale=False)(inputs)
+    outputs = keras.layers.Dense(2, use_bias=False)(normalised)
+    model = keras.Model(inputs, outputs)
+    model.layers[-1].set_weights([np.array([[-1.0, 1.0]])])
+    x = np.array([[4.0], [6.0]] * 50, dtype="float32")
+    y = np.array([0, 1] * 50)
+    accuracies = probes.batch_norm_accuracies(model, x, x, y, batch_size=20)
+    assert accuracies == {"stored": 0.5, "off": 1.0, "on": 1.0}
+
+
+def test_the_errors_are_those_of_the_pairs_and_the_correct_answers_those_of_their_true_classes():
+    y_true, y_pred = np.array([0, 1, 1, 0, 2, 0]), np.array([1, 1, 0, 0, 2, 2])
+    errors, correct = probes.errors_and_correct(y_true, y_pred, [(0, 1)])
+    assert errors.tolist() == [0] and correct.tolist() == [3]  # 1 → 0 and 0 → 2 are other errors; 1, 2 other classes
+
+
+def test_a_network_that_reads_only_the_border_keeps_every_answer_on_the_border_and_loses_them_on_the_centre(keras):
+    inputs = keras.Input((8, 8, 1))
+    border = (~probes.centre_mask(8)).astype("float32").reshape(64, 1)
+    score = keras.layers.Dense(1, name="border_sum")(keras.layers.Flatten()(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="out")(score))
+    model.get_layer("border_sum").set_weights([border, np.array([-1.0])])  # class 1 when the border is bright
+    model.get_layer("out").set_weights([np.array([[0.0, 1.0]]), np.zeros(2)])
+    centre = probes.centre_mask(8)[None, :, :, None]
+    x = np.where(centre, 0.5, np.array([1.0, 1.0, 0.0, 0.0]).reshape(4, 1, 1, 1)).astype("float32")  # 0, 1: bright
+    y_pred = model.predict(x, verbose=0).argmax(axis=1)
+    assert y_pred.tolist() == [1, 1, 0, 0]
+    y_true = np.array([0, 1, 1, 0])
+    kept = probes.answers_kept(model, x, y_true, y_pred, [(0, 1)], fill=0.0)
+    # the error 0 → 1 (image 0) holds on the border alone, not on the centre; the correct 0 (image 3) on both,
+    # since a dark border is the answer 0 too
+    assert kept == {"errors": {"n": 1, "centre": 0.0, "border": 1.0}, "correct": {"n": 1, "centre": 1.0, "border": 1.0}}
