@@ -138,6 +138,14 @@ def mean_pct(values, digits: int = 1) -> str:
 
 
 @as_markdown
+def pct_range(values, digits: int = 0) -> str:
+    """The lowest and highest of proportions over seeds, « 42 à 45 % » (« 42 % » when they round alike): the
+    seeds' spread as it is, where a mean ± sd of three values would hide which seed lies where."""
+    low, high = (dec(100 * value, digits) for value in (min(values), max(values)))
+    return f"{low}{NBSP}%" if low == high else f"{low} à {high}{NBSP}%"
+
+
+@as_markdown
 def mean_pts(values, digits: int = 1) -> str:
     """The mean of differences of proportions over seeds, in points, with their sd when there are several."""
 

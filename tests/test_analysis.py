@@ -123,6 +123,8 @@ def test_standard_error():
         (report.duration, 3600, "1\u00a0h"),
         (report.mean_pct, [0.886, 0.883, 0.889], "88,6\u00a0±\u00a00,3\u00a0%"),
         (report.mean_pct, [0.5], "50,0\u00a0%"),
+        (report.pct_range, [0.443, 0.422, 0.431], "42 à 44\u00a0%"),
+        (report.pct_range, [0.601, 0.604], "60\u00a0%"),
         (report.mean_pts, [0.062, 0.06, 0.065], "+6,2\u00a0±\u00a00,3\u00a0points"),
         (report.mean_pts, [-0.01, -0.012], "−1,1\u00a0±\u00a00,1\u00a0point"),
         (report.seeds_text, 1, "la seule graine\u00a00"),
