@@ -6,7 +6,6 @@ seeds through `lab.seed_runs(name)` (also called `lab.seeds`, the name the chapt
 Imports from lab: backend, experiments, models, store, train.
 """
 
-import json
 import os
 
 from lab import backend, experiments, models, store, train
@@ -112,24 +111,6 @@ def _ensemble_model(ensemble, seed: int):
                for member_seed in ensemble.member_seeds(seed)]  # fmt: skip
     inputs = keras.Input(shape=models.INPUT_SHAPES[ensemble.dataset])
     return keras.Model(inputs, keras.layers.Average()([member(inputs) for member in members]), name=ensemble.name)
-
-
-def epoch_benchmark(beyond: bool = False, pair: tuple[str, str] | None = None,
-                    machine: str | None = None) -> dict | None:
-    """The stored figures of `benchmarks/epoch_times.py` (one epoch of every model, timed in one run), if any.
-
-    `beyond`: those of `--beyond`, the models beyond the brief beside their starting points;
-    `pair`: those of `--pair A B`, two models timed in alternation (`machine`: on the machine of `--machine`).
-    """
-    path = store.results_dir() / "benchmarks" / epoch_benchmark_file(beyond, pair, machine)
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-def epoch_benchmark_file(beyond: bool = False, pair: tuple[str, str] | None = None, machine: str | None = None) -> str:
-    """The file, under results/benchmarks, where `benchmarks/epoch_times.py` stores those figures."""
-    if pair:
-        return "epoch-times-pair-{}-{}{}.json".format(*pair, f"-{machine}" if machine else "")
-    return "epoch-times-beyond.json" if beyond else "epoch-times.json"
 
 
 def stored_runs(names) -> list[Run]:
