@@ -54,9 +54,6 @@ def result(name: str, seed: int = 0) -> Run:
             f"(${ALLOW_TRAINING_VARIABLE}={os.environ.get(ALLOW_TRAINING_VARIABLE)}). "
             f"Train it with: lab train {name} --seeds {seed}"
         )
-    if experiment.precision == "mixed_bfloat16" and not backend.native_bfloat16():  # hours, inside a render
-        raise StoredResultError(f"the stored result of {name!r} seed {seed} is {state}, and "
-                                f"{backend.emulated_bfloat16([name])}: lab train {name} --seeds {seed}")  # fmt: skip
     return train.train(experiment, seed)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lab import data, models, params, store
-from lab.backend import BFLOAT16_FLAGS, set_seed
+from lab.backend import set_seed
 from lab.data import CLASS_NAMES
 from lab.experiments import get
 from lab.stats import as_runs
@@ -141,15 +141,6 @@ def best_epoch(run) -> int:
 def overfitting_gap(run) -> float:
     """Training accuracy minus validation accuracy, both evaluated after training."""
     return run.accuracy("train") - run.accuracy("val")
-
-
-def trained_without_bfloat16(run) -> bool:
-    """Whether `run` was trained without GPU on a CPU with no bfloat16 instructions: a slower machine than
-    the one of the stored runs, whose times do not compare with theirs. Runs stored before the environment
-    recorded `cpu_flags` were all trained on the machine of the introduction."""
-    environment = run["environment"]
-    flags = environment.get("cpu_flags")
-    return flags is not None and not environment.get("gpus") and not set(flags) & set(BFLOAT16_FLAGS)
 
 
 def own_seconds(run) -> float:

@@ -41,25 +41,15 @@ from pathlib import Path
 import numpy as np
 
 from lab import backend, ensemble, models, params, store
-from lab.backend import (
-    BFLOAT16_FLAGS,
-    SPEED_FLAGS,
-    check_seed,
-    cpu_flags,
-    emulated_bfloat16,
-    environment,
-    native_bfloat16,  # fmt: skip
-    set_seed,
-)
+from lab.backend import SPEED_FLAGS, check_seed, cpu_flags, environment, set_seed
 from lab.data import prepared_data
 from lab.experiments import EXPERIMENTS, OPTIMIZERS, Ensemble
 from lab.predict import predict, probability_metrics, shifted, test_time_views, view_count
 
-# Names that moved out of this module and are still read through it (tests, benchmarks, chapters).
-__all__ = ["BFLOAT16_FLAGS", "SPEED_FLAGS", "Checkpoint", "RunInProgressError", "batch_order", "check_seed",
-           "compile_model", "cpu_flags", "emulated_bfloat16", "environment", "native_bfloat16", "predict",
-           "prepared_data", "probability_metrics", "set_seed", "shifted", "test_time_views", "train",
-           "trained_twin", "view_count"]  # fmt: skip
+# Names that moved out of this module and are still read through it (tests, chapters).
+__all__ = ["SPEED_FLAGS", "Checkpoint", "RunInProgressError", "batch_order", "check_seed", "compile_model",
+           "cpu_flags", "environment", "predict", "prepared_data", "probability_metrics", "set_seed", "shifted",
+           "test_time_views", "train", "trained_twin", "view_count"]  # fmt: skip
 
 
 def compile_model(experiment, model, steps_per_epoch: int | None = None) -> None:

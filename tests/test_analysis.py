@@ -173,19 +173,6 @@ def test_a_run_evaluated_from_its_twin_costs_only_its_evaluation(tmp_path):
     assert analysis.own_seconds(final) == pytest.approx(30.0)
 
 
-@pytest.mark.parametrize(("environment", "slower"), [
-    ({"cpu": "AMD EPYC", "gpus": []}, False),  # stored before cpu_flags: the machine of the introduction
-    ({"cpu_flags": ["avx2", "fma"], "gpus": []}, True),
-    ({"cpu_flags": ["avx2", "fma", "avx512f", "avx512_bf16"], "gpus": []}, False),
-    ({"cpu_flags": ["avx2", "fma"], "gpus": ["/physical_device:GPU:0"]}, False),
-])  # fmt: skip
-def test_a_run_trained_without_bfloat16_instructions_is_told_apart(tmp_path, environment, slower):
-    run = make_run(tmp_path)
-    stored = store.save(run.record | {"environment": environment}, run.probabilities, run.y_true,
-                        root=run.folder.parent.parent)  # fmt: skip
-    assert analysis.trained_without_bfloat16(stored) is slower
-
-
 @pytest.mark.parametrize(
     ("function", "value", "text"),
     [

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lab import backend, cli, store
+from lab import cli, store
 from lab import train as train_module
 from lab.experiments import EXPERIMENTS
 
@@ -47,7 +47,6 @@ def fake_training(monkeypatch, results_root):
         return store_fake(experiment, seed)
 
     monkeypatch.setattr(train_module, "train", fake_train)
-    monkeypatch.setattr(backend, "native_bfloat16", lambda: True)  # a machine where every model may train
     return calls
 
 
@@ -203,25 +202,12 @@ def test_train_all_missing(fake_training, results_root):
     assert fake_training == [(e.name, seed) for e in EXPERIMENTS.values() for seed in e.seeds if seed]
 
 
-def test_bfloat16_models_are_refused_where_bfloat16_would_be_emulated(monkeypatch, capsys, fake_training):
-    monkeypatch.setattr(backend, "native_bfloat16", lambda: False)
-    assert cli.main(["train", "cifar-vgg-aug-cosine", "cifar-norm", "--seeds", "0"]) == 1
-    error = capsys.readouterr().err
-    assert "no bfloat16 instructions (avx512_bf16 or amx_bf16): cifar-vgg-aug-cosine compute in mixed_bfloat16" in error
-    assert "--allow-emulated-bfloat16" in error
-    assert fake_training == []  # nothing trained, not even the float32 model named with it
-    assert cli.main(["train", "cifar-norm", "--seeds", "0"]) == 0  # float32 trains anywhere
-    assert cli.main(["train", "cifar-vgg-aug-cosine", "--seeds", "0", "--allow-emulated-bfloat16"]) == 0
-    assert fake_training == [("cifar-norm", 0), ("cifar-vgg-aug-cosine", 0)]
-
-
 def test_cpu_flags_name_the_instruction_sets_that_decide_the_speed():
     zen3 = "processor\t: 0\nflags\t\t: fpu sse2 avx fma avx2 sha_ni vaes\nbogomips\t: 4890.85\n"
     assert train_module.cpu_flags(zen3) == ["avx2", "fma"]
     zen4 = "flags\t\t: fpu avx2 fma avx512f avx512_vnni avx512_bf16 avx512vl\n"
     assert train_module.cpu_flags(zen4) == ["avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16"]
     assert train_module.cpu_flags("") == []
-    assert set(train_module.BFLOAT16_FLAGS) <= set(train_module.SPEED_FLAGS)
 
 
 def test_train_interrupted(monkeypatch, capsys, results_root):

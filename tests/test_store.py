@@ -259,17 +259,6 @@ def test_result_stale_without_training_raises(results_root):
         lab.result("cifar-dropout")
 
 
-def test_result_never_trains_bfloat16_where_it_would_be_emulated(results_root, monkeypatch):
-    from lab import backend, train
-
-    monkeypatch.setenv("LAB_ALLOW_TRAINING", "1")
-    monkeypatch.setattr(backend, "native_bfloat16", lambda: False)
-    monkeypatch.setattr(train, "train", lambda *args, **kwargs: pytest.fail("it trained"))
-    with pytest.raises(StoredResultError, match=r"'cifar-vgg-aug-cosine' seed 1 is missing, and this machine has no "
-                                                r"GPU .*: lab train cifar-vgg-aug-cosine --seeds 1"):  # fmt: skip
-        lab.result("cifar-vgg-aug-cosine", seed=1)
-
-
 def test_result_unknown_name():
     with pytest.raises(KeyError, match="valid names"):
         lab.result("nope")
