@@ -3,12 +3,12 @@
 The report's chapters read every result through `lab.result(name)`, and the runs of several
 seeds through `lab.seed_runs(name)` (also called `lab.seeds`, the name the chapters use).
 
-Imports from lab: backend, experiments, models, store, train.
+Imports from lab: experiments, models, store, train.
 """
 
 import os
 
-from lab import backend, experiments, models, store, train
+from lab import experiments, models, store, train
 from lab.experiments import BEYOND, BRIEF, EXPERIMENTS, get
 from lab.store import Run, StoredResultError
 
@@ -88,8 +88,6 @@ def trained_model(name: str, seed: int = 0, model_name: str | None = None):
 
     `model_name`: the Keras model's name, if not the experiment's.
     """
-    if isinstance(get(name), experiments.Ensemble):
-        return _ensemble_model(get(name), seed)
     run = result(name, seed)
     weights = run.weights()
     if weights is None:
@@ -98,16 +96,6 @@ def trained_model(name: str, seed: int = 0, model_name: str | None = None):
     model = models.build(experiments.from_config(run.config).replace(name=model_name or run.name))
     model.set_weights(weights)
     return model
-
-
-def _ensemble_model(ensemble, seed: int):
-    """One Keras model that predicts the mean of the ensemble's trained members' probabilities."""
-    keras = backend.keras()
-    # each member named after its seed: a Keras model's layers need distinct names
-    members = [trained_model(ensemble.member, member_seed, model_name=f"{ensemble.member}-seed-{member_seed}")
-               for member_seed in ensemble.member_seeds(seed)]  # fmt: skip
-    inputs = keras.Input(shape=models.INPUT_SHAPES[ensemble.dataset])
-    return keras.Model(inputs, keras.layers.Average()([member(inputs) for member in members]), name=ensemble.name)
 
 
 def stored_runs(names) -> list[Run]:

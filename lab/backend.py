@@ -107,18 +107,14 @@ MAX_SEED = 2**32 - 1  # what `keras.utils.set_random_seed` (and NumPy's legacy s
 
 
 class SeedError(ValueError):
-    """A seed that no training can use: a run, or an ensemble's member, would have no valid seed."""
+    """A seed that no training can use."""
 
 
 def check_seed(experiment, seed: int) -> None:
-    """Refuse a seed outside 0 to `MAX_SEED`, for the run or, for an ensemble, for any of its members."""
-    member_seeds = list(experiment.member_seeds(seed)) if hasattr(experiment, "member_seeds") else []
-    for value, what in [(seed, f"{experiment.name} seed {seed}"),
-                        *((s, f"its member {experiment.member} seed {s}") for s in member_seeds)]:  # fmt: skip
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= MAX_SEED:
-            raise SeedError(f"{what}: a seed is a whole number between 0 and 2**32 - 1, got {value!r}"
-                            + (f" (an ensemble's seed k uses its members' seeds {experiment.size}k to "
-                               f"{experiment.size}k + {experiment.size - 1})" if member_seeds else ""))  # fmt: skip
+    """Refuse a seed outside 0 to `MAX_SEED`."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise SeedError(f"{experiment.name} seed {seed}: a seed is a whole number between 0 and 2**32 - 1, "
+                        f"got {seed!r}")
 
 
 def set_seed(seed: int) -> None:

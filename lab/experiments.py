@@ -23,8 +23,6 @@ rate schedule, mixed precision, label smoothing, or test-time flipping and shift
 every run stored before they existed stays fresh. Test-time flipping and shifting change
 only how the trained model predicts (`EVALUATION_FIELDS`): two experiments that differ by
 them share their training (`training_hash`), and lab trains it once.
-An `Ensemble` is several networks of one experiment, trained with their own seeds, whose
-probabilities are averaged (`lab.ensemble` stores its run).
 `BRIEF` holds the brief's experiments, `CONTROLS` the runs that separate two changes a
 comparison of the brief makes at once, `BEYOND` those of the chapter "Aller plus loin";
 `EXPERIMENTS` all of them. `seeds` says which seeds an experiment is planned with.
@@ -112,58 +110,6 @@ class Experiment:
         return self.replace(name="", **evaluation).config_hash()
 
     def replace(self, **changes) -> Experiment:
-        return dataclasses.replace(self, **changes)
-
-
-@dataclass(frozen=True)
-class Ensemble:
-    """Networks of one experiment (`member`), trained with different seeds, whose probabilities are averaged.
-
-    Its seed k averages the runs of `member` with the seeds `member_seeds(k)`: k × size to
-    k × size + size − 1 (seed 0: members 0 and 1), so that its seeds share no network. Everything
-    else (dataset, layers, epochs, views…) is the member's: `ensemble.epochs` is each member's.
-    Its training time is the sum of its members' (`lab.ensemble`).
-    """
-
-    name: str
-    member: str
-    size: int = 2
-    brief: tuple[str, ...] = ()
-    title: str = ""
-    seeds: tuple[int, ...] = (0, 1, 2)
-
-    def __post_init__(self):
-        if self.size < 2:
-            raise ValueError(f"{self.name}: an ensemble has at least 2 members, got size={self.size}")
-
-    @property
-    def experiment(self) -> Experiment:
-        """The experiment each member trains."""
-        return get(self.member)
-
-    def __getattr__(self, attribute):
-        if attribute.startswith("__"):  # copy, pickle and the like: not the member's
-            raise AttributeError(attribute)
-        return getattr(self.experiment, attribute)
-
-    def member_seeds(self, seed: int) -> tuple[int, ...]:
-        return tuple(range(seed * self.size, (seed + 1) * self.size))
-
-    def config(self) -> dict:
-        return {"name": self.name, "member": self.experiment.config(), "size": self.size, "brief": list(self.brief),
-                "title": self.title, "seeds": list(self.seeds)}  # fmt: skip
-
-    def config_hash(self) -> str:
-        """Keyed by the member's config hash: retraining the member another way makes the ensemble stale."""
-        text = json.dumps({"name": self.name, "member": self.experiment.config_hash(), "size": self.size},
-                          sort_keys=True, separators=(",", ":"))  # fmt: skip
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    def training_hash(self) -> str:
-        """Its own: an ensemble is never trained as a single network is (see `lab.train.trained_twin`)."""
-        return self.config_hash()
-
-    def replace(self, **changes) -> Ensemble:
         return dataclasses.replace(self, **changes)
 
 
@@ -505,18 +451,6 @@ _BEYOND = (
     # view, against 98.6 %) than the VGG network in 40.
     _final_cifar.replace(name="cifar-wide-aug-cosine-20-tta-shift", layers=CIFAR_WIDE, epochs=20, test_time_shift=2,
                          seeds=ONE_SEED, title="Réseau large 64-256-256 (pooling dans les blocs), 20 époques"),
-    # The CIFAR-10 final model in half its epochs, a member of an ensemble of two that would train within the
-    # hour together: 60 epochs did no better than 40, a sign that one network has reached what it can learn
-    # here, and averaging two networks removes part of what each gets wrong by chance. In float32, trained
-    # for its accuracy alone on a CPU without bfloat16 instructions (Zen 3, AVX2, where bfloat16 is emulated
-    # at 9 x float32's epoch): its time, three times the stored runs', counts for nothing. float32 and
-    # bfloat16 validated alike on the cosine step (+0.14 pt, margin ±0.89). Seeds 0 and 1: one ensemble.
-    _final_cifar.replace(name="cifar-vgg-aug-cosine-20-tta-shift-fp32", epochs=20, test_time_shift=2,
-                         precision="float32", seeds=(0, 1), title="Membre d'un ensemble de deux, en float32"),
-    # The ensemble of two of them, against the final model. Discarded (see DISCARDED): it was not worth
-    # training in bfloat16 on the machine of the stored runs.
-    Ensemble(name="cifar-vgg-aug-cosine-20-tta-shift-fp32-x2", member="cifar-vgg-aug-cosine-20-tta-shift-fp32",
-             size=2, seeds=ONE_SEED, title="Ensemble de deux réseaux de 20 époques, en float32"),
     # The CIFAR-10 final model given half as many epochs more, beyond the hour: what the time budget
     # costs (every variant tried within the hour stayed within the validation margin).
     _final_cifar.replace(name="cifar-vgg-aug-cosine-60-tta-shift", epochs=60, test_time_shift=2, seeds=ONE_SEED,
@@ -525,7 +459,7 @@ _BEYOND = (
     _brief_best_fashion.replace(name="fashion-vgg-cosine-tta", layers=FASHION_VGG, brief=(), epochs=30, batch_size=128,
                                 seeds=ONE_SEED, test_time_flip=True, **RECIPE, title=MIRROR_TITLE),
 )  # fmt: skip
-BEYOND: dict[str, Experiment | Ensemble] = {experiment.name: experiment for experiment in _BEYOND}
+BEYOND: dict[str, Experiment] = {experiment.name: experiment for experiment in _BEYOND}
 # The chapter "Aller plus loin" as it is retrained with a new batch order every epoch (procedure 2,
 # into results-next/): each step of each chain changes one thing of the previous step, everything
 # in float32 (a precision is a speed setting, not an ingredient) and at the brief's batch size of 64.
@@ -589,8 +523,6 @@ DISCARDED = {
     "cifar-vgg-aug-cosine-ls-tta-shift": "cifar-vgg-aug-cosine-tta-shift",
     "cifar-wide-aug-cosine-tta-shift": "cifar-vgg-aug-cosine-tta-shift",
     "cifar-wide-aug-cosine-20-tta-shift": "cifar-vgg-aug-cosine-tta-shift",  # +0.22 pt (±0.76), 54 min
-    # seed 0: validation −0.14 pt (margin ±0.68), test 87.40 %; its members are part of the trial
-    "cifar-vgg-aug-cosine-20-tta-shift-fp32-x2": "cifar-vgg-aug-cosine-tta-shift",
 }
 # Variants that do not fit the time budget, trained to measure what the budget costs: beside the
 # final model they extend, never in its place.
@@ -603,7 +535,7 @@ TIME_BUDGET_SECONDS = 3600
 # The machine time planned for the whole chapter "Aller plus loin" (issue 12): every run, every step.
 BEYOND_BUDGET_SECONDS = 8 * 3600
 
-EXPERIMENTS: dict[str, Experiment | Ensemble] = {**BRIEF, **CONTROLS, **BEYOND, **NEXT_BEYOND}
+EXPERIMENTS: dict[str, Experiment] = {**BRIEF, **CONTROLS, **BEYOND, **NEXT_BEYOND}
 
 
 class UnknownExperimentError(KeyError):
@@ -611,7 +543,7 @@ class UnknownExperimentError(KeyError):
         return self.args[0]
 
 
-def get(name: str) -> Experiment | Ensemble:
+def get(name: str) -> Experiment:
     """The experiment called `name`, or an error that lists the valid names."""
     try:
         return EXPERIMENTS[name]
@@ -620,12 +552,8 @@ def get(name: str) -> Experiment | Ensemble:
         raise UnknownExperimentError(f"unknown experiment {name!r}; valid names: {valid}") from None
 
 
-def from_config(config: dict) -> Experiment | Ensemble:
-    """Rebuild an experiment from its saved `config()` (an ensemble names its member, which must be registered)."""
-    if "member" in config:
-        return Ensemble(name=config["name"], member=config["member"]["name"], size=config["size"],
-                        brief=tuple(config.get("brief", ())), title=config.get("title", ""),
-                        seeds=tuple(config.get("seeds", Ensemble.seeds)))  # fmt: skip
+def from_config(config: dict) -> Experiment:
+    """Rebuild an experiment from its saved `config()`."""
     fields = {f.name for f in dataclasses.fields(Experiment)}
     unknown = set(config) - fields
     if unknown:
@@ -637,4 +565,4 @@ def from_config(config: dict) -> Experiment | Ensemble:
 
 
 __all__ = ["ABLATIONS", "BEYOND", "CONTROLS", "NEXT_BEYOND", "DISCARDED", "BRIEF", "DATASETS", "EXPERIMENTS",
-           "Ensemble", "Experiment", "from_config", "get"]
+           "Experiment", "from_config", "get"]

@@ -283,21 +283,6 @@ def test_the_overall_progress_drops_the_epochs_of_a_run_evaluated_from_its_twin(
         assert bars.overall.total == step.epochs
 
 
-def test_the_progress_of_an_ensemble_counts_its_members_epochs_once(results_root):
-    from lab import progress
-
-    ensemble = EXPERIMENTS["cifar-vgg-aug-cosine-20-tta-shift-fp32-x2"]
-    member = ensemble.experiment
-    with progress.TrainingProgress([(ensemble, 0)]) as bars:  # members 0 and 1 missing: trained with it
-        assert bars.overall.total == 2 * member.epochs
-    store_fake(member, 0)
-    with progress.TrainingProgress([(member, 1), (ensemble, 0)]) as bars:  # member 1 first, member 0 stored
-        assert bars.overall.total == member.epochs
-    store_fake(member, 1)
-    with progress.TrainingProgress([(ensemble, 0)]) as bars:  # nothing left to train: the mean only
-        assert bars.overall.total == 0
-
-
 def test_the_progress_of_a_resumed_run_starts_at_its_saved_epoch(monkeypatch, results_root):
     from lab import progress
 

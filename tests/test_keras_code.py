@@ -7,7 +7,6 @@ import pytest
 
 from lab import EXPERIMENTS, keras_code, models, train
 from lab.backend import keras
-from lab.experiments import Ensemble
 
 
 def _executed(code: str):
@@ -30,7 +29,7 @@ def _with_stronger():
     return {**EXPERIMENTS, STRONGER.name: STRONGER}
 
 
-@pytest.mark.parametrize("name", [name for name, e in _with_stronger().items() if not isinstance(e, Ensemble)])
+@pytest.mark.parametrize("name", list(_with_stronger()))
 def test_the_shown_code_builds_the_trained_model(name):
     experiment = _with_stronger()[name]
     shown, trained = _executed(keras_code.model_code(experiment)), models.build(experiment)
@@ -170,44 +169,4 @@ def test_the_shown_test_time_views_predict_as_lab_does(name, flip, shift):
     namespace = {"np": np, "x_test": x_test, "model": _FakeModel()}
     exec(views, namespace)
     expected = train.predict(_FakeModel(), x_test, flip=flip, shift=shift)
-    np.testing.assert_allclose(namespace["probabilities"], expected, rtol=1e-12)
-
-
-# two networks of the CIFAR-10 final model (bfloat16, 40 epochs, ten views): not one of the experiments
-ENSEMBLE = Ensemble(name="cifar-vgg-aug-cosine-tta-shift-x2", member="cifar-vgg-aug-cosine-tta-shift")
-INDENTED_MODEL = "    model = keras.Sequential(["  # the member's model, inside the loop over its seeds
-
-
-def test_an_ensemble_shows_its_member_trained_once_per_seed():
-    ensemble = ENSEMBLE
-    code = keras_code.ensemble_code(ensemble)
-    compile(code, ENSEMBLE.name, "exec")  # valid Python
-    lines = code.splitlines()
-    assert lines[0] == 'keras.mixed_precision.set_global_policy("mixed_bfloat16")'  # once, before the loop
-    assert "for seed in (0, 1):" in lines and "    keras.utils.set_random_seed(seed)" in lines
-    member = keras_code.model_code(ensemble.experiment).splitlines()[1:]  # without the policy line
-    start = lines.index(INDENTED_MODEL)
-    assert lines[start : start + len(member)] == ["    " + line for line in member]
-    assert "    ensemble.append(model)" in lines and "epochs=40" in code
-    assert keras_code.show(ensemble).data == f"```python\n{code}\n```"
-
-
-def test_an_ensemble_predicts_the_mean_of_its_networks_as_lab_does():
-    ensemble = ENSEMBLE
-    code = keras_code.ensemble_code(ensemble)
-    prediction = code[code.index("# prédire la moyenne des probabilités de ses 2 réseaux"):]
-    x_test = np.random.default_rng(0).random((3, *models.INPUT_SHAPES["cifar10"]))
-
-    class _Scaled(_FakeModel):
-        def __init__(self, scale):
-            self.scale = scale
-
-        def predict(self, x, batch_size=None, verbose=0):
-            return self.scale * super().predict(x)
-
-    networks = [_Scaled(1.0), _Scaled(3.0)]
-    namespace = {"np": np, "x_test": x_test, "ensemble": networks}
-    exec(prediction, namespace)
-    views = {"flip": ensemble.test_time_flip, "shift": ensemble.test_time_shift}
-    expected = np.mean([train.predict(network, x_test, **views) for network in networks], axis=0)
     np.testing.assert_allclose(namespace["probabilities"], expected, rtol=1e-12)

@@ -458,14 +458,14 @@ def test_validation_predictions_and_weights_round_trip(tmp_path):
 def test_the_predictions_of_each_split_come_from_one_place(tmp_path):
     experiment = get("fashion-base")
     probabilities, y_true = make_predictions()
-    val, train = make_predictions(n=20, seed=1), make_predictions(n=30, seed=2)
-    run = store.save(make_record(experiment), probabilities, y_true, tmp_path, validation=val, training=train)
-    for split, (expected, labels) in {"test": (probabilities, y_true), "val": val, "train": train}.items():
+    val = make_predictions(n=20, seed=1)
+    run = store.save(make_record(experiment), probabilities, y_true, tmp_path, validation=val)
+    for split, (expected, labels) in {"test": (probabilities, y_true), "val": val}.items():
         stored, stored_labels = run.predictions(split)
         np.testing.assert_allclose(stored, expected, atol=1e-3)
         np.testing.assert_array_equal(stored_labels, labels)
     bare = store.save(make_record(experiment), probabilities, y_true, tmp_path)
-    assert bare.predictions("val") is None and bare.predictions("train") is None
+    assert bare.predictions("val") is None
 
 
 @pytest.mark.parametrize("damage", ["delete", "replace"])
