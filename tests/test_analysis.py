@@ -1,4 +1,4 @@
-"""Reading stored runs: confusions, frequent errors, comparisons, verdicts, French formatting."""
+"""Reading stored runs: confusions, frequent errors, comparisons, French formatting."""
 
 import numpy as np
 import pandas as pd
@@ -130,8 +130,6 @@ def test_standard_error():
         (report.seeds_text, 1, "la seule graine\u00a00"),
         (report.seeds_text, 3, "3\u00a0graines"),
         (report.enumeration, ["a", "b", "c"], "a, b et c"),
-        (report.verdict, stats.Goal(0.9359, 0.935, 2300, 3600, 3), "atteint"),
-        (report.verdict, stats.Goal(0.8667, 0.88, 2900, 3600, 3), "manqué de 1,3\u00a0point"),
     ],
 )
 def test_french_formatting(function, value, text):
