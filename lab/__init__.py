@@ -98,16 +98,10 @@ def trained_model(name: str, seed: int = 0, model_name: str | None = None):
     return model
 
 
-def stored_runs(names) -> list[Run]:
-    """Every stored run of these experiments, over the seeds stored so far (some may still be training)."""
-    stored = {name: found for name in names if (found := store.stored_seeds(name))}
-    return [run for name, found in stored.items() for run in seed_runs(name, found)]
-
-
 def results(*names: str, seed: int = 0) -> dict[str, Run]:
     """Several stored runs by name (all the brief's experiments if none is named)."""
     return {name: result(name, seed) for name in (names or BRIEF)}
 
 
 __all__ = ["BEYOND", "BRIEF", "EXPERIMENTS", "SEEDS", "ConfigurationError", "Run", "StoredResultError", "get",
-           "result", "results", "seed_runs", "seeds", "stored_runs", "trained_model", "training_allowed"]  # fmt: skip
+           "result", "results", "seed_runs", "seeds", "trained_model", "training_allowed"]  # fmt: skip

@@ -233,15 +233,6 @@ def test_result_returns_a_present_run(results_root):
     assert lab.result("cifar-dropout").accuracy("test") == 0.7
 
 
-def test_stored_runs_are_every_stored_seed_of_the_named_experiments(results_root):
-    for name, seeds in {"cifar-dropout": (0, 2), "cifar-norm": (1,)}.items():
-        for seed in seeds:
-            store.save(make_record(get(name), seed=seed), *make_predictions())
-    (results_root / "cifar-norm" / "seed-0").mkdir()  # a run being trained: nothing stored yet
-    runs = lab.stored_runs(["cifar-dropout", "cifar-norm", "cifar-base"])
-    assert [(run.name, run.seed) for run in runs] == [("cifar-dropout", 0), ("cifar-dropout", 2), ("cifar-norm", 1)]
-
-
 def test_result_missing_without_training_raises(results_root, monkeypatch):
     monkeypatch.setenv("LAB_ALLOW_TRAINING", "0")
     assert not lab.training_allowed()
