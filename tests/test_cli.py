@@ -94,8 +94,8 @@ def test_status_with_nothing_stored(capsys, results_root):
         assert f"{name} " in out
     assert out.count("seed-0: missing") == len(EXPERIMENTS)
     assert f"{'fashion-base':<{cli.NAME_WIDTH}} seed-0: missing  seed-1: missing  seed-2: missing" in out
-    assert f"{'cifar-vgg-aug':<{cli.NAME_WIDTH}} seed-0: missing\n" in out  # planned with one seed
-    assert len(f"{'cifar-vgg-aug-cosine-dropout':<{cli.NAME_WIDTH}} ") == cli.NAME_WIDTH + 1  # the longest fits
+    assert f"{'fashion-vgg-cos-flip':<{cli.NAME_WIDTH}} seed-0: missing\n" in out  # planned with one seed
+    assert len(f"{'fashion-dense128-alone-norm':<{cli.NAME_WIDTH}} ") == cli.NAME_WIDTH + 1  # the longest fits
     assert out.splitlines()[-1] == f"0 present, 0 stale, {PLANNED_RUNS} missing, 0 corrupt"
 
 
@@ -127,8 +127,8 @@ def test_train_missing_skips_fresh_runs(fake_training, results_root):
 
 
 def test_train_without_seeds_trains_the_planned_ones(fake_training, results_root):
-    assert cli.main(["train", "fashion-base", "cifar-vgg-aug"]) == 0
-    assert fake_training == [("fashion-base", seed) for seed in range(5)] + [("cifar-vgg-aug", 0)]
+    assert cli.main(["train", "fashion-base", "fashion-vgg-cos-flip"]) == 0
+    assert fake_training == [("fashion-base", seed) for seed in range(5)] + [("fashion-vgg-cos-flip", 0)]
 
 
 def test_status_reports_and_train_missing_retrains_a_corrupt_run(capsys, fake_training, results_root):
@@ -274,9 +274,9 @@ def test_status_says_where_an_interrupted_training_resumes(capsys, results_root)
 def test_the_overall_progress_drops_the_epochs_of_a_run_evaluated_from_its_twin(monkeypatch, results_root):
     from lab import progress
 
-    twin_run = store.Run({"weights_from": {"experiment": "fashion-vgg-aug-cosine", "seed": 0}}, None)
+    twin_run = store.Run({"weights_from": {"experiment": "fashion-vgg-cos", "seed": 0}}, None)
     monkeypatch.setattr(progress.train, "train", lambda experiment, seed, on_epoch: twin_run)
-    final, step = cli.experiments.get("fashion-vgg-aug-cosine-tta"), cli.experiments.get("fashion-vgg")
+    final, step = cli.experiments.get("fashion-vgg-cos-mirror"), cli.experiments.get("fashion-vgg")
     with progress.TrainingProgress([(final, 0), (step, 0)]) as bars:
         assert bars.overall.total == final.epochs + step.epochs
         assert bars.train(final, 0) is twin_run
