@@ -4,7 +4,7 @@ The counts are derived from the layer spec alone (`lab.models.plan`), so they ca
 read without building the model; the tests check their totals against Keras'
 `model.count_params()` for every experiment of the brief.
 
-Imports from lab: experiments, models.
+Imports from lab: models.
 """
 
 from __future__ import annotations
