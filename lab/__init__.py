@@ -3,13 +3,12 @@
 The report's chapters read every result through `lab.result(name)`, and the runs of several
 seeds through `lab.seed_runs(name)` (also called `lab.seeds`, the name the chapters use).
 
-Imports from lab: backend, experiments, models, store, train.
+Imports from lab: experiments, models, store, train.
 """
 
-import json
 import os
 
-from lab import backend, experiments, models, store, train
+from lab import experiments, models, store, train
 from lab.experiments import BEYOND, BRIEF, EXPERIMENTS, get
 from lab.store import Run, StoredResultError
 
@@ -55,9 +54,6 @@ def result(name: str, seed: int = 0) -> Run:
             f"(${ALLOW_TRAINING_VARIABLE}={os.environ.get(ALLOW_TRAINING_VARIABLE)}). "
             f"Train it with: lab train {name} --seeds {seed}"
         )
-    if experiment.precision == "mixed_bfloat16" and not backend.native_bfloat16():  # hours, inside a render
-        raise StoredResultError(f"the stored result of {name!r} seed {seed} is {state}, and "
-                                f"{backend.emulated_bfloat16([name])}: lab train {name} --seeds {seed}")  # fmt: skip
     return train.train(experiment, seed)
 
 
@@ -92,8 +88,6 @@ def trained_model(name: str, seed: int = 0, model_name: str | None = None):
 
     `model_name`: the Keras model's name, if not the experiment's.
     """
-    if isinstance(get(name), experiments.Ensemble):
-        return _ensemble_model(get(name), seed)
     run = result(name, seed)
     weights = run.weights()
     if weights is None:
@@ -104,44 +98,10 @@ def trained_model(name: str, seed: int = 0, model_name: str | None = None):
     return model
 
 
-def _ensemble_model(ensemble, seed: int):
-    """One Keras model that predicts the mean of the ensemble's trained members' probabilities."""
-    keras = backend.keras()
-    # each member named after its seed: a Keras model's layers need distinct names
-    members = [trained_model(ensemble.member, member_seed, model_name=f"{ensemble.member}-seed-{member_seed}")
-               for member_seed in ensemble.member_seeds(seed)]  # fmt: skip
-    inputs = keras.Input(shape=models.INPUT_SHAPES[ensemble.dataset])
-    return keras.Model(inputs, keras.layers.Average()([member(inputs) for member in members]), name=ensemble.name)
-
-
-def epoch_benchmark(beyond: bool = False, pair: tuple[str, str] | None = None,
-                    machine: str | None = None) -> dict | None:
-    """The stored figures of `benchmarks/epoch_times.py` (one epoch of every model, timed in one run), if any.
-
-    `beyond`: those of `--beyond`, the models beyond the brief beside their starting points;
-    `pair`: those of `--pair A B`, two models timed in alternation (`machine`: on the machine of `--machine`).
-    """
-    path = store.results_dir() / "benchmarks" / epoch_benchmark_file(beyond, pair, machine)
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-def epoch_benchmark_file(beyond: bool = False, pair: tuple[str, str] | None = None, machine: str | None = None) -> str:
-    """The file, under results/benchmarks, where `benchmarks/epoch_times.py` stores those figures."""
-    if pair:
-        return "epoch-times-pair-{}-{}{}.json".format(*pair, f"-{machine}" if machine else "")
-    return "epoch-times-beyond.json" if beyond else "epoch-times.json"
-
-
-def stored_runs(names) -> list[Run]:
-    """Every stored run of these experiments, over the seeds stored so far (some may still be training)."""
-    stored = {name: found for name in names if (found := store.stored_seeds(name))}
-    return [run for name, found in stored.items() for run in seed_runs(name, found)]
-
-
 def results(*names: str, seed: int = 0) -> dict[str, Run]:
     """Several stored runs by name (all the brief's experiments if none is named)."""
     return {name: result(name, seed) for name in (names or BRIEF)}
 
 
 __all__ = ["BEYOND", "BRIEF", "EXPERIMENTS", "SEEDS", "ConfigurationError", "Run", "StoredResultError", "get",
-           "result", "results", "seed_runs", "seeds", "stored_runs", "trained_model", "training_allowed"]  # fmt: skip
+           "result", "results", "seed_runs", "seeds", "trained_model", "training_allowed"]  # fmt: skip

@@ -6,7 +6,7 @@ tables; the sentences that state them are in the chapters, and the decisions tha
 compare models (better, worse, not measurable) are in `lab.stats`. It formats nothing:
 `lab.report` writes these values in French.
 
-Imports from lab: backend, data, experiments, models, params, stats, store (nothing that formats).
+Imports from lab: backend, data, experiments, models, params, stats (nothing that formats).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lab import data, models, params, store
-from lab.backend import BFLOAT16_FLAGS, set_seed
+from lab import data, models, params
+from lab.backend import set_seed
 from lab.data import CLASS_NAMES
 from lab.experiments import get
 from lab.stats import as_runs
@@ -80,26 +80,6 @@ def worst_in_every_seed(runs, metric: str = "recall", among: int = 2) -> bool:
     return all(worst in class_metrics(run)[metric].nsmallest(among).index for run in as_runs(runs))
 
 
-def per_class_accuracy(run) -> pd.Series:
-    """Share of each class's test images predicted correctly (recall), worst first."""
-    matrix = confusion(run)
-    with np.errstate(invalid="ignore"):  # a class absent from the test set has no recall (NaN)
-        recall = np.diag(matrix) / matrix.sum(axis=1)
-    return pd.Series(recall, index=class_names(run), name="accuracy").sort_values()
-
-
-def mirror_asymmetry(x: np.ndarray, y: np.ndarray, names: list[str]) -> pd.Series:
-    """How far each class's images are from their left-right mirror: the mean absolute pixel
-    difference over the mean pixel, per class, most symmetric first (0: every image its own mirror)."""
-    x = np.asarray(x, dtype=np.float32)
-    values = [np.abs(x[y == k] - x[y == k][:, :, ::-1]).mean() / x[y == k].mean() for k in range(len(names))]
-    return pd.Series(values, index=names, name="asymmetry").sort_values()
-
-
-def worst_classes(run, n: int = 1) -> list[str]:
-    return list(per_class_accuracy(run).index[:n])
-
-
 def frequent_errors(run, n: int = 3) -> pd.DataFrame:
     """The `n` most frequent (true → predicted) confusions on the test set (of several seeds: pooled)."""
     matrix = confusion(run)
@@ -141,27 +121,6 @@ def best_epoch(run) -> int:
 def overfitting_gap(run) -> float:
     """Training accuracy minus validation accuracy, both evaluated after training."""
     return run.accuracy("train") - run.accuracy("val")
-
-
-def trained_without_bfloat16(run) -> bool:
-    """Whether `run` was trained without GPU on a CPU with no bfloat16 instructions: a slower machine than
-    the one of the stored runs, whose times do not compare with theirs. Runs stored before the environment
-    recorded `cpu_flags` were all trained on the machine of the introduction."""
-    environment = run["environment"]
-    flags = environment.get("cpu_flags")
-    return flags is not None and not environment.get("gpus") and not set(flags) & set(BFLOAT16_FLAGS)
-
-
-def own_seconds(run) -> float:
-    """The machine time a run cost: one evaluated from a twin's weights (`weights_from`) counts
-    only that evaluation, since its `wall_seconds` include the twin's training; an ensemble's,
-    only its own evaluation, since its `wall_seconds` are its members' (stored runs of their own)."""
-    if "members" in run.record:
-        return run["evaluation_seconds"]
-    twin = run.record.get("weights_from")
-    if not twin:
-        return run["wall_seconds"]
-    return run["wall_seconds"] - store.load(twin["experiment"], twin["seed"], run.folder.parent.parent)["wall_seconds"]
 
 
 def summary(runs) -> pd.DataFrame:
@@ -210,14 +169,6 @@ def provenance(runs) -> pd.DataFrame:
     return pd.DataFrame(rows.values())
 
 
-def error_rates(runs: dict) -> pd.DataFrame:
-    """Error rates (1 − accuracy) on each split, one row per labelled run: `label`, `epochs`, `train`,
-    `val`, `test` (`lab.report.error_table` tabulates them, mean ± sd over seeds, in French)."""
-    rows = [{"label": label, "epochs": len(run.history), **{split: error_rate(run, split) for split in store.SPLITS}}
-            for label, run in runs.items()]  # fmt: skip
-    return pd.DataFrame(rows)
-
-
 def min_val_loss_epoch(run) -> int:
     """The epoch after which the validation loss was lowest: where overfitting starts."""
     return int(run.history["val_loss"].idxmin())
@@ -247,18 +198,6 @@ def initial_outputs(experiment, x: np.ndarray, y: np.ndarray, seed: int = 0) -> 
         "max_probability": float(probabilities.max(axis=1).mean()),
         "loss": float(loss),
     }
-
-
-def history_difference(a, b) -> float:
-    """Largest absolute difference between two runs' histories over their common epochs.
-
-    Two runs of the same model and seed that differ only in their number of epochs
-    must agree exactly on the epochs they share: 0.0 shows that training is reproducible.
-    """
-    common = min(len(a.history), len(b.history))
-    columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
-    difference = a.history[columns].iloc[:common] - b.history[columns].iloc[:common]
-    return float(difference.abs().to_numpy().max())
 
 
 def val_test_gap(run) -> tuple[float, float]:

@@ -5,9 +5,8 @@ when it loads, before any Python logging setting applies. In a notebook those li
 would land in the book, so the first import runs with that descriptor sent to
 /dev/null. Python exceptions are unaffected: they are raised after it is restored.
 
-The machine's facts that a run records (`environment`, `cpu_flags`) and that decide what it
-may train (`native_bfloat16`) live here too, with the seeding of a training (`set_seed`,
-`check_seed`).
+The machine's facts that a run records (`environment`, `cpu_flags`) live here too, with the
+seeding of a training (`set_seed`, `check_seed`).
 
 Imports from lab: nothing (every other module may import this one).
 """
@@ -108,18 +107,14 @@ MAX_SEED = 2**32 - 1  # what `keras.utils.set_random_seed` (and NumPy's legacy s
 
 
 class SeedError(ValueError):
-    """A seed that no training can use: a run, or an ensemble's member, would have no valid seed."""
+    """A seed that no training can use."""
 
 
 def check_seed(experiment, seed: int) -> None:
-    """Refuse a seed outside 0 to `MAX_SEED`, for the run or, for an ensemble, for any of its members."""
-    member_seeds = list(experiment.member_seeds(seed)) if hasattr(experiment, "member_seeds") else []
-    for value, what in [(seed, f"{experiment.name} seed {seed}"),
-                        *((s, f"its member {experiment.member} seed {s}") for s in member_seeds)]:  # fmt: skip
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= MAX_SEED:
-            raise SeedError(f"{what}: a seed is a whole number between 0 and 2**32 - 1, got {value!r}"
-                            + (f" (an ensemble's seed k uses its members' seeds {experiment.size}k to "
-                               f"{experiment.size}k + {experiment.size - 1})" if member_seeds else ""))  # fmt: skip
+    """Refuse a seed outside 0 to `MAX_SEED`."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise SeedError(f"{experiment.name} seed {seed}: a seed is a whole number between 0 and 2**32 - 1, "
+                        f"got {seed!r}")
 
 
 def set_seed(seed: int) -> None:
@@ -133,9 +128,8 @@ def set_seed(seed: int) -> None:
 # The machine
 
 # The instruction sets that decide how fast TensorFlow trains on a CPU: two machines that both call
-# themselves "AMD EPYC" differed by 3 to 4.6 times in float32 and 36 to 45 times in bfloat16 (see README.md).
+# themselves "AMD EPYC" differed by 3 to 4.6 times in float32 (see README.md).
 SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
-BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")  # without one of them, bfloat16 is emulated
 
 
 def cpu_flags(cpuinfo: str | None = None) -> list[str]:
@@ -148,21 +142,6 @@ def cpu_flags(cpuinfo: str | None = None) -> list[str]:
     line = next((line for line in cpuinfo.splitlines() if line.startswith("flags")), "")
     present = set(line.partition(":")[2].split())
     return [flag for flag in SPEED_FLAGS if flag in present]
-
-
-def native_bfloat16() -> bool:
-    """Whether this machine computes bfloat16 natively: a CPU with `BFLOAT16_FLAGS`, or a GPU."""
-    if set(cpu_flags()) & set(BFLOAT16_FLAGS):
-        return True
-    return bool(tensorflow().config.list_physical_devices("GPU"))
-
-
-def emulated_bfloat16(names) -> str:
-    """Why the mixed_bfloat16 experiments `names` are not trained on this machine, and how to proceed."""
-    instructions = " or ".join(BFLOAT16_FLAGS)
-    return (f"this machine has no GPU and its CPU no bfloat16 instructions ({instructions}): {', '.join(names)} "
-            "compute in mixed_bfloat16, which it would emulate many times slower than float32, and their training "
-            "times would not compare with the stored runs'. Train them on a machine that has these instructions")
 
 
 def environment() -> dict:

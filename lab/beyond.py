@@ -17,8 +17,8 @@ import pandas as pd
 
 from lab import experiments, references, stats
 
-CHAINS = experiments.NEXT_CHAINS
-TRIED = experiments.NEXT_TRIED
+CHAINS = experiments.CHAINS
+TRIED = experiments.TRIED
 
 
 @dataclass(frozen=True)

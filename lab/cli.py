@@ -4,7 +4,6 @@ lab list
 lab status
 lab train fashion-base cifar-norm --seeds 0 1
 lab train --all [--missing]
-lab train cifar-vgg-aug-cosine --allow-emulated-bfloat16   (on a CPU without bfloat16 instructions)
 
 Imports from lab: the package (`ConfigurationError`), backend, data, experiments, models, params, progress,
 store, train.
@@ -51,8 +50,6 @@ def _parser() -> argparse.ArgumentParser:
                        help="seeds to train (default: the seeds each experiment is planned with)")  # fmt: skip
     train.add_argument("--missing", action="store_true",
                        help="train only runs that are missing, stale or corrupt")  # fmt: skip
-    train.add_argument("--allow-emulated-bfloat16", action="store_true",
-                       help="train mixed_bfloat16 models even on a CPU that emulates bfloat16 (many times slower)")
     return parser
 
 
@@ -111,11 +108,6 @@ def cmd_train(args) -> int:
         runs = [(e, seed) for e, seed in runs if store.status(e, seed) != store.PRESENT]
     for experiment, seed in runs:  # every folder each training writes, before the first epoch of any
         train.check_before_training(experiment, seed)
-    emulated = sorted({e.name for e, _ in runs if e.precision == "mixed_bfloat16"})
-    if emulated and not args.allow_emulated_bfloat16 and not backend.native_bfloat16():
-        print(f"lab train: {backend.emulated_bfloat16(emulated)}, or pass --allow-emulated-bfloat16.",
-              file=sys.stderr)  # fmt: skip
-        return 1
     busy = []
     with backend.benign_native_logs_hidden(), TrainingProgress(runs) as progress:
         for experiment, seed in runs:

@@ -1,10 +1,10 @@
-"""The report's figures: image grids, learning curves, confusion heatmaps, galleries.
+"""The report's figures: learning curves, confusion heatmaps, error galleries, the comparison of the models.
 
 Each function returns a matplotlib `Figure` built without pyplot, so that a
 notebook shows it once, where the chapter's cell returns it, and no global figure
 state leaks between cells. Labels are in French, as the report is.
 
-Imports from lab: analysis, backend (for the feature maps of a trained model), calibration, data, report, stats.
+Imports from lab: analysis, data, report, stats.
 """
 
 from __future__ import annotations
@@ -78,12 +78,6 @@ def _montage(images, titles, ncols: int, title_lines: int = 1, color: str = "bla
                 va="bottom", fontsize=SMALLEST_FONT + 1, color=color)  # fmt: skip
     ax.axis("off")
     return fig
-
-
-def image_grid(x, labels, names, n: int = 9, ncols: int = 3):
-    """The first `n` images with the name of their class."""
-    titles = [f"{i} : {names[int(label)]}" for i, label in enumerate(np.ravel(labels)[:n])]
-    return _montage(x[:n], titles, ncols)
 
 
 def _curve(ax, runs, column: str, **style):
@@ -270,83 +264,3 @@ def _round_levels(largest: float) -> list[float]:
         levels.append(float(np.round(value / magnitude) * magnitude))
     return levels
 
-
-def reliability_diagram(panels: dict):
-    """Accuracy per confidence bin against the diagonal of a calibrated model, one panel per entry.
-
-    `panels` maps a title to (probabilities, true labels); each panel states its expected
-    calibration error (see `lab.calibration`).
-    """
-    from lab import calibration
-    from lab.report import pct
-
-    fig = Figure(figsize=(PAGE_WIDTH, 3.1), layout="constrained")
-    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
-    for ax, (title, (probabilities, y_true)) in zip(axes, panels.items(), strict=True):
-        table = calibration.reliability(probabilities, y_true)
-        width = table["upper"] - table["lower"]
-        ax.bar(table["lower"], table["accuracy"], width=width, align="edge", color=PALETTE[0],
-               edgecolor="white", label="exactitude du groupe")  # fmt: skip
-        gap = table["confidence"] - table["accuracy"]
-        ax.bar(table["lower"], gap, bottom=table["accuracy"], width=width, align="edge", color=PALETTE[3],
-               alpha=0.35, edgecolor=PALETTE[3], label="écart à sa confiance")  # fmt: skip
-        ax.plot([0, 1], [0, 1], linestyle="--", color="0.35", linewidth=1, label="calibration parfaite")
-        ece = calibration.expected_calibration_error(probabilities, y_true)
-        ax.text(0.04, 0.93, f"ECE = {pct(ece, 2)}", transform=ax.transAxes, fontsize=SMALLEST_FONT + 1.5)
-        ax.set(title=title, xlabel="confiance (probabilité prédite)", xlim=(0, 1), ylim=(0, 1))
-        _french_ticks(ax)
-    axes[0].set(ylabel="exactitude")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=3)
-    return fig
-
-
-def _to_pixels(values: np.ndarray) -> np.ndarray:
-    """Values stretched to 0-255 (min to max), as uint8."""
-    low, high = float(values.min()), float(values.max())
-    return np.round(255 * (values - low) / (high - low if high > low else 1)).astype(np.uint8)
-
-
-def first_layer_filters(model, ncols: int = 8, zoom: int = 8):
-    """The kernels of the model's first convolution, each stretched to its own min-max, enlarged `zoom` times."""
-    first = next(layer for layer in model.layers if type(layer).__name__ == "Conv2D")
-    kernel = np.asarray(first.kernel, dtype=np.float32)  # (height, width, channels in, filters)
-    images = [_to_pixels(np.squeeze(kernel[..., k])) for k in range(kernel.shape[-1])]
-    images = [np.kron(image, np.ones((zoom, zoom) + (1,) * (image.ndim - 2), np.uint8)) for image in images]
-    return _montage(images, [str(k + 1) for k in range(len(images))], ncols)
-
-
-def convolution_rows(model) -> dict:
-    """The convolutions `feature_maps` shows: every other one from the first, and the last, as « conv. k »."""
-    names = [layer.name for layer in model.layers if type(layer).__name__ == "Conv2D"]
-    return {name: f"conv. {names.index(name) + 1}" for name in dict.fromkeys(names[::2] + names[-1:])}
-
-
-def feature_maps(model, image: np.ndarray, layers: dict, per_layer: int = 6):
-    """For one image, the `per_layer` most active feature maps of each layer, one row per layer.
-
-    `layers` maps a Keras layer name to the label its row shows (e.g. `{"conv2d_1": "conv. 1"}`).
-    The image (as the model takes it) is shown first; each map is stretched to its own
-    min-max and enlarged to the image's size, so that rows of every resolution line up.
-    """
-    from lab import backend
-
-    keras = backend.keras()
-    chosen = [model.get_layer(name) for name in layers]
-    probe = keras.Model(model.inputs[0], [layer.output for layer in chosen])
-    outputs = probe(image[np.newaxis], training=False)
-    outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
-    size = image.shape[0]
-    shown = _to_pixels(image) if image.shape[-1] == 3 else np.repeat(_to_pixels(image), 3, axis=-1)
-    images, titles = [], []
-    for label, output in zip(layers.values(), outputs, strict=True):
-        maps = np.asarray(output, dtype=np.float32)[0]
-        strongest = np.argsort(maps.mean(axis=(0, 1)))[::-1][:per_layer]
-        images.append(shown)
-        titles.append(f"{label} ({maps.shape[0]}×{maps.shape[1]})")
-        for k in strongest:
-            zoom = size // maps.shape[0]
-            enlarged = np.kron(_to_pixels(maps[..., k]), np.ones((zoom, zoom), np.uint8))
-            images.append(np.repeat(enlarged[..., np.newaxis], 3, axis=-1))
-            titles.append(f"carte {k + 1}")
-    return _montage(images, titles, per_layer + 1)

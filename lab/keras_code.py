@@ -5,12 +5,11 @@ the experiment's declarative spec (which keys the stored results), and the tests
 execute it and compare the model it builds with `lab.models.build`, layer by layer.
 Generating it needs no TensorFlow, so chapters that show it stay fast.
 
-Imports from lab: experiments, models, predict.
+Imports from lab: models, predict.
 """
 
 from __future__ import annotations
 
-from lab.experiments import Ensemble
 from lab.models import INPUT_SHAPES, plan
 from lab.predict import view_count
 
@@ -48,7 +47,6 @@ def _layer_lines(spec: dict, experiment) -> list[str]:
 
 def model_code(experiment) -> str:
     """`model = keras.Sequential([keras.Input(...), layers.Conv2D(...), ...])` for the experiment."""
-    _refuse_ensemble(experiment)
     plan(experiment.layers, INPUT_SHAPES[experiment.dataset])  # refuse a spec that cannot be built
     lines = [f"keras.Input(shape={INPUT_SHAPES[experiment.dataset]}),"]
     lines += [AUGMENTATION_CODE[name] for name in experiment.augmentation]
@@ -104,25 +102,6 @@ def _views_setup(experiment) -> str:
     )
 
 
-def ensemble_code(ensemble) -> str:
-    """An ensemble's Keras code: its member's model and training in a loop over its seeds, then the mean
-    of every network's probabilities on every view (`lab.ensemble`: the mean of its members' means)."""
-    member = ensemble.experiment
-    network = (model_code(member) + "\n" + training_code(member, views=False)).splitlines()
-    policy = [network.pop(0)] if network[0].startswith("keras.mixed_precision") else []  # once, before the loop
-    seeds = ", ".join(str(seed) for seed in ensemble.member_seeds(0))
-    lines = [*policy, f"# un ensemble de {ensemble.size} réseaux : le même modèle, chacun avec sa graine",
-             "ensemble = []", f"for seed in ({seeds}):", INDENT + "keras.utils.set_random_seed(seed)"]  # fmt: skip
-    lines += [INDENT + line for line in network] + [INDENT + "ensemble.append(model)"]
-    views = view_count(member)
-    lines += [f"# prédire la moyenne des probabilités de ses {ensemble.size} réseaux, chacun sur "
-              + (f"les {views} vues de chaque image" if views > 1 else "les images de test"),
-              _views_setup(member),
-              "probabilities = np.mean([model.predict(view, verbose=0) for model in ensemble for view in views],"
-              " axis=0)"]  # fmt: skip
-    return "\n".join(lines)
-
-
 def _optimizer_code(experiment, rate: str) -> str:
     """The optimizer `lab.train.optimizer` builds, as Keras code."""
     adamw = experiment.weight_decay and experiment.optimizer == "adam"
@@ -135,18 +114,9 @@ def _optimizer_code(experiment, rate: str) -> str:
     return f"keras.optimizers.{name}({', '.join(settings)})"
 
 
-def _refuse_ensemble(experiment) -> None:
-    """An ensemble's code would be its member's, shown as if it were one network: refuse it."""
-    if isinstance(experiment, Ensemble):
-        raise TypeError(f"{experiment.name} is an ensemble of {experiment.size} networks, not one model: its code "
-                        "is keras_code.ensemble_code(...), which keras_code.show shows")  # fmt: skip
-
-
-
 def training_code(experiment, views: bool = True) -> str:
     """The `compile` and `fit` calls with the experiment's settings (as `lab.train` makes them), and
     (`views`) its averaged prediction over test-time views."""
-    _refuse_ensemble(experiment)
     rate = f"{experiment.learning_rate:g}"
     schedule = ""
     if experiment.lr_schedule == "cosine":
@@ -172,14 +142,9 @@ def training_code(experiment, views: bool = True) -> str:
 
 
 def show(experiment, training: bool = False):
-    """The experiment's Keras code as a Markdown Python block, for a cell whose output shows it.
-
-    An ensemble's is always its training (`ensemble_code`): its networks differ by nothing else.
-    """
+    """The experiment's Keras code as a Markdown Python block, for a cell whose output shows it."""
     from IPython.display import Markdown
 
-    if isinstance(experiment, Ensemble):
-        return Markdown(f"```python\n{ensemble_code(experiment)}\n```")
     code = model_code(experiment) + ("\n" + training_code(experiment) if training else "")
     return Markdown(f"```python\n{code}\n```")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lab import backend
-from lab.experiments import AUGMENTATIONS, LR_SCHEDULES, PRECISIONS, Ensemble
+from lab.experiments import AUGMENTATIONS, LR_SCHEDULES, PRECISIONS
 
 INPUT_SHAPES = {"fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
 
@@ -151,10 +151,6 @@ def build(experiment, input_shape=None, check: bool = True):
 
     `check=False` skips `plan()`, to see what Keras itself says of a bad spec.
     """
-    if isinstance(experiment, Ensemble):  # its member is one network, the ensemble several
-        averaging = f"lab.trained_model({experiment.name!r})"
-        raise TypeError(f"{experiment.name} is an ensemble of {experiment.size} networks: build its member "
-                        f"(`.experiment`), or the averaging model with {averaging}")  # fmt: skip
     keras = backend.keras()
 
     input_shape = input_shape or INPUT_SHAPES[experiment.dataset]

@@ -4,14 +4,13 @@ The counts are derived from the layer spec alone (`lab.models.plan`), so they ca
 read without building the model; the tests check their totals against Keras'
 `model.count_params()` for every experiment of the brief.
 
-Imports from lab: experiments, models.
+Imports from lab: models.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from lab.experiments import Ensemble
 from lab.models import INPUT_SHAPES, SpecError, describe, plan
 
 COLUMNS = {
@@ -62,7 +61,7 @@ def _size(shape) -> int:
 
 
 def parameter_table(experiment, totals: bool = True) -> pd.DataFrame:
-    """One row per layer of the spec, plus a total row: parameters, formulas and MACs (an ensemble: of each network)."""
+    """One row per layer of the spec, plus a total row: parameters, formulas and MACs."""
     planned = plan(experiment.layers, INPUT_SHAPES[experiment.dataset])
     input_row = {"layer": "input", "output_shape": _shape_text(INPUT_SHAPES[experiment.dataset]),
                  "neurons": None, "weights_per_neuron": "", "formula": "", "params": 0,
@@ -78,13 +77,13 @@ def parameter_table(experiment, totals: bool = True) -> pd.DataFrame:
 
 
 def count_params(experiment) -> int:
-    """Total parameters (trainable or not), as Keras' `model.count_params()` counts them (an ensemble: its members')."""
-    return _members(experiment) * int(parameter_table(experiment, totals=False)["params"].sum())
+    """Total parameters (trainable or not), as Keras' `model.count_params()` counts them."""
+    return int(parameter_table(experiment, totals=False)["params"].sum())
 
 
 def count_macs(experiment) -> int:
-    """Multiply-accumulates for one image through the model (inference; an ensemble: through each member)."""
-    return _members(experiment) * int(parameter_table(experiment, totals=False)["macs"].sum())
+    """Multiply-accumulates for one image through the model (inference)."""
+    return int(parameter_table(experiment, totals=False)["macs"].sum())
 
 
 def training_macs(experiment, images: int) -> int:
@@ -93,11 +92,6 @@ def training_macs(experiment, images: int) -> int:
     What the training costs on any machine (the backward pass costs about twice the forward one,
     for every model alike), where a time depends on the machine and on what else it ran."""
     return experiment.epochs * images * count_macs(experiment)
-
-
-def _members(experiment) -> int:
-    """How many networks the experiment is: an ensemble's size, else 1."""
-    return experiment.size if isinstance(experiment, Ensemble) else 1
 
 
 def shape_progression(layers, input_shape) -> pd.DataFrame:

@@ -2,8 +2,7 @@
 
 Test-time flipping and shifting change only how a trained model predicts: the mean of its
 probabilities over the image, the image moved a few pixels up, down, left and right (borders
-reflected as Keras' `RandomTranslation` fills them), and the mirrors of those views. An
-ensemble's run averages its members' predictions the same way (`lab.ensemble`).
+reflected as Keras' `RandomTranslation` fills them), and the mirrors of those views.
 
 Imports from lab: nothing (numpy only; the model is any Keras model with `predict`).
 """

@@ -1,14 +1,13 @@
 """Progress bars for `lab train`: one overall (epochs of all runs), one per run.
 
-Imports from lab: experiments, store, train.
+Imports from lab: train.
 """
 
 from __future__ import annotations
 
 from tqdm import tqdm
 
-from lab import store, train
-from lab.experiments import Ensemble
+from lab import train
 
 
 def _done_epochs(experiment, seed) -> int:
@@ -16,14 +15,8 @@ def _done_epochs(experiment, seed) -> int:
     return train.Checkpoint(experiment, seed).saved_epoch() or 0
 
 
-def _epochs_to_train(experiment, seed, before=()) -> int:
-    """The epochs the run will train: an ensemble's are those of its members not stored yet (nor among
-    the runs `before` it, (name, seed) pairs trained first)."""
-    if isinstance(experiment, Ensemble):
-        member = experiment.experiment
-        return sum(_epochs_to_train(member, member_seed) for member_seed in experiment.member_seeds(seed)
-                   if (member.name, member_seed) not in before
-                   and store.status(member, member_seed) != store.PRESENT)  # fmt: skip
+def _epochs_to_train(experiment, seed) -> int:
+    """The epochs the run will train: those after its saved epoch, if it resumes."""
     return experiment.epochs - _done_epochs(experiment, seed)
 
 
@@ -31,9 +24,7 @@ class TrainingProgress:
     """An overall bar over every epoch to train, and a bar per run; a resumed run starts at its saved epoch."""
 
     def __init__(self, runs):
-        listed = [(experiment.name, seed) for experiment, seed in runs]
-        self.total_epochs = sum(_epochs_to_train(experiment, seed, set(listed[:i]))
-                                for i, (experiment, seed) in enumerate(runs))  # fmt: skip
+        self.total_epochs = sum(_epochs_to_train(experiment, seed) for experiment, seed in runs)
         self.overall = None
 
     def __enter__(self):
@@ -48,8 +39,7 @@ class TrainingProgress:
         tqdm.write(message)
 
     def train(self, experiment, seed):
-        to_train = _epochs_to_train(experiment, seed)
-        total = to_train if isinstance(experiment, Ensemble) else experiment.epochs
+        to_train, total = _epochs_to_train(experiment, seed), experiment.epochs
         with tqdm(total=total, initial=total - to_train, desc=f"{experiment.name} seed {seed}", unit="epoch",
                   position=1, leave=False) as bar:  # fmt: skip
 

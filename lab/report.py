@@ -116,11 +116,6 @@ def effect(comparison) -> MarkdownText:
     return md(EFFECTS["mixed"])
 
 
-def verdict(goal) -> MarkdownText:
-    """A final model against its goal (`lab.stats.Goal`), in words: « atteint » or « manqué de 1,2 point »."""
-    return md("atteint") if goal.reached else md(f"manqué de {pts(goal.target - goal.accuracy, signed=False)}")
-
-
 def _mean_and_spread(values, digits: int, single, unit_of) -> str:
     """`single(mean)` for one value, else "mean ± sd unit" (both in points of percentage)."""
     values = list(values)
@@ -249,45 +244,6 @@ def cost_table(table_of_seeds: pd.DataFrame):
                           "temps (médiane)": table_of_seeds["seconds"]})  # fmt: skip
     formats = {"paramètres": num, "calcul (10¹² mult.-add.)": lambda c: dec(c, 1), "temps (médiane)": duration}
     return table(frame, **formats)
-
-
-def ablation_table(steps: pd.DataFrame):
-    """An ablation (`lab.stats.ablation`): each step's change, accuracies, gain on the previous step, cost.
-
-    A step reads « 2 — + augmentation »: a cell that begins with "1. " or "+ " is a list in Typst.
-    """
-    frame = pd.DataFrame({
-        "étape": [f"{i} — {experiments.get(name).title}" for i, name in enumerate(steps.index)],
-        "graines": steps["seeds"],
-        "validation": steps["val_accuracy"],
-        "test": steps["test_accuracy"],
-        "gain (test)": [diff(c) if c is not None else "" for c in steps["comparison"]],
-        "s / époque": [dec(seconds, 0) for seconds in steps["epoch_seconds"]],
-        "temps": steps["seconds"],
-    })  # fmt: skip
-    return table(frame, validation=pct, test=pct, temps=duration)
-
-
-def variants_table(tried: pd.DataFrame):
-    """Variants tried on a step (`lab.stats.variants`): validation accuracies that decided, test gain, epoch time."""
-    epochs = zip(tried["step_epoch_seconds"], tried["epoch_seconds"], strict=True)
-    steps = [experiments.get(step) for step in tried["step"]]
-    several_datasets = len({step.dataset for step in steps}) > 1
-
-    def step_title(step):
-        return step.title.removeprefix("+ ") + (f" ({DISPLAY_NAMES[step.dataset]})" if several_datasets else "")
-
-    frame = pd.DataFrame({
-        "essai": [experiments.get(name).title.removeprefix("+ ") for name in tried.index],
-        "sur l'étape": [step_title(step) for step in steps],
-        "validation (étape)": tried["step_val"],
-        "validation (essai)": tried["val_accuracy"],
-        "gain (validation)": [diff(comparison) for comparison in tried["val_comparison"]],
-        "gain (test)": [diff(comparison) for comparison in tried["comparison"]],
-        "s / époque (étape → essai)": [f"{dec(step, 0)} → {'—' if pd.isna(variant) else dec(variant, 0)}"
-                                       for step, variant in epochs],
-    })  # fmt: skip
-    return table(frame, **{"validation (étape)": pct, "validation (essai)": pct})
 
 
 def shape_progression(layers, dataset: str):

@@ -2,8 +2,7 @@
 
 A run is two files: `run.json` (configuration, metrics, history, provenance) and
 `predictions-<digest>.npz` (test-set probabilities, float16, and the true labels;
-since the chapter "Aller plus loin", the validation split's too, and the training split's
-for the members of an ensemble), and, for the runs
+since the chapter "Aller plus loin", the validation split's too), and, for the runs
 trained since then, a third: `weights-<digest>.npz`, the trained model's weights
 (float32). `run.json` names these files, whose names carry a digest of their content.
 Each file is written to a temporary name and renamed into place, predictions
@@ -148,16 +147,11 @@ class Run:
         """The validation split's (probabilities, true labels), for the runs that stored them."""
         return self._stored_split("val_probabilities", "y_val")
 
-    @cached_property
-    def training(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """The training split's (probabilities, true labels), for the runs that stored them (ensemble members)."""
-        return self._stored_split("train_probabilities", "y_train")
-
     def predictions(self, split: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """The (probabilities, true labels) of `split`: "test", "val" or "train" (None where not stored)."""
+        """The (probabilities, true labels) of `split`: "test", or "val" where stored (else None, as for "train")."""
         if split == "test":
             return self.probabilities, self.y_true
-        return {"val": self.validation, "train": self.training}[split]
+        return self.validation if split == "val" else None
 
     def _stored_split(self, probabilities: str, labels: str) -> tuple[np.ndarray, np.ndarray] | None:
         with np.load(self.folder / self.record["predictions"]) as stored:
@@ -214,20 +208,17 @@ def _not_writable(path: Path, error: OSError) -> ResultsNotWritableError:
 
 
 def save(record: dict, probabilities: np.ndarray, y_true: np.ndarray, root: Path | None = None,
-         validation: tuple[np.ndarray, np.ndarray] | None = None, weights: list | None = None,
-         training: tuple[np.ndarray, np.ndarray] | None = None) -> Run:
+         validation: tuple[np.ndarray, np.ndarray] | None = None, weights: list | None = None) -> Run:
     """Store a run atomically; the previous run of the same experiment and seed is replaced.
 
-    `validation` (probabilities, labels of the validation split), `training` (the same for the
-    training split) and `weights` (the model's `get_weights()`) are stored too when given.
+    `validation` (probabilities, labels of the validation split) and `weights` (the model's
+    `get_weights()`) are stored too when given.
     """
     folder = run_dir(record["experiment"], record["seed"], root)
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {"probabilities": compact(probabilities), "y_true": y_true.astype(np.uint8)}
     if validation is not None:
         arrays |= {"val_probabilities": compact(validation[0]), "y_val": validation[1].astype(np.uint8)}
-    if training is not None:
-        arrays |= {"train_probabilities": compact(training[0]), "y_train": training[1].astype(np.uint8)}
     files = {"predictions": _npz_bytes(arrays)}
     if weights is not None:
         files["weights"] = _npz_bytes({f"w{i:03d}": np.asarray(w) for i, w in enumerate(weights)})
@@ -476,7 +467,7 @@ def _check_predictions(run: Run, path: Path, retrain: str) -> None:
     """The predictions file exists, carries the digest of its name, and gives the stored accuracy."""
     predictions = run.folder / str(run.record["predictions"])
     _check_digest(predictions, path, retrain)
-    for split in SPLITS:  # every split whose predictions are stored (test always; validation, training)
+    for split in SPLITS:  # every split whose predictions are stored (test always; validation since chapter 7)
         try:
             pair = run.predictions(split)
             measured = None if pair is None else float(np.mean(pair[0].argmax(axis=1) == pair[1]))

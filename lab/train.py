@@ -22,7 +22,7 @@ What a training needs and is not training lives elsewhere: the data in `lab.data
 (`prepared_data`), the prediction with test-time views in `lab.predict`, the machine's
 facts and the seeding in `lab.backend`. Their names stay importable from here.
 
-Imports from lab: backend, data, ensemble, experiments, models, params, predict, store.
+Imports from lab: backend, data, experiments, models, params, predict, store.
 """
 
 from __future__ import annotations
@@ -40,26 +40,16 @@ from pathlib import Path
 
 import numpy as np
 
-from lab import backend, ensemble, models, params, store
-from lab.backend import (
-    BFLOAT16_FLAGS,
-    SPEED_FLAGS,
-    check_seed,
-    cpu_flags,
-    emulated_bfloat16,
-    environment,
-    native_bfloat16,  # fmt: skip
-    set_seed,
-)
+from lab import backend, models, params, store
+from lab.backend import SPEED_FLAGS, check_seed, cpu_flags, environment, set_seed
 from lab.data import prepared_data
-from lab.experiments import EXPERIMENTS, OPTIMIZERS, Ensemble
+from lab.experiments import EXPERIMENTS, OPTIMIZERS
 from lab.predict import predict, probability_metrics, shifted, test_time_views, view_count
 
-# Names that moved out of this module and are still read through it (tests, benchmarks, chapters).
-__all__ = ["BFLOAT16_FLAGS", "SPEED_FLAGS", "Checkpoint", "RunInProgressError", "batch_order", "check_seed",
-           "compile_model", "cpu_flags", "emulated_bfloat16", "environment", "native_bfloat16", "predict",
-           "prepared_data", "probability_metrics", "set_seed", "shifted", "test_time_views", "train",
-           "trained_twin", "view_count"]  # fmt: skip
+# Names that moved out of this module and are still read through it (tests, chapters).
+__all__ = ["SPEED_FLAGS", "Checkpoint", "RunInProgressError", "batch_order", "check_seed", "compile_model",
+           "cpu_flags", "environment", "predict", "prepared_data", "probability_metrics", "set_seed", "shifted",
+           "test_time_views", "train", "trained_twin", "view_count"]  # fmt: skip
 
 
 def compile_model(experiment, model, steps_per_epoch: int | None = None) -> None:
@@ -261,9 +251,8 @@ def _evaluate(model, x, y, batch_size) -> dict:
     return {"loss": float(loss), "accuracy": float(accuracy)}
 
 
-def _evaluation(experiment, model, splits: dict, keep_training: bool = False) -> tuple[dict, dict]:
-    """The metrics of every split, and the validation and test probabilities (and, with `keep_training`,
-    the training split's), as the experiment predicts.
+def _evaluation(experiment, model, splits: dict) -> tuple[dict, dict]:
+    """The metrics of every split, and the validation and test probabilities, as the experiment predicts.
 
     With test-time flipping or shifting the single-view metrics are kept too (`single_view_metrics`),
     so that the gain of the averaged views is measured on the same weights.
@@ -274,9 +263,8 @@ def _evaluation(experiment, model, splits: dict, keep_training: bool = False) ->
         metrics = {name: probability_metrics(single[name], y) for name, (_, y) in splits.items()}
     else:
         metrics = {name: _evaluate(model, x, y, 512) for name, (x, y) in splits.items()}
-    kept = ("train", "val", "test") if keep_training else ("val", "test")
     if not (experiment.test_time_flip or experiment.test_time_shift):
-        probabilities = {name: single[name] if single else predict(model, splits[name][0]) for name in kept}
+        probabilities = {name: single[name] if single else predict(model, splits[name][0]) for name in ("val", "test")}
         return {"metrics": metrics}, probabilities
     views = {"flip": experiment.test_time_flip, "shift": experiment.test_time_shift}
     averaged = {name: predict(model, x, **views) for name, (x, _) in splits.items()}
@@ -287,7 +275,6 @@ def _evaluation(experiment, model, splits: dict, keep_training: bool = False) ->
 def train(experiment, seed: int = 0, root=None, on_epoch=None) -> store.Run:
     """Train `experiment` with `seed`, evaluate it on train, validation and test, store it.
 
-    An ensemble trains its missing members, then stores the mean of their predictions (`lab.ensemble`).
     Resumes from the checkpoint of an interrupted training of the same run, if any. When
     another experiment's stored run was trained exactly as this one would be (they differ
     only in evaluation, see `trained_twin`), its weights are evaluated instead of trained again.
@@ -297,11 +284,6 @@ def train(experiment, seed: int = 0, root=None, on_epoch=None) -> store.Run:
     folder.mkdir(parents=True, exist_ok=True)
     try:
         with store.folder_lock(folder, blocking=False, name=".training.lock"):
-            if isinstance(experiment, Ensemble):  # its members are trained first, each as one run
-                def train_member(member, member_seed):
-                    return train(member, member_seed, root, on_epoch)
-
-                return ensemble.build(experiment, seed, root, train_missing=train_member)
             twin = trained_twin(experiment, seed, root)
             return _evaluate_twin(experiment, seed, twin, root) if twin else _train(experiment, seed, root, on_epoch)
     except BlockingIOError:
@@ -312,16 +294,12 @@ def train(experiment, seed: int = 0, root=None, on_epoch=None) -> store.Run:
 
 
 def check_before_training(experiment, seed: int, root=None) -> None:
-    """Refuse, before any epoch, a training whose result could not be stored: a seed that no run (or no
-    member of an ensemble) can have, a results folder of another procedure, or a folder it writes
-    (its run's, its checkpoint's, its members') that cannot be written."""
+    """Refuse, before any epoch, a training whose result could not be stored: a seed that no run can
+    have, a results folder of another procedure, or a folder it writes (its run's, its checkpoint's)
+    that cannot be written."""
     check_seed(experiment, seed)
     store.check_trainable(root)
-    runs = [(experiment.name, seed)]
-    if isinstance(experiment, Ensemble):
-        runs += [(experiment.member, member_seed) for member_seed in experiment.member_seeds(seed)]
-    for name, run_seed in runs:
-        store.check_run_writable(name, run_seed, root)
+    store.check_run_writable(experiment.name, seed, root)
 
 
 def experiments_registry() -> dict:
@@ -400,8 +378,7 @@ def _store(experiment, seed, model, data, root, training: dict, seconds) -> stor
     """
     (x_train, y_train), (x_val, y_val), (x_test, y_test), provenance = data
     splits = {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
-    member = is_ensemble_member(experiment)  # its ensembles average its training probabilities too
-    metrics, probabilities = _evaluation(experiment, model, splits, keep_training=member)
+    metrics, probabilities = _evaluation(experiment, model, splits)
     record = {
         "experiment": experiment.name,
         "seed": seed,
@@ -423,12 +400,6 @@ def _store(experiment, seed, model, data, root, training: dict, seconds) -> stor
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         **training,
     }
-    training_split = (probabilities["train"], y_train) if member else None
     return store.save(record, probabilities["test"], y_test, root, validation=(probabilities["val"], y_val),
-                      weights=model.get_weights(), training=training_split)  # fmt: skip
+                      weights=model.get_weights())
 
-
-def is_ensemble_member(experiment) -> bool:
-    """Whether an ensemble lab knows averages this experiment's runs."""
-    return any(isinstance(other, Ensemble) and other.member == experiment.name
-               for other in experiments_registry().values())  # fmt: skip

@@ -1,4 +1,4 @@
-"""Reading stored runs: confusions, frequent errors, comparisons, verdicts, French formatting."""
+"""Reading stored runs: confusions, frequent errors, comparisons, French formatting."""
 
 import numpy as np
 import pandas as pd
@@ -46,23 +46,6 @@ def test_confusion_is_scikit_learns_confusion_matrix(tmp_path):
     np.testing.assert_array_equal(analysis.confusion(run), confusion_matrix(y_true, y_pred, labels=range(10)))
 
 
-def test_per_class_accuracy_is_recall_worst_first(tmp_path):
-    run = make_run(tmp_path, y_true=[0, 0, 1, 1, 2], y_pred=[0, 1, 1, 1, 0])
-    recall = analysis.per_class_accuracy(run).dropna()
-    assert list(recall.index[:3]) == ["Oiseau", "Avion", "Voiture"]
-    assert list(recall.values[:3]) == [0.0, 0.5, 1.0]
-    assert analysis.worst_classes(run, 1) == ["Oiseau"]
-
-
-def test_mirror_asymmetry_is_zero_for_symmetric_images_and_ranks_the_classes():
-    symmetric = np.array([[1, 2, 2, 1]] * 4, dtype=np.float32)  # each row reads the same both ways
-    lopsided = np.array([[4, 0, 0, 0]] * 4, dtype=np.float32)  # mean 1, |x - mirror| = 8/4 = 2 per pixel
-    x = np.stack([symmetric, lopsided, symmetric])[..., np.newaxis]
-    asymmetry = analysis.mirror_asymmetry(x, np.array([0, 1, 0]), ["symétrique", "penchée"])
-    assert list(asymmetry.index) == ["symétrique", "penchée"]
-    assert asymmetry.tolist() == [0.0, 2.0]
-
-
 def test_frequent_errors_ranks_true_predicted_pairs(tmp_path):
     run = make_run(tmp_path, y_true=[3, 3, 3, 5, 1, 1], y_pred=[5, 5, 3, 3, 9, 1])
     errors = analysis.frequent_errors(run, 2)
@@ -95,11 +78,8 @@ def test_error_examples_take_each_pair_in_turn(tmp_path):
     assert all(run.y_true[i] != run.y_pred[i] for i in chosen)
 
 
-def test_error_rates_and_summary(tmp_path):
+def test_summary(tmp_path):
     run = make_run(tmp_path, accuracy=0.75)
-    errors = analysis.error_rates({"m": run})
-    assert list(errors.columns) == ["label", "epochs", "train", "val", "test"]
-    assert errors["test"].iloc[0] == pytest.approx(0.25)
     summary = analysis.summary([run])
     assert summary.loc[0, "seconds_per_epoch"] == pytest.approx(11.0)
     assert summary.loc[0, "epochs"] == 2 and summary.loc[0, "best_epoch"] == 2
@@ -130,8 +110,6 @@ def test_standard_error():
         (report.seeds_text, 1, "la seule graine\u00a00"),
         (report.seeds_text, 3, "3\u00a0graines"),
         (report.enumeration, ["a", "b", "c"], "a, b et c"),
-        (report.verdict, stats.Goal(0.9359, 0.935, 2300, 3600, 3), "atteint"),
-        (report.verdict, stats.Goal(0.8667, 0.88, 2900, 3600, 3), "manqué de 1,3\u00a0point"),
     ],
 )
 def test_french_formatting(function, value, text):
@@ -162,28 +140,6 @@ def test_the_class_table_adds_f1_where_asked(tmp_path):
     assert header == ["classe", "rappel (%)", "précision (%)", "F1 (%)", "images prédites"]
     avion = next(line for line in with_f1.splitlines() if "Avion" in line)
     assert [cell.strip() for cell in avion.split("|")[1:-1]][1:4] == ["50,0", "100,0", "66,7"]
-
-
-def test_a_run_evaluated_from_its_twin_costs_only_its_evaluation(tmp_path):
-    twin = make_run(tmp_path, name="fashion-vgg-aug-cosine", accuracy=1.0, seconds=2000.0)
-    record = twin.record | {"experiment": "fashion-vgg-aug-cosine-tta", "wall_seconds": 2030.0,
-                            "weights_from": {"experiment": "fashion-vgg-aug-cosine", "seed": 0}}  # fmt: skip
-    final = store.save(record, twin.probabilities, twin.y_true, root=twin.folder.parent.parent)
-    assert analysis.own_seconds(twin) == 2000.0
-    assert analysis.own_seconds(final) == pytest.approx(30.0)
-
-
-@pytest.mark.parametrize(("environment", "slower"), [
-    ({"cpu": "AMD EPYC", "gpus": []}, False),  # stored before cpu_flags: the machine of the introduction
-    ({"cpu_flags": ["avx2", "fma"], "gpus": []}, True),
-    ({"cpu_flags": ["avx2", "fma", "avx512f", "avx512_bf16"], "gpus": []}, False),
-    ({"cpu_flags": ["avx2", "fma"], "gpus": ["/physical_device:GPU:0"]}, False),
-])  # fmt: skip
-def test_a_run_trained_without_bfloat16_instructions_is_told_apart(tmp_path, environment, slower):
-    run = make_run(tmp_path)
-    stored = store.save(run.record | {"environment": environment}, run.probabilities, run.y_true,
-                        root=run.folder.parent.parent)  # fmt: skip
-    assert analysis.trained_without_bfloat16(stored) is slower
 
 
 @pytest.mark.parametrize(

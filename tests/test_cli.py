@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lab import backend, cli, store
+from lab import cli, store
 from lab import train as train_module
 from lab.experiments import EXPERIMENTS
 
@@ -47,7 +47,6 @@ def fake_training(monkeypatch, results_root):
         return store_fake(experiment, seed)
 
     monkeypatch.setattr(train_module, "train", fake_train)
-    monkeypatch.setattr(backend, "native_bfloat16", lambda: True)  # a machine where every model may train
     return calls
 
 
@@ -95,8 +94,8 @@ def test_status_with_nothing_stored(capsys, results_root):
         assert f"{name} " in out
     assert out.count("seed-0: missing") == len(EXPERIMENTS)
     assert f"{'fashion-base':<{cli.NAME_WIDTH}} seed-0: missing  seed-1: missing  seed-2: missing" in out
-    assert f"{'cifar-vgg-aug':<{cli.NAME_WIDTH}} seed-0: missing\n" in out  # planned with one seed
-    assert len(f"{'cifar-vgg-aug-cosine-dropout':<{cli.NAME_WIDTH}} ") == cli.NAME_WIDTH + 1  # the longest fits
+    assert f"{'fashion-vgg-cos-flip':<{cli.NAME_WIDTH}} seed-0: missing\n" in out  # planned with one seed
+    assert len(f"{'fashion-dense128-alone-norm':<{cli.NAME_WIDTH}} ") == cli.NAME_WIDTH + 1  # the longest fits
     assert out.splitlines()[-1] == f"0 present, 0 stale, {PLANNED_RUNS} missing, 0 corrupt"
 
 
@@ -128,8 +127,8 @@ def test_train_missing_skips_fresh_runs(fake_training, results_root):
 
 
 def test_train_without_seeds_trains_the_planned_ones(fake_training, results_root):
-    assert cli.main(["train", "fashion-base", "cifar-vgg-aug"]) == 0
-    assert fake_training == [("fashion-base", seed) for seed in range(5)] + [("cifar-vgg-aug", 0)]
+    assert cli.main(["train", "fashion-base", "fashion-vgg-cos-flip"]) == 0
+    assert fake_training == [("fashion-base", seed) for seed in range(5)] + [("fashion-vgg-cos-flip", 0)]
 
 
 def test_status_reports_and_train_missing_retrains_a_corrupt_run(capsys, fake_training, results_root):
@@ -203,25 +202,12 @@ def test_train_all_missing(fake_training, results_root):
     assert fake_training == [(e.name, seed) for e in EXPERIMENTS.values() for seed in e.seeds if seed]
 
 
-def test_bfloat16_models_are_refused_where_bfloat16_would_be_emulated(monkeypatch, capsys, fake_training):
-    monkeypatch.setattr(backend, "native_bfloat16", lambda: False)
-    assert cli.main(["train", "cifar-vgg-aug-cosine", "cifar-norm", "--seeds", "0"]) == 1
-    error = capsys.readouterr().err
-    assert "no bfloat16 instructions (avx512_bf16 or amx_bf16): cifar-vgg-aug-cosine compute in mixed_bfloat16" in error
-    assert "--allow-emulated-bfloat16" in error
-    assert fake_training == []  # nothing trained, not even the float32 model named with it
-    assert cli.main(["train", "cifar-norm", "--seeds", "0"]) == 0  # float32 trains anywhere
-    assert cli.main(["train", "cifar-vgg-aug-cosine", "--seeds", "0", "--allow-emulated-bfloat16"]) == 0
-    assert fake_training == [("cifar-norm", 0), ("cifar-vgg-aug-cosine", 0)]
-
-
 def test_cpu_flags_name_the_instruction_sets_that_decide_the_speed():
     zen3 = "processor\t: 0\nflags\t\t: fpu sse2 avx fma avx2 sha_ni vaes\nbogomips\t: 4890.85\n"
     assert train_module.cpu_flags(zen3) == ["avx2", "fma"]
     zen4 = "flags\t\t: fpu avx2 fma avx512f avx512_vnni avx512_bf16 avx512vl\n"
     assert train_module.cpu_flags(zen4) == ["avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16"]
     assert train_module.cpu_flags("") == []
-    assert set(train_module.BFLOAT16_FLAGS) <= set(train_module.SPEED_FLAGS)
 
 
 def test_train_interrupted(monkeypatch, capsys, results_root):
@@ -288,28 +274,13 @@ def test_status_says_where_an_interrupted_training_resumes(capsys, results_root)
 def test_the_overall_progress_drops_the_epochs_of_a_run_evaluated_from_its_twin(monkeypatch, results_root):
     from lab import progress
 
-    twin_run = store.Run({"weights_from": {"experiment": "fashion-vgg-aug-cosine", "seed": 0}}, None)
+    twin_run = store.Run({"weights_from": {"experiment": "fashion-vgg-cos", "seed": 0}}, None)
     monkeypatch.setattr(progress.train, "train", lambda experiment, seed, on_epoch: twin_run)
-    final, step = cli.experiments.get("fashion-vgg-aug-cosine-tta"), cli.experiments.get("fashion-vgg")
+    final, step = cli.experiments.get("fashion-vgg-cos-mirror"), cli.experiments.get("fashion-vgg")
     with progress.TrainingProgress([(final, 0), (step, 0)]) as bars:
         assert bars.overall.total == final.epochs + step.epochs
         assert bars.train(final, 0) is twin_run
         assert bars.overall.total == step.epochs
-
-
-def test_the_progress_of_an_ensemble_counts_its_members_epochs_once(results_root):
-    from lab import progress
-
-    ensemble = EXPERIMENTS["cifar-vgg-aug-cosine-20-tta-shift-fp32-x2"]
-    member = ensemble.experiment
-    with progress.TrainingProgress([(ensemble, 0)]) as bars:  # members 0 and 1 missing: trained with it
-        assert bars.overall.total == 2 * member.epochs
-    store_fake(member, 0)
-    with progress.TrainingProgress([(member, 1), (ensemble, 0)]) as bars:  # member 1 first, member 0 stored
-        assert bars.overall.total == member.epochs
-    store_fake(member, 1)
-    with progress.TrainingProgress([(ensemble, 0)]) as bars:  # nothing left to train: the mean only
-        assert bars.overall.total == 0
 
 
 def test_the_progress_of_a_resumed_run_starts_at_its_saved_epoch(monkeypatch, results_root):

@@ -220,15 +220,6 @@ def test_a_full_disk_is_one_line_and_loses_nothing(capsys, fake_training, result
 # Seeds, signals, messages
 
 
-def test_an_ensemble_seed_whose_members_have_no_seed_is_a_usage_error(capsys, fake_training, results_root):  # noqa: F811
-    name = next(name for name, e in EXPERIMENTS.items() if isinstance(e, lab.experiments.Ensemble))
-    assert cli.main(["train", name, "--seeds", str(2**31)]) == 2
-    assert fake_training == []
-    assert "seed" in capsys.readouterr().err
-    assert not (results_root / name / f"seed-{2**31}").exists()
-    assert not any(results_root.glob(f"*/seed-{2**32}"))
-
-
 def test_a_seed_named_twice_is_trained_once(fake_training, results_root):  # noqa: F811
     assert cli.main(["train", "fashion-base", "fashion-base", "--seeds", "0", "0", "--missing"]) == 0
     assert fake_training == [("fashion-base", 0)]

@@ -28,53 +28,8 @@ def _book_figures(runs):
         "side_by_side": figures.learning_curves_side_by_side({"a": runs["cifar-conv4-same"], "b": drop}),
         "confusion": figures.confusion_heatmap(runs["cifar-dropout"]),
         "gallery": figures.error_gallery(x_test, drop, np.arange(25)),
-        "image_grid": figures.image_grid(x_test, drop.y_true, analysis.class_names(drop), n=25, ncols=5),
         "comparison": figures.comparison(analysis.summary(runs.values()), x="seconds", size="params"),
-        **_beyond_figures(),
     }
-
-
-def _beyond_figures():
-    """The chapter "Aller plus loin"'s figures, drawn from an untrained model and made-up probabilities."""
-    from lab import models
-    from tests.test_calibration import overconfident
-
-    model = models.build(lab.get("cifar-vgg-aug"))
-    probabilities, y_true, calibrated = overconfident(n=2000)
-    image = np.random.default_rng(0).random((32, 32, 3), dtype=np.float32)
-    return {
-        "reliability": figures.reliability_diagram({"avant": (probabilities, y_true),
-                                                    "après": (calibrated, y_true)}),
-        "filters": figures.first_layer_filters(model),
-        "feature_maps": figures.feature_maps(model, image, {"conv2d_1": "conv 1", "conv2d_14": "conv 6"}),
-    }
-
-
-def test_feature_maps_show_the_image_then_the_most_active_maps_of_each_layer():
-    from lab import models
-
-    model = models.build(lab.get("fashion-vgg"))
-    image = np.random.default_rng(0).random((28, 28, 1), dtype=np.float32)
-    fig = figures.feature_maps(model, image, {"conv2d_1": "conv 1", "conv2d_7": "conv 3"}, per_layer=4)
-    titles = [t.get_text() for t in _texts(fig)]
-    assert titles[:5] == ["conv 1 (28×28)"] + [t for t in titles[1:5] if t.startswith("carte ")]
-    assert titles[5] == "conv 3 (14×14)" and len(titles) == 10
-
-
-def test_the_convolutions_shown_are_every_other_one_and_the_last():
-    from lab import models
-
-    rows = figures.convolution_rows(models.build(lab.get("cifar-vgg-aug")))  # seven convolutions
-    assert list(rows.values()) == ["conv. 1", "conv. 3", "conv. 5", "conv. 7"]
-    rows = figures.convolution_rows(models.build(lab.get("fashion-vgg")))  # four
-    assert list(rows.values()) == ["conv. 1", "conv. 3", "conv. 4"]
-
-
-def test_first_layer_filters_show_every_kernel_of_the_first_convolution():
-    from lab import models
-
-    fig = figures.first_layer_filters(models.build(lab.get("cifar-vgg-aug")))
-    assert [t.get_text() for t in _texts(fig)] == [str(k) for k in range(1, 33)]
 
 
 def _texts(fig) -> list[Text]:

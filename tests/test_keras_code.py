@@ -7,7 +7,6 @@ import pytest
 
 from lab import EXPERIMENTS, keras_code, models, train
 from lab.backend import keras
-from lab.experiments import Ensemble
 
 
 def _executed(code: str):
@@ -30,7 +29,7 @@ def _with_stronger():
     return {**EXPERIMENTS, STRONGER.name: STRONGER}
 
 
-@pytest.mark.parametrize("name", [name for name, e in _with_stronger().items() if not isinstance(e, Ensemble)])
+@pytest.mark.parametrize("name", list(_with_stronger()))
 def test_the_shown_code_builds_the_trained_model(name):
     experiment = _with_stronger()[name]
     shown, trained = _executed(keras_code.model_code(experiment)), models.build(experiment)
@@ -84,8 +83,8 @@ def _apply(base: str, diff: str) -> str:
     ("cifar-norm", "cifar-dropout"), ("cifar-conv4", "cifar-conv4-same"),
     ("cifar-conv4-same", "cifar-conv4-same-dropout"), ("cifar-conv4-same-dropout", "cifar-conv6"),
     ("cifar-conv6", "cifar-conv6-bn"), ("cifar-conv6-bn", "cifar-conv6-bn-leaky"),
-    ("fashion-vgg", "fashion-vgg-aug"), ("cifar-conv6-bn-relu-40", "cifar-conv6-bn-aug"),
-    ("cifar-conv6-bn-aug", "cifar-conv6-bn-aug-bf16"),
+    ("fashion-vgg-cos", "fashion-vgg-cos-flip"), ("cifar-conv6-bn-20", "cifar-conv6-bn-20-aug"),
+    ("cifar-conv6-bn-20-aug-cos", "cifar-vgg-20-aug-cos"),
 ])  # fmt: skip
 def test_the_shown_changes_turn_the_base_model_into_the_variant(base, variant):
     diff = keras_code.changes(EXPERIMENTS[base], EXPERIMENTS[variant])
@@ -94,10 +93,10 @@ def test_the_shown_changes_turn_the_base_model_into_the_variant(base, variant):
 
 
 def test_mixed_precision_is_the_global_policy_with_a_float32_output():
-    code = keras_code.model_code(EXPERIMENTS["cifar-vgg-aug-cosine"])
+    code = keras_code.model_code(EXPERIMENTS["cifar-vgg-20-aug-cos"].replace(precision="mixed_bfloat16"))
     assert code.splitlines()[0] == 'keras.mixed_precision.set_global_policy("mixed_bfloat16")'
     assert code.splitlines()[-2] == '    layers.Dense(10, activation="softmax", dtype="float32"),'
-    assert "mixed" not in keras_code.model_code(EXPERIMENTS["cifar-vgg-aug"].replace(precision="float32"))
+    assert "mixed" not in keras_code.model_code(EXPERIMENTS["cifar-vgg-20-aug-cos"])
 
 
 def test_the_training_code_states_weight_decay_and_the_cosine_schedule():
@@ -132,19 +131,19 @@ def test_every_optimizer_lab_trains_with_has_its_keras_class(name):
 
 
 def test_test_time_flipping_shows_the_mirrored_prediction():
-    code = keras_code.training_code(EXPERIMENTS["cifar-vgg-aug-cosine-tta"])
+    code = keras_code.training_code(EXPERIMENTS["fashion-vgg-cos-mirror"])
     assert code.splitlines()[-1] == (
         "probabilities = (model.predict(x_test, verbose=0) + model.predict(x_test[:, :, ::-1], verbose=0)) / 2"
     )
-    assert "x_test[:, :, ::-1]" not in keras_code.training_code(EXPERIMENTS["cifar-vgg-aug-cosine"])
+    assert "x_test[:, :, ::-1]" not in keras_code.training_code(EXPERIMENTS["fashion-vgg-cos"])
     compile(code.replace("math.ceil", "round"), "training_code", "exec")  # valid Python
 
 
 def test_label_smoothing_shows_one_hot_labels_and_the_smoothed_loss():
-    code = keras_code.training_code(EXPERIMENTS["cifar-vgg-aug-cosine-ls"])
+    code = keras_code.training_code(EXPERIMENTS["cifar-vgg-20-aug-cos"].replace(label_smoothing=0.1))
     assert "y_fit, y_val = keras.utils.to_categorical(y_fit, 10), keras.utils.to_categorical(y_val, 10)" in code
     assert "loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1)" in code
-    assert "to_categorical" not in keras_code.training_code(EXPERIMENTS["cifar-vgg-aug-cosine"])
+    assert "to_categorical" not in keras_code.training_code(EXPERIMENTS["cifar-vgg-20-aug-cos"])
     compile(code.replace("math.ceil", "round"), "training_code", "exec")  # valid Python
 
 
@@ -157,8 +156,8 @@ class _FakeModel:
         return np.stack([np.sin(scores * (k + 1)) for k in range(10)], axis=1)
 
 
-@pytest.mark.parametrize(("name", "flip", "shift"), [("cifar-vgg-aug-cosine-tta-shift", True, 2),
-                                                    ("fashion-vgg-cosine", False, 1)])  # fmt: skip
+@pytest.mark.parametrize(("name", "flip", "shift"), [("cifar-vgg-20-aug-cos-views", True, 2),
+                                                    ("fashion-vgg-cos", False, 1)])  # fmt: skip
 def test_the_shown_test_time_views_predict_as_lab_does(name, flip, shift):
     experiment = EXPERIMENTS[name].replace(test_time_flip=flip, test_time_shift=shift)
     code = keras_code.training_code(experiment)
@@ -170,44 +169,4 @@ def test_the_shown_test_time_views_predict_as_lab_does(name, flip, shift):
     namespace = {"np": np, "x_test": x_test, "model": _FakeModel()}
     exec(views, namespace)
     expected = train.predict(_FakeModel(), x_test, flip=flip, shift=shift)
-    np.testing.assert_allclose(namespace["probabilities"], expected, rtol=1e-12)
-
-
-# two networks of the CIFAR-10 final model (bfloat16, 40 epochs, ten views): not one of the experiments
-ENSEMBLE = Ensemble(name="cifar-vgg-aug-cosine-tta-shift-x2", member="cifar-vgg-aug-cosine-tta-shift")
-INDENTED_MODEL = "    model = keras.Sequential(["  # the member's model, inside the loop over its seeds
-
-
-def test_an_ensemble_shows_its_member_trained_once_per_seed():
-    ensemble = ENSEMBLE
-    code = keras_code.ensemble_code(ensemble)
-    compile(code, ENSEMBLE.name, "exec")  # valid Python
-    lines = code.splitlines()
-    assert lines[0] == 'keras.mixed_precision.set_global_policy("mixed_bfloat16")'  # once, before the loop
-    assert "for seed in (0, 1):" in lines and "    keras.utils.set_random_seed(seed)" in lines
-    member = keras_code.model_code(ensemble.experiment).splitlines()[1:]  # without the policy line
-    start = lines.index(INDENTED_MODEL)
-    assert lines[start : start + len(member)] == ["    " + line for line in member]
-    assert "    ensemble.append(model)" in lines and "epochs=40" in code
-    assert keras_code.show(ensemble).data == f"```python\n{code}\n```"
-
-
-def test_an_ensemble_predicts_the_mean_of_its_networks_as_lab_does():
-    ensemble = ENSEMBLE
-    code = keras_code.ensemble_code(ensemble)
-    prediction = code[code.index("# prédire la moyenne des probabilités de ses 2 réseaux"):]
-    x_test = np.random.default_rng(0).random((3, *models.INPUT_SHAPES["cifar10"]))
-
-    class _Scaled(_FakeModel):
-        def __init__(self, scale):
-            self.scale = scale
-
-        def predict(self, x, batch_size=None, verbose=0):
-            return self.scale * super().predict(x)
-
-    networks = [_Scaled(1.0), _Scaled(3.0)]
-    namespace = {"np": np, "x_test": x_test, "ensemble": networks}
-    exec(prediction, namespace)
-    views = {"flip": ensemble.test_time_flip, "shift": ensemble.test_time_shift}
-    expected = np.mean([train.predict(network, x_test, **views) for network in networks], axis=0)
     np.testing.assert_allclose(namespace["probabilities"], expected, rtol=1e-12)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lab import experiments, models, params
-from lab.experiments import EXPERIMENTS, Ensemble, Experiment, get
+from lab.experiments import EXPERIMENTS, Experiment, get
 from lab.models import SpecError, plan
 
 # Parameter counts derived by hand, layer by layer: (inputs per neuron + 1 bias) x neurons.
@@ -73,13 +73,10 @@ BY_HAND = {
 }
 
 
-NETWORKS = {name: e for name, e in EXPERIMENTS.items() if not isinstance(e, Ensemble)}  # one model each
-
-
 @pytest.fixture(scope="module")
 def built():
     """Every experiment's Keras model, built once."""
-    return {name: models.build(experiment) for name, experiment in NETWORKS.items()}
+    return {name: models.build(experiment) for name, experiment in EXPERIMENTS.items()}
 
 
 def keras_layer_name(planned):
@@ -98,15 +95,15 @@ def test_parameter_counts_by_hand_match_keras_and_lab(built, name):
     assert params.count_params(get(name)) == BY_HAND[name]
 
 
-@pytest.mark.parametrize("name", list(NETWORKS))
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_lab_count_equals_keras_count_for_every_experiment(built, name):
-    assert params.count_params(NETWORKS[name]) == built[name].count_params()
+    assert params.count_params(EXPERIMENTS[name]) == built[name].count_params()
 
 
-@pytest.mark.parametrize("name", list(NETWORKS))
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_planned_shapes_equal_keras_output_shapes(built, name):
     model = built[name]
-    for planned in plan(NETWORKS[name].layers, models.INPUT_SHAPES[NETWORKS[name].dataset]):
+    for planned in plan(EXPERIMENTS[name].layers, models.INPUT_SHAPES[EXPERIMENTS[name].dataset]):
         layer = model.get_layer(keras_layer_name(planned))
         assert tuple(layer.output.shape[1:]) == planned.output_shape, (name, planned.index)
 
@@ -160,8 +157,8 @@ def test_leaky_relu_takes_the_experiment_slope_not_keras_default():
 def test_one_keras_layer_per_spec_layer(built):
     for name, model in built.items():
         extra = 8 if name == "cifar-conv6-bn-leaky" else 0
-        augmentation = len(NETWORKS[name].augmentation)  # a preprocessing layer each, before the spec's
-        assert len(model.layers) == len(NETWORKS[name].layers) + extra + augmentation
+        augmentation = len(EXPERIMENTS[name].augmentation)  # a preprocessing layer each, before the spec's
+        assert len(model.layers) == len(EXPERIMENTS[name].layers) + extra + augmentation
 
 
 def test_pooling_halves_the_image():

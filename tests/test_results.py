@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lab import data, params, store
-from lab.experiments import BEYOND, BRIEF, EXPERIMENTS, Ensemble
+from lab.experiments import BEYOND, BRIEF, EXPERIMENTS
 
 # Seed 0 of every experiment of the brief, and every other seed stored so far (the others are still training)
 RUNS = [(name, 0) for name in BRIEF] + [
@@ -34,7 +34,7 @@ def test_the_record_is_complete(run):
                 "wall_seconds", "environment", "created", "predictions"):  # fmt: skip
         assert key in record, key
     assert set(record["metrics"]) == {"train", "val", "test"}
-    assert len(record["history"]) == EXPERIMENTS[run.name].epochs  # an ensemble's: its first member's
+    assert len(record["history"]) == EXPERIMENTS[run.name].epochs
     assert all(set(epoch) >= {"loss", "accuracy", "val_loss", "val_accuracy", "seconds"} for epoch in record["history"])
 
 
@@ -45,12 +45,6 @@ def test_parameters_match_the_spec(run):
 def test_runs_beyond_the_brief_keep_their_weights_and_validation_predictions(run):
     if run.name in BEYOND:
         assert len(run.validation[1]) == run["data"]["val_size"]
-    if isinstance(EXPERIMENTS[run.name], Ensemble):  # its weights are its members', each a fresh stored run
-        experiment, seeds = EXPERIMENTS[run.name], EXPERIMENTS[run.name].member_seeds(run.seed)
-        assert [member["seed"] for member in run["members"]] == list(seeds)
-        assert all(member["config_hash"] == experiment.experiment.config_hash() for member in run["members"])
-        assert all(store.status(experiment.experiment, seed) == store.PRESENT for seed in seeds)
-    elif run.name in BEYOND:
         assert sum(w.size for w in run.weights()) == run["params_total"]
 
 

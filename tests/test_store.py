@@ -233,15 +233,6 @@ def test_result_returns_a_present_run(results_root):
     assert lab.result("cifar-dropout").accuracy("test") == 0.7
 
 
-def test_stored_runs_are_every_stored_seed_of_the_named_experiments(results_root):
-    for name, seeds in {"cifar-dropout": (0, 2), "cifar-norm": (1,)}.items():
-        for seed in seeds:
-            store.save(make_record(get(name), seed=seed), *make_predictions())
-    (results_root / "cifar-norm" / "seed-0").mkdir()  # a run being trained: nothing stored yet
-    runs = lab.stored_runs(["cifar-dropout", "cifar-norm", "cifar-base"])
-    assert [(run.name, run.seed) for run in runs] == [("cifar-dropout", 0), ("cifar-dropout", 2), ("cifar-norm", 1)]
-
-
 def test_result_missing_without_training_raises(results_root, monkeypatch):
     monkeypatch.setenv("LAB_ALLOW_TRAINING", "0")
     assert not lab.training_allowed()
@@ -257,17 +248,6 @@ def test_result_stale_without_training_raises(results_root):
     store.save(make_record(experiment.replace(epochs=1)), *make_predictions())
     with pytest.raises(StoredResultError, match=r"is stale .*lab train cifar-dropout"):
         lab.result("cifar-dropout")
-
-
-def test_result_never_trains_bfloat16_where_it_would_be_emulated(results_root, monkeypatch):
-    from lab import backend, train
-
-    monkeypatch.setenv("LAB_ALLOW_TRAINING", "1")
-    monkeypatch.setattr(backend, "native_bfloat16", lambda: False)
-    monkeypatch.setattr(train, "train", lambda *args, **kwargs: pytest.fail("it trained"))
-    with pytest.raises(StoredResultError, match=r"'cifar-vgg-aug-cosine' seed 1 is missing, and this machine has no "
-                                                r"GPU .*: lab train cifar-vgg-aug-cosine --seeds 1"):  # fmt: skip
-        lab.result("cifar-vgg-aug-cosine", seed=1)
 
 
 def test_result_unknown_name():
@@ -469,14 +449,14 @@ def test_validation_predictions_and_weights_round_trip(tmp_path):
 def test_the_predictions_of_each_split_come_from_one_place(tmp_path):
     experiment = get("fashion-base")
     probabilities, y_true = make_predictions()
-    val, train = make_predictions(n=20, seed=1), make_predictions(n=30, seed=2)
-    run = store.save(make_record(experiment), probabilities, y_true, tmp_path, validation=val, training=train)
-    for split, (expected, labels) in {"test": (probabilities, y_true), "val": val, "train": train}.items():
+    val = make_predictions(n=20, seed=1)
+    run = store.save(make_record(experiment), probabilities, y_true, tmp_path, validation=val)
+    for split, (expected, labels) in {"test": (probabilities, y_true), "val": val}.items():
         stored, stored_labels = run.predictions(split)
         np.testing.assert_allclose(stored, expected, atol=1e-3)
         np.testing.assert_array_equal(stored_labels, labels)
     bare = store.save(make_record(experiment), probabilities, y_true, tmp_path)
-    assert bare.predictions("val") is None and bare.predictions("train") is None
+    assert bare.predictions("val") is None
 
 
 @pytest.mark.parametrize("damage", ["delete", "replace"])

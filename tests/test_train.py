@@ -75,7 +75,6 @@ def test_predictions_cover_the_whole_test_set(tiny_run, fashion):
     np.testing.assert_array_equal(run.y_true, fashion[1][1])
     assert run.y_pred.shape == (10000,)
     assert (run.y_pred == run.y_true).mean() == pytest.approx(run.accuracy("test"), abs=2e-3)
-    assert run.training is None  # kept only by the members of an ensemble (tests/test_ensemble.py)
 
 
 def test_on_epoch_reports_each_epoch(tiny_run):
