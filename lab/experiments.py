@@ -337,10 +337,7 @@ SHIFT_TITLE = "+ moyenne sur dix vues (décalages de 2 pixels, miroirs)"
 
 _fashion, _cifar = BRIEF["fashion-dropout-norm"].replace(seeds=THREE_SEEDS), BRIEF["cifar-conv6-bn-20"]
 _BEYOND = (
-    # planned with one seed, as a step of the first version of the chapter (procedure 1); the chain trains
-    # it with three: `lab train fashion-vgg --seeds 0 1 2`
-    _fashion.replace(name="fashion-vgg", layers=FASHION_VGG, brief=(), seeds=ONE_SEED,
-                          title="Deux blocs VGG + BatchNorm"),
+    _fashion.replace(name="fashion-vgg", layers=FASHION_VGG, brief=(), title="Deux blocs VGG + BatchNorm"),
     _fashion.replace(name="fashion-vgg-cos", layers=FASHION_VGG, lr_schedule="cosine", brief=(),
                           title="+ taux d'apprentissage en cosinus"),
     # evaluation only: every garment of the training set faces one way, a mirror shows a view never seen
