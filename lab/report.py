@@ -94,10 +94,15 @@ def at_epochs(epochs) -> MarkdownText:
     return md(f"à l'époque {epochs[0]}" if len(epochs) == 1 else f"aux époques {enumeration(epochs)}")
 
 
+def gain_range(gains) -> MarkdownText:
+    """Per-seed gains, lowest to highest: « de −2,1 point à +0,4 point », or the one value they round to."""
+    low, high = pts(min(gains)), pts(max(gains))
+    return md(low if low == high else f"de {low} à {high}")
+
+
 def seed_gains(comparison) -> MarkdownText:
-    """Its seeds' gains, lowest to highest: « de −2,1 à +0,4 pt »."""
-    gains = sorted(comparison.per_seed)
-    return md(f"de {pts(gains[0])} à {pts(gains[-1])}")
+    """A comparison's per-seed gains, lowest to highest (`gain_range`)."""
+    return gain_range(comparison.per_seed)
 
 
 # What a comparison says, after « soit +1,2 pt (± 0,6) : » (`lab.stats.compare`: result, seeds' directions).

@@ -126,6 +126,12 @@ def test_every_formatter_returns_markdown_text():
     assert report.diff(comparison) == "+1,2\u00a0pt (±\u00a00,6)"
 
 
+def test_gain_range_says_one_value_when_the_seeds_round_alike():
+    assert report.gain_range([0.004, -0.021]) == "de −2,1 points à +0,4 point"
+    assert report.gain_range([0.029]) == "+2,9 points"
+    assert report.gain_range([0.0291, 0.0289]) == "+2,9 points"
+
+
 def test_names_and_markdown_table():
     assert report.names(["Chat", "Chien"]) == "«\u00a0Chat\u00a0» et «\u00a0Chien\u00a0»"
     markdown = report.table(pd.DataFrame({"a": [0.5], "b": ["x"]}), a=report.pct).data
