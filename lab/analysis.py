@@ -80,6 +80,20 @@ def worst_in_every_seed(runs, metric: str = "recall", among: int = 2) -> bool:
     return all(worst in class_metrics(run)[metric].nsmallest(among).index for run in as_runs(runs))
 
 
+def one_side_share(x: np.ndarray, y: np.ndarray, names: list[str]) -> pd.Series:
+    """How consistently each class's images face one way: the share of its images whose brighter half (left or
+    right, pixels summed over every channel) is the side most images of the class have; most one-sided first.
+
+    Why: a left-right mirror shows the network a view it learned from only where a class is seen both ways
+    (about 0.5); where every image of a class faces the same way (near 1), its mirror is a view never seen.
+    """
+    x, y = np.asarray(x), np.asarray(y).ravel()
+    half, axes = x.shape[2] // 2, tuple(range(1, x.ndim))
+    right_brighter = x[:, :, -half:].sum(axis=axes, dtype=np.float64) > x[:, :, :half].sum(axis=axes, dtype=np.float64)
+    shares = [right_brighter[y == k].mean() for k in range(len(names))]
+    return pd.Series([max(s, 1 - s) for s in shares], index=names, name="one_side").sort_values(ascending=False)
+
+
 def frequent_errors(run, n: int = 3) -> pd.DataFrame:
     """The `n` most frequent (true → predicted) confusions on the test set (of several seeds: pooled)."""
     matrix = confusion(run)

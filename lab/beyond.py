@@ -75,3 +75,25 @@ def tried(runs_by_name: dict, variants: dict | None = None) -> pd.DataFrame:
 def published(dataset: str) -> list[references.Reference]:
     """The published results on `dataset` the chapter sets beside ours, best first."""
     return sorted(references.for_dataset(dataset), key=lambda reference: -reference.accuracy)
+
+
+def candidates(chain, tried_variants: pd.DataFrame) -> tuple[str, ...]:
+    """The models the rule chooses among in `chain`, simplest first: its steps, each followed by the variants
+    tried on it that the rule keeps (`tried`: beyond the margin on validation). `chosen` of them is the model kept.
+    """
+    kept = tried_variants[tried_variants["kept"]] if len(tried_variants) else tried_variants
+    return tuple(name for step in chain for name in (step, *kept.index[kept["step"] == step]))
+
+
+def disagreements(chain_steps: list[Step]) -> list[str]:
+    """The steps whose test gain, read after the choice, goes the other way from their validation gain: where the
+    validation, which decided, did not foretell the test."""
+    return [step.name for step in chain_steps
+            if step.on_validation and (step.on_test.gain > 0) != (step.on_validation.gain > 0)]  # fmt: skip
+
+
+def standing(dataset: str, accuracy: float) -> tuple[list[references.Reference], list[references.Reference]]:
+    """The published results on `dataset` that `accuracy` (a test accuracy of ours) passes, and those it does not
+    (each list best first)."""
+    rows = published(dataset)
+    return [row for row in rows if accuracy > row.accuracy], [row for row in rows if accuracy <= row.accuracy]

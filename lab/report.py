@@ -309,3 +309,64 @@ def provenance_table(runs):
                                    for deviation in frame["pixel_deviation"]],
         "empreinte SHA-256": [sha256[:16] + "…" for sha256 in frame["sha256"]],
     }))  # fmt: skip
+
+
+# The chapter "Aller plus loin" (`lab.beyond`): its steps, the variants tried, and the published results
+
+def step_name(name: str) -> str:
+    """A step of a chain as a table shows it: its title without the « + » that says it adds to the row above
+    (a cell starting with "+ " is a list item in Typst)."""
+    return model_name(name).removeprefix("+ ")
+
+
+def rising_seeds(comparison) -> str:
+    """How many of a comparison's seeds gain: « 3 sur 3 »."""
+    return f"{sum(gain > 0 for gain in comparison.per_seed)} sur {len(comparison.per_seed)}"
+
+
+def steps_table(steps):
+    """One row per step of a chain (`lab.beyond.steps`): mean validation and test accuracies, and the validation
+    comparison with the step above (what decides): gain and margin, and the seeds that gain (the prose says the
+    verdict)."""
+    rows = []
+    for step in steps:
+        before = step.on_validation  # None for the first step: nothing above it
+        rows.append({"étape": step_name(step.name), "validation": pct(step.val_accuracy),
+                     "test": pct(step.test_accuracy), "écart de validation": diff(before) if before else "",
+                     "graines en hausse": rising_seeds(before) if before else ""})  # fmt: skip
+    return table(pd.DataFrame(rows))
+
+
+def tried_table(tried: pd.DataFrame):
+    """One row per variant tried on a step (`lab.beyond.tried`): its validation comparison with that step (what
+    decides), its test comparison (read after), and whether the rule keeps it."""
+    rows = [{"variante": step_name(variant), "écart de validation": diff(row["on_validation"]),
+             "écart de test (lu après)": diff(row["on_test"]), "retenue": "oui" if row["kept"] else "non"}
+            for variant, row in tried.iterrows()]  # fmt: skip
+    return table(pd.DataFrame(rows))
+
+
+def published_table(rows):
+    """Published results and ours (`lab.references.Reference`s), one row each, in the order given: the data set,
+    the model, its test accuracy, the setting it was obtained in and where the figure comes from. The data set and
+    the source are written where they change, not repeated on every row."""
+
+    def where_it_changes(values):
+        return [value if i == 0 or value != values[i - 1] else "" for i, value in enumerate(values)]
+
+    datasets, sources = [DISPLAY_NAMES[row.dataset] for row in rows], [row.source for row in rows]
+    frame = pd.DataFrame({"jeu": where_it_changes(datasets), "modèle": [row.model for row in rows],
+                          "test": [pct(row.accuracy) for row in rows], "cadre": [row.setting for row in rows],
+                          "source": where_it_changes(sources)})  # fmt: skip
+    return table(frame)
+
+
+def code_changes(before: str, after: str):
+    """The lines of code that `after` changes from `before` (`-` removed, `+` added), as a Markdown diff block: what
+    a step changes in the training code (`lab.keras_code.changes` does it for the model's layers)."""
+    import difflib
+
+    from IPython.display import Markdown
+
+    lines = [line for line in difflib.ndiff(before.splitlines(), after.splitlines()) if line[:2] in ("- ", "+ ")]
+    return Markdown("```diff\n" + "\n".join(lines) + "\n```")

@@ -191,3 +191,14 @@ def test_the_confusion_of_several_seeds_adds_their_counts():
     assert pooled.sum() == sum(len(run.y_true) for run in runs)
     top = analysis.frequent_errors(runs, 1).iloc[0]
     assert top["count"] == pooled[top["true"], top["predicted"]]
+
+
+def test_one_side_share_tells_a_class_that_faces_one_way_from_one_seen_both_ways():
+    right, left = np.array([[0, 0, 9, 9]] * 4, dtype=np.uint8), np.array([[9, 9, 0, 0]] * 4, dtype=np.uint8)
+    # class 0: every image brighter on the right; class 1: half of each; class 2: three images in four on the left
+    x = np.stack([right, right, right, left, right, left, left, left])
+    shares = analysis.one_side_share(x, np.array([0, 0, 1, 1, 2, 2, 2, 2]), ["chaussure", "t-shirt", "sac"])
+    assert shares.to_dict() == {"chaussure": 1.0, "sac": 0.75, "t-shirt": 0.5} and shares.index[0] == "chaussure"
+    colour = np.repeat(x[..., np.newaxis], 3, axis=-1).astype(np.float32) / 255  # channels summed, any scale
+    shares = analysis.one_side_share(colour, np.array([0, 0, 1, 1, 2, 2, 2, 2]), ["a", "b", "c"])
+    assert shares.tolist() == [1, 0.75, 0.5]

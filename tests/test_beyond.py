@@ -37,6 +37,16 @@ def test_a_variant_is_kept_only_beyond_the_margin(chain_runs, tmp_path):
     assert tried.loc["bigger-still", "on_validation"].result == stats.SAME
 
 
+def test_a_kept_variant_is_a_candidate_right_after_its_step(chain_runs, tmp_path):
+    chain = ["brief", "bigger", "bigger-still"]
+    chain_runs["mirror"] = _step(tmp_path, "fashion-vgg-cos-mirror", [360])  # +7.5 pt on "bigger", seed 0: kept
+    chain_runs["flip"] = _step(tmp_path, "fashion-vgg-cos-flip", [300])  # below "bigger-still": discarded
+    tried = beyond.tried(chain_runs, {"mirror": "bigger", "flip": "bigger-still"})
+    assert beyond.candidates(chain, tried) == ("brief", "bigger", "mirror", "bigger-still")
+    assert beyond.chosen(beyond.candidates(chain, tried), chain_runs) == "mirror"  # beyond the margin of the rest
+    assert beyond.candidates(chain, beyond.tried(chain_runs, {})) == tuple(chain)
+
+
 def test_the_chains_and_the_variants_are_experiments_of_the_new_chapter():
     for dataset, chain in beyond.CHAINS.items():
         assert all(experiments.get(name).dataset == dataset for name in chain)
@@ -74,3 +84,80 @@ def test_a_variant_is_decided_on_its_validation_margin_not_its_test_one(tmp_path
     assert row["on_validation"].split == "val" and row["on_validation"].gain == pytest.approx(-0.1)
     assert row["on_validation"].result == stats.WORSE and row["on_test"].result == stats.BETTER
     assert not row["kept"]
+
+
+def test_a_disagreement_is_a_step_whose_test_goes_the_other_way_from_its_validation(tmp_path):
+    step, variant = "fashion-vgg", "fashion-vgg-cos"
+    runs = {step: _split_runs(tmp_path, step, correct_val=340, correct_test=300),
+            variant: _split_runs(tmp_path, variant, correct_val=300, correct_test=340)}  # fmt: skip
+    assert beyond.disagreements(beyond.steps([step, variant], runs)) == [variant]
+    runs[variant] = _split_runs(tmp_path / "again", variant, correct_val=350, correct_test=340)
+    assert beyond.disagreements(beyond.steps([step, variant], runs)) == []
+
+
+def test_our_standing_among_the_published_results():
+    above, below = beyond.standing("fashion_mnist", 0.94)
+    assert [row.accuracy for row in above] == [0.939, 0.934, 0.934, 0.932]
+    assert [row.accuracy for row in below] == [0.954, 0.950]
+    assert beyond.standing("cifar10", 0.5) == ([], beyond.published("cifar10"))
+
+
+# The tables and the code of the chapter (lab.report)
+
+
+def _cells(markdown) -> list[list[str]]:
+    return [[cell.strip() for cell in row.split("|")[1:-1]] for row in markdown.data.splitlines()[2:]]
+
+
+NBSP = "\u00a0"
+
+
+@pytest.fixture
+def named_runs(chain_runs):
+    """The chain's runs under the names of the experiments they are runs of (a table shows their titles)."""
+    return {runs[0].name: runs for runs in chain_runs.values()}
+
+
+def test_the_steps_table_says_each_step_s_validation_comparison_with_the_one_above(named_runs):
+    from lab import report
+
+    rows = _cells(report.steps_table(beyond.steps(list(named_runs), named_runs)))
+    assert rows[0] == ["6 conv + BatchNorm, 20 époques", f"75,0{NBSP}%", f"75,0{NBSP}%", "", ""]
+    assert rows[1][0] == "augmentation (miroir, translation)"  # the title without its « + », not a Typst list item
+    assert rows[1][3:] == [f"+7,5{NBSP}pt (±{NBSP}1,5)", "3 sur 3"]
+    assert rows[2][4] == "2 sur 3"
+
+
+def test_the_tried_table_says_whether_the_rule_keeps_each_variant(named_runs, tmp_path):
+    from lab import report
+
+    named_runs["fashion-vgg-cos-mirror"] = _step(tmp_path, "fashion-vgg-cos-mirror", [333])
+    tried = beyond.tried(named_runs, {"cifar-conv6-bn-20-aug-cos": "cifar-conv6-bn-20-aug",
+                                      "fashion-vgg-cos-mirror": "cifar-conv6-bn-20"})
+    rows = _cells(report.tried_table(tried))
+    assert [row[0] for row in rows] == ["taux d'apprentissage en cosinus", "prédiction moyennée avec l'image miroir"]
+    assert [row[3] for row in rows] == ["non", "oui"]
+
+
+def test_the_published_table_sets_ours_beside_theirs():
+    from lab import references, report
+
+    ours = references.Reference("cifar10", "Nous", 0.8512, "20 époques", "ce rapport", checked=True)
+    rows = _cells(report.published_table([*beyond.published("fashion_mnist")[:2], *beyond.published("cifar10"), ours]))
+    assert [row[0] for row in rows] == ["Fashion-MNIST", "", "CIFAR-10", "", "", ""]  # where the data set changes
+    assert rows[2][1:3] == ["airbench94 : blocs de 64, 256 et 256 filtres", f"94,0{NBSP}%"]
+    assert rows[-1] == ["", "Nous", f"85,1{NBSP}%", "20 époques", "ce rapport"]
+    assert [bool(row[4]) for row in rows] == [True, False, True, True, False, True]  # each source once in a row
+
+
+def test_the_code_changes_are_the_lines_removed_and_added():
+    from lab import keras_code, report
+
+    constant, cosine = (keras_code.training_code(experiments.get(name), views=False)
+                        for name in ("fashion-vgg", "fashion-vgg-cos"))  # fmt: skip
+    lines = report.code_changes(constant, cosine).data.splitlines()
+    assert lines[0] == "```diff" and lines[-1] == "```"
+    assert lines[1].startswith("+ learning_rate = keras.optimizers.schedules.CosineDecay(0.001, 20 * ")
+    assert lines[2] == "- model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.001),"
+    assert lines[3] == "+ model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),"
+    assert len(lines) == 5

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import lab
-from lab import analysis, data, experiments, params, probes, stats
+from lab import analysis, beyond, data, experiments, params, predict, probes, references, stats
 
 
 def seeds(name):
@@ -29,7 +29,7 @@ def claim(condition: bool, section: str, sentence: str) -> None:
 def test_methode_every_model_of_the_brief_has_its_three_seeds():
     names = [*lab.BRIEF, *experiments.CONTROLS]
     claim(all(len(seeds(name)) <= len(lab.SEEDS) for name in names), "methode",
-          "every model is trained with at most the three seeds 0, 1 and 2 (the book names those still training)")  # fmt: skip
+          "every model is trained with at most the three seeds 0, 1 and 2 (those still training are named)")
 
 
 def test_methode_the_brief_s_runs_had_no_gpu():
@@ -330,7 +330,7 @@ def test_q_5_7_the_six_convolution_network_matches_the_four_convolution_one_with
     wide, deep = "cifar-conv4-same", "cifar-conv6-bn"
     claim(table.loc[deep, "params"] < table.loc[wide, "params"], "q-5-7", "the six-convolution network is smaller")
     claim(stats.compare(runs[wide], runs[deep]).gain > 0, "q-5-7",
-          "the smaller six-convolution network is the more accurate ('L'efficacité vient de l'architecture')")  # fmt: skip
+          "the smaller six-convolution network is the more accurate ('l'architecture plus que la taille')")
     best = table["test_accuracy"].idxmax()
     claim(best.startswith("cifar-conv6-bn"), "q-5-7", "the best results of the lab are the six-convolution network's")
 
@@ -348,6 +348,197 @@ def test_q_5_7_dropout_narrows_and_long_training_widens_the_gap():
 
 BEYOND_CHAPTER = Path(__file__).parent.parent / "report" / "07-aller-plus-loin.qmd"
 beyond_chapter = pytest.mark.skipif(not BEYOND_CHAPTER.exists(), reason="chapter 7 is still a draft, out of the book")
+SHOES = {"Sandales", "Baskets", "Bottines"}
+
+
+def _chapter_runs() -> dict:
+    """The runs the chapter reads: seeds 0, 1 and 2 of every step, seed 0 of a variant tried."""
+    names = [*(name for chain in beyond.CHAINS.values() for name in chain), *beyond.TRIED]
+    return {name: lab.seeds(name, lab.SEEDS) for name in names}
+
+
+def _val(runs) -> float:
+    return float(np.mean([run.accuracy("val") for run in runs]))
+
+
+def _kept_variants(runs) -> dict:
+    """The variants tried whose validation beats their step beyond the margin, by step."""
+    kept = {}
+    for variant, step in beyond.TRIED.items():
+        if stats.compare(runs[step], runs[variant], "val").result == stats.BETTER:
+            kept.setdefault(step, []).append(variant)
+    return kept
+
+
+@beyond_chapter
+def test_plus_loin_each_step_changes_one_thing_and_states_its_gain_on_three_seeds():
+    runs, section = _chapter_runs(), "sec-plus-loin"
+    for dataset, chain in beyond.CHAINS.items():
+        for previous, name in zip(chain, chain[1:], strict=False):
+            before, after = lab.get(previous).config(), lab.get(name).config()
+            changed = {key for key in after
+                       if key not in ("name", *experiments.DESCRIPTIVE_FIELDS) and after[key] != before[key]}
+            claim(len(changed) == 1 or changed == set(experiments.EVALUATION_FIELDS), section,
+                  f"the step {name} changes one thing of {previous} ('une seule chose'; the ten views count as one)")
+        claim(all(sorted(run.seed for run in runs[name]) == [0, 1, 2] for name in chain), section,
+              f"every model of the {dataset} chain has seeds 0, 1 and 2 ('chacune a 3 graines')")  # fmt: skip
+        steps = beyond.steps(chain, runs)
+        claim(all(step.on_validation.seeds == 3 for step in steps[1:]), section,
+              f"every gain the {dataset} chain states is compared over three seeds")  # fmt: skip
+    claim(all([run.seed for run in runs[variant]] == [0] for variant in beyond.TRIED), "sec-plus-loin-fashion",
+          "each variant tried has seed 0 alone ('une graine'; 'la marge ne compte que le hasard des images')")
+
+
+@beyond_chapter
+@pytest.mark.parametrize("dataset", list(beyond.CHAINS))
+def test_plus_loin_the_model_kept_is_the_simplest_that_validation_cannot_tell_from_the_best(dataset):
+    runs, section = _chapter_runs(), f"sec-plus-loin ({dataset}: 'La règle retient')"
+    kept_variants = _kept_variants(runs)
+    candidates = [name for step in beyond.CHAINS[dataset] for name in (step, *kept_variants.get(step, []))]
+    best = max(candidates, key=lambda name: _val(runs[name]))
+    kept = next(name for name in candidates
+                if name == best or stats.compare(runs[name], runs[best], "val").result != stats.BETTER)  # fmt: skip
+    tried = beyond.tried(runs)
+    claim(beyond.chosen(beyond.candidates(beyond.CHAINS[dataset], tried), runs) == kept, section,
+          f"the rule (validation decides; within the margin, the simpler model) keeps {kept}")  # fmt: skip
+    simpler = candidates[: candidates.index(kept)]
+    if kept == best:  # 'aucune étape ne fait mieux' (the first) or 'au-delà de la marge de chaque modèle plus simple'
+        claim(all(_val(runs[name]) <= _val(runs[kept]) for name in candidates), section,
+              f"no model of the chain validates better than {kept}")  # fmt: skip
+        claim(all(stats.compare(runs[name], runs[kept], "val").result == stats.BETTER for name in simpler), section,
+              f"{kept} validates better than every simpler model, beyond the margin")  # fmt: skip
+    else:  # '<best>, le meilleur en validation, ne le dépasse que dans la marge'
+        within = stats.compare(runs[kept], runs[best], "val")
+        claim(within.result == stats.SAME and within.gain > 0, section,
+              f"{best} validates best, {kept} below it within the margin")  # fmt: skip
+
+
+@beyond_chapter
+@pytest.mark.parametrize("dataset", list(beyond.CHAINS))
+def test_plus_loin_the_test_read_after_goes_where_the_text_says(dataset):
+    runs, chain = _chapter_runs(), beyond.CHAINS[dataset]
+    other_way = [name for previous, name in zip(chain, chain[1:], strict=False)
+                 if (stats.compare(runs[previous], runs[name]).gain > 0)
+                 != (stats.compare(runs[previous], runs[name], "val").gain > 0)]  # fmt: skip
+    claim(beyond.disagreements(beyond.steps(chain, runs)) == other_way, f"sec-plus-loin ({dataset})",
+          "the test, read after, goes the way validation went at every step but those named "
+          "('va à chaque étape dans le sens de la validation', or 'dans l'autre sens … à l'étape')")  # fmt: skip
+
+
+@beyond_chapter
+def test_plus_loin_a_variant_tried_is_kept_only_beyond_its_margin_on_validation():
+    runs, section = _chapter_runs(), "sec-plus-loin-fashion"
+    tried = beyond.tried(runs)
+    for variant, step in beyond.TRIED.items():
+        on_validation = stats.compare(runs[step], runs[variant], "val")
+        claim(bool(tried.loc[variant, "kept"]) == (on_validation.result == stats.BETTER), section,
+              f"{variant} is {'kept' if tried.loc[variant, 'kept'] else 'discarded'} on its validation margin "
+              "('La validation écarte' / 'retient')")  # fmt: skip
+        claim(step == beyond.CHAINS["fashion_mnist"][-1], section, f"{variant} is tried on the last step")
+    mirror, flip = (lab.get(name) for name in ("fashion-vgg-cos-mirror", "fashion-vgg-cos-flip"))
+    claim(mirror.test_time_flip and predict.view_count(mirror) == 2, section,
+          "the mirror variant averages each image and its mirror ('moyenner la prédiction de chaque image et de son "
+          "miroir')")  # fmt: skip
+    claim(flip.augmentation == ("flip",) and not flip.test_time_flip, section,
+          "the other variant adds mirrors to the training images only ('ajouter des miroirs aux images "
+          "d'apprentissage')")  # fmt: skip
+
+
+@beyond_chapter
+def test_plus_loin_the_shoes_face_one_way_and_cifar_10_classes_both_ways(fashion, cifar):
+    (x_fashion, y_fashion), _ = fashion
+    sides = analysis.one_side_share(x_fashion, y_fashion, data.CLASS_NAMES["fashion_mnist"])
+    section = "sec-plus-loin-fashion ('les chaussures regardent presque toutes du même côté')"
+    claim(set(sides.index[:3]) == SHOES, section, "the three most one-sided classes are the three shoe classes")
+    claim(sides[list(SHOES)].min() >= 0.9, section, "at least nine shoes in ten of each class face the same way")
+    claim(sides.drop(list(SHOES)).max() < sides[list(SHOES)].min(), section,
+          "every other class is less one-sided than every shoe class")  # fmt: skip
+    (x_cifar, y_cifar), _ = cifar
+    claim(analysis.one_side_share(x_cifar, y_cifar, data.CLASS_NAMES["cifar10"]).max() < 0.6, section,
+          "every CIFAR-10 class is seen both ways, about as often")  # fmt: skip
+
+
+@beyond_chapter
+def test_plus_loin_where_the_mirror_loses():
+    runs, section = _chapter_runs(), "sec-plus-loin-fashion (the mirror's loss)"
+    mirror, step = "fashion-vgg-cos-mirror", beyond.TRIED["fashion-vgg-cos-mirror"]
+    on_validation = stats.compare(runs[step], runs[mirror], "val")
+    if on_validation.gain >= 0:
+        claim(on_validation.gain >= 0, section, "the mirror average loses nothing on validation ('ne perd pas')")
+        return
+    def recall(run):  # each class's share of test images predicted right, counted here
+        return np.array([np.mean(run.y_pred[run.y_true == k] == k) for k in range(10)])
+
+    change = recall(runs[mirror][0]) - recall(runs[step][0])
+    order = [k for k in np.argsort(change, kind="stable") if change[k] < 0][:3]
+    losers = [data.CLASS_NAMES["fashion_mnist"][k] for k in order]
+    chapter = analysis.class_metrics(runs[mirror][0])["recall"] - analysis.class_metrics(runs[step][0])["recall"]
+    claim(set(chapter[chapter < 0].nsmallest(3).index) == set(losers), section,
+          f"the mirror average lowers most the test recall of {', '.join(losers) or 'no class'} ('perd le plus "
+          f"de rappel{' sur ces trois classes' if set(losers) == SHOES else ''}'; or 'aucune classe ne perd')")
+
+
+@beyond_chapter
+def test_plus_loin_augmentation_and_the_train_validation_gap():
+    runs, (start, augmented) = _chapter_runs(), beyond.CHAINS["cifar10"][:2]
+    table = stats.seed_table({name: runs[name] for name in (start, augmented)})
+    claim(lab.get(augmented).augmentation == ("flip", "translate"), "sec-plus-loin-cifar",
+          "augmentation mirrors and shifts the training images ('retournée', 'décalée')")  # fmt: skip
+    narrows = table.loc[augmented, "gap"] < table.loc[start, "gap"]
+    for name in (start, augmented):  # the figures the text gives, and the way they go ('se resserre' or not)
+        claim(stats.seed_mean(runs[name], analysis.overfitting_gap) == pytest.approx(table.loc[name, "gap"]),
+              "sec-plus-loin-cifar", f"the train − validation gap of {name} is its mean over seeds 0 to 2, and the "
+              f"gap {'narrows' if narrows else 'does not narrow'} with augmentation")  # fmt: skip
+
+
+@beyond_chapter
+def test_plus_loin_the_networks_and_the_views_are_those_described():
+    base, vgg = (lab.get(name) for name in beyond.CHAINS["fashion_mnist"][:2])
+    convs = [layer for layer in vgg.layers if layer["type"] == "conv2d"]
+    claim(len(convs) == 2 * sum(layer["type"] == "conv2d" for layer in base.layers), "sec-plus-loin-fashion",
+          "each convolution becomes two ('deux convolutions 3 × 3')")  # fmt: skip
+    claim(all(c["kernel_size"] == 3 and c["padding"] == "same" for c in convs), "sec-plus-loin-fashion",
+          "the VGG convolutions are 3 × 3 with same padding")  # fmt: skip
+    follows = [vgg.layers[i + 1]["type"] for i, layer in enumerate(vgg.layers) if layer["type"] == "conv2d"]
+    claim(set(follows) == {"batch_norm"}, "sec-plus-loin-fashion", "each convolution is followed by BatchNormalization")
+    cifar_vgg, views = (lab.get(name) for name in beyond.CHAINS["cifar10"][-2:])
+    types = [layer["type"] for layer in cifar_vgg.layers]
+    claim(types[:3] == ["conv2d", "batch_norm", "max_pool"] and types.count("conv2d") == 7, "sec-plus-loin-cifar",
+          "one convolution pooled at once, then three blocks of two convolutions")  # fmt: skip
+    claim("global_avg_pool" in types and "flatten" not in types and "dense" not in types, "sec-plus-loin-cifar",
+          "a global average instead of Flatten and the dense layers")  # fmt: skip
+    claim(predict.view_count(views) == 10 and views.test_time_shift == 2, "sec-plus-loin-cifar",
+          "ten views: the image, four shifts of 2 pixels, and their mirrors")  # fmt: skip
+    for run in _chapter_runs()[views.name]:
+        twin = run.record.get("weights_from") or {}
+        claim(views.training_hash() == cifar_vgg.training_hash()
+              and (twin.get("experiment"), twin.get("seed")) == (cifar_vgg.name, run.seed), "sec-plus-loin-cifar",
+              f"seed {run.seed} of the ten views predicts with the weights of the step before ('réseau appris')")
+
+
+@beyond_chapter
+@pytest.mark.parametrize("dataset", list(beyond.CHAINS))
+def test_plus_loin_our_model_stands_where_the_text_says_among_published_results(dataset):
+    runs, section = _chapter_runs(), f"sec-plus-loin-publies ({dataset})"
+    candidates = beyond.candidates(beyond.CHAINS[dataset], beyond.tried(runs))
+    kept = beyond.chosen(candidates, runs)
+    ours = float(np.mean([run.accuracy("test") for run in runs[kept]]))
+    rows = references.for_dataset(dataset)
+    claim(all(row.checked for row in rows), section, "every published figure of the table was read in its source")
+    passed = sorted(row.accuracy for row in rows if ours > row.accuracy)
+    claim(sorted(row.accuracy for row in beyond.standing(dataset, ours)[0]) == passed, section,
+          f"our kept model passes {len(passed)} of the {len(rows)} published results ('dépasse … résultats publiés')")
+    if dataset == "fashion_mnist":
+        strongest = [row for row in rows if not row.model.startswith("2 conv")]
+        claim({row.model.split(" ")[0] for row in strongest} == {"DenseNet-BC", "MobileNet"}, section,
+              "the table keeps the two-convolution networks and the strongest of a size near ours")  # fmt: skip
+        size = params.count_params(lab.get(kept))
+        claim(0.5 < size / 768_000 < 2, section, "DenseNet-BC (768 k parameters) is of a size near ours ('voisine')")
+    else:
+        claim(all("CIFAR-10 d'origine" in row.setting for row in rows), section,
+              "every published CIFAR-10 figure was obtained on the genuine data ('tous obtenus sur le jeu d'origine')")
+        claim(not any(run["data"]["genuine"] for run in runs[kept]), section,
+              "our CIFAR-10 model learned on the JPEG copy ('appris sur la copie JPEG')")  # fmt: skip
 
 
 # Conclusion
