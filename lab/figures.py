@@ -173,6 +173,7 @@ def comparison(summary, x: str = "params", size: str = "seconds"):
     fig = Figure(figsize=(PAGE_WIDTH, 3.0 * len(datasets)), layout="constrained")
     grid = fig.subplots(len(datasets), 2, squeeze=False, gridspec_kw={"width_ratios": [2.2, 1]})
     scale = 300 / summary[size].max()
+    number, numbered = 0, []
     for (ax, key), dataset, color in zip(grid, datasets, PALETTE, strict=False):
         rows = summary[summary["dataset"] == dataset]
         ax.scatter(rows[x], rows["test_accuracy"], s=rows[size] * scale, alpha=0.45, color=color)
@@ -180,13 +181,9 @@ def comparison(summary, x: str = "params", size: str = "seconds"):
         ax.margins(x=0.15, y=0.15)
         _french_ticks(ax, percent_y=True)
         key.axis("off")
-    _draw(fig)  # the axes' final positions, to place the numbers in printed points
-    number = 0
-    for (ax, key), dataset in zip(grid, datasets, strict=False):
-        rows = summary[summary["dataset"] == dataset]
         numbers = [str(number + i + 1) for i in range(len(rows))]
         number += len(rows)
-        _label_points(ax, rows[x].to_numpy(), rows["test_accuracy"].to_numpy(), numbers)
+        numbered.append((ax, rows, numbers))
         lines = [textwrap.fill(f"{n:>2} {model_name(name)}", KEY_WIDTH, subsequent_indent="   ")
                  for n, name in zip(numbers, rows["experiment"], strict=True)]
         key.text(0, 1, "\n".join(lines), va="top", fontsize=SMALLEST_FONT + 0.5, family="monospace",
@@ -195,6 +192,9 @@ def comparison(summary, x: str = "params", size: str = "seconds"):
     handles = [grid[-1][0].scatter([], [], s=level * scale, color="grey", alpha=0.5) for level in levels]
     texts = [f"{level / 60:.0f} min" if size == "seconds" else num(level) for level in levels]
     grid[-1][0].legend(handles, texts, title=labels.get(size, size), loc="lower right", labelspacing=1.2)
+    _draw(fig)  # the axes' final positions (keys and legend in place), to place the numbers in printed points
+    for ax, rows, numbers in numbered:
+        _label_points(ax, rows[x].to_numpy(), rows["test_accuracy"].to_numpy(), numbers)
     return fig
 
 
@@ -208,17 +208,19 @@ def _label_points(ax, xs, ys, texts):
     """Write each text on its point, or at the nearest offset where it covers no earlier text."""
     font = SMALLEST_FONT + 1
     to_points = ax.transData + fig_points(ax.figure).inverted()
+    points = [tuple(to_points.transform((x, y))) for x, y in zip(xs, ys, strict=True)]
     placed = []
-    for x, y, text in zip(xs, ys, texts, strict=True):
-        px, py = to_points.transform((x, y))
+    for i, ((px, py), text) in enumerate(zip(points, texts, strict=True)):
         half_width, half_height = 0.35 * font * len(text) + 1, 0.5 * font + 1
+        # a number covers neither an earlier number nor another model's point, where a line may start
+        others = [(ox - 2, oy - 2, ox + 2, oy + 2) for j, (ox, oy) in enumerate(points) if j != i]
         for dx, dy in LABEL_OFFSETS:
             box = (px + dx - half_width, py + dy - half_height, px + dx + half_width, py + dy + half_height)
-            if not any(_overlap(box, other) for other in placed):
+            if not any(_overlap(box, other) for other in placed + others):
                 break
         placed.append(box)
         arrow = {"arrowstyle": "-", "lw": 0.5, "color": "0.4"} if (dx, dy) != (0, 0) else None
-        label = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", ha="center",
+        label = ax.annotate(text, (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points", ha="center",
                             va="center", fontsize=font, fontweight="bold", arrowprops=arrow)  # fmt: skip
         label.set_in_layout(False)
 

@@ -59,7 +59,7 @@ def test_list_prints_every_experiment(capsys):
     assert fashion_base.split()[1:6] == ["fashion_mnist", "244298", "20", "64", "0,1,2,3,4"]
     assert "q-2-2 q-2-3 q-2-4" in fashion_base
     step = next(line for line in out.splitlines() if line.startswith("fashion-vgg "))
-    assert step.split()[5:] == ["0", "(beyond", "the", "brief)"]
+    assert step.split()[5:] == ["0,1,2", "(beyond", "the", "brief)"]
 
 
 def test_train_unknown_name_lists_valid_names(capsys, fake_training):

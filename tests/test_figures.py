@@ -65,7 +65,13 @@ def test_label_placement_moves_a_label_that_would_cover_another():
     figures._draw(fig)
     figures._label_points(ax, np.array([0.5, 0.5, 0.5]), np.array([0.5, 0.5, 0.5]), ["1", "2", "3"])
     offsets = [t.xyann for t in fig.findobj(Annotation)]
-    assert len(set(offsets)) == 3 and offsets[0] == (0, 0)
+    assert len(set(offsets)) == 3  # each number moved off the others' points and numbers
+    fig = Figure(figsize=(3, 3))
+    ax = fig.subplots()
+    ax.set(xlim=(0, 1), ylim=(0, 1))
+    figures._draw(fig)
+    figures._label_points(ax, np.array([0.2, 0.8]), np.array([0.2, 0.8]), ["1", "2"])
+    assert [t.xyann for t in fig.findobj(Annotation)] == [(0, 0), (0, 0)]  # far apart: each on its point
 
 
 def test_no_figure_shows_an_english_decimal_point(runs):
