@@ -182,8 +182,23 @@ def _occurrences(lines: list, block: list) -> int:
     return sum(lines[i : i + len(block)] == block for i in range(len(lines) - len(block) + 1))
 
 
-def show_changes(base, experiment):
-    """What changes from `base`'s model to `experiment`'s, as a Markdown diff block."""
+def _diff_block(diff: str):
+    """A diff as a Markdown diff block, for a cell whose output shows it."""
     from IPython.display import Markdown
 
-    return Markdown(f"```diff\n{changes(base, experiment)}\n```")
+    return Markdown(f"```diff\n{diff}\n```")
+
+
+def show_changes(base, experiment):
+    """What changes from `base`'s model to `experiment`'s, as a Markdown diff block."""
+    return _diff_block(changes(base, experiment))
+
+
+def show_line_changes(before: str, after: str):
+    """The lines of code that `after` changes from `before` (`-` removed, `+` added, no context), as a Markdown
+    diff block: what a step changes in the training code (`training_code`), where `show_changes` does it for
+    the model's layers."""
+    import difflib
+
+    lines = [line for line in difflib.ndiff(before.splitlines(), after.splitlines()) if line[:2] in ("- ", "+ ")]
+    return _diff_block("\n".join(lines))

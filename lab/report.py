@@ -359,14 +359,3 @@ def published_table(rows):
                           "test": [pct(row.accuracy) for row in rows], "cadre": [row.setting for row in rows],
                           "source": where_it_changes(sources)})  # fmt: skip
     return table(frame)
-
-
-def code_changes(before: str, after: str):
-    """The lines of code that `after` changes from `before` (`-` removed, `+` added), as a Markdown diff block: what
-    a step changes in the training code (`lab.keras_code.changes` does it for the model's layers)."""
-    import difflib
-
-    from IPython.display import Markdown
-
-    lines = [line for line in difflib.ndiff(before.splitlines(), after.splitlines()) if line[:2] in ("- ", "+ ")]
-    return Markdown("```diff\n" + "\n".join(lines) + "\n```")

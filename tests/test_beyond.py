@@ -148,16 +148,3 @@ def test_the_published_table_sets_ours_beside_theirs():
     assert rows[2][1:3] == ["airbench94 : blocs de 64, 256 et 256 filtres", f"94,0{NBSP}%"]
     assert rows[-1] == ["", "Nous", f"85,1{NBSP}%", "20 époques", "ce rapport"]
     assert [bool(row[4]) for row in rows] == [True, False, True, True, False, True]  # each source once in a row
-
-
-def test_the_code_changes_are_the_lines_removed_and_added():
-    from lab import keras_code, report
-
-    constant, cosine = (keras_code.training_code(experiments.get(name), views=False)
-                        for name in ("fashion-vgg", "fashion-vgg-cos"))  # fmt: skip
-    lines = report.code_changes(constant, cosine).data.splitlines()
-    assert lines[0] == "```diff" and lines[-1] == "```"
-    assert lines[1].startswith("+ learning_rate = keras.optimizers.schedules.CosineDecay(0.001, 20 * ")
-    assert lines[2] == "- model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.001),"
-    assert lines[3] == "+ model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),"
-    assert len(lines) == 5

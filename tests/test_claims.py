@@ -318,11 +318,11 @@ def test_q_5_7_the_most_accurate_model_and_the_one_at_half_its_computation():
     table, runs, trade = _cifar_trade_off()
     forty = ("cifar-conv6-bn-relu-40", "cifar-conv6-bn-leaky")
     claim(trade.most_accurate in forty and trade.cheaper == "cifar-conv6-bn-20", "q-5-7",
-          "the most accurate model is a 40-epoch one, and the best at half its computation the 20-epoch one")  # fmt: skip
+          "the most accurate model is a 40-epoch one, the best at half its computation the 20-epoch one")
     claim(table["test_accuracy"].idxmax() in forty, "q-5-7", "a 40-epoch network is the most accurate on test too")
     relu40, leaky = (runs[name] for name in forty)
     claim(stats.compare(relu40, leaky, "val").result == stats.compare(relu40, leaky).result == stats.SAME, "q-5-7",
-          "the two 40-epoch networks cannot be told apart on validation nor on test ('ne se distinguent ni')")  # fmt: skip
+          "the 40-epoch networks cannot be told apart on validation nor on test ('ne se distinguent ni')")
     claim(all(gain < 0 for gain in stats.compare(runs[trade.most_accurate], runs[trade.cheaper]).per_seed), "q-5-7",
           "every seed loses at half the computation ('les graines y perdent')")  # fmt: skip
 

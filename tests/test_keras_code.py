@@ -170,3 +170,14 @@ def test_the_shown_test_time_views_predict_as_lab_does(name, flip, shift):
     exec(views, namespace)
     expected = train.predict(_FakeModel(), x_test, flip=flip, shift=shift)
     np.testing.assert_allclose(namespace["probabilities"], expected, rtol=1e-12)
+
+
+def test_the_code_changes_are_the_lines_removed_and_added():
+    constant, cosine = (keras_code.training_code(EXPERIMENTS[name], views=False)
+                        for name in ("fashion-vgg", "fashion-vgg-cos"))  # fmt: skip
+    lines = keras_code.show_line_changes(constant, cosine).data.splitlines()
+    assert lines[0] == "```diff" and lines[-1] == "```"
+    assert lines[1].startswith("+ learning_rate = keras.optimizers.schedules.CosineDecay(0.001, 20 * ")
+    assert lines[2] == "- model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.001),"
+    assert lines[3] == "+ model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),"
+    assert len(lines) == 5
