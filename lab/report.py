@@ -137,6 +137,11 @@ def mean_pct(values, digits: int = 1) -> str:
     return _mean_and_spread(values, digits, lambda mean: pct(mean, digits), lambda mean: ("", "%"))
 
 
+def test_accuracy(runs) -> MarkdownText:
+    """The test accuracy of a model's seeds, mean ± sd: « 89,3 ± 0,2 % »."""
+    return mean_pct([run.accuracy("test") for run in runs])
+
+
 @as_markdown
 def pct_range(values, digits: int = 0) -> str:
     """The lowest and highest of proportions over seeds, « 42 à 45 % » (« 42 % » when they round alike): the

@@ -126,6 +126,17 @@ def test_every_formatter_returns_markdown_text():
     assert report.diff(comparison) == "+1,2\u00a0pt (±\u00a00,6)"
 
 
+def test_test_accuracy_is_the_mean_and_sd_of_the_seeds_test_accuracies():
+    class Run:
+        def __init__(self, accuracy):
+            self.accuracies = {"test": accuracy, "validation": 0.0}
+
+        def accuracy(self, split):
+            return self.accuracies[split]
+
+    assert report.test_accuracy([Run(0.886), Run(0.883), Run(0.889)]) == "88,6\u00a0±\u00a00,3\u00a0%"
+
+
 def test_gain_range_says_one_value_when_the_seeds_round_alike():
     assert report.gain_range([0.004, -0.021]) == "de −2,1 points à +0,4 point"
     assert report.gain_range([0.029]) == "+2,9 points"
