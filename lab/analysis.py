@@ -273,3 +273,13 @@ def confusion_changes(before, after, n: int = 3) -> pd.DataFrame:
                      "before": int(counts_before[true, predicted]), "after": int(counts_after[true, predicted]),
                      "change": int(change[true, predicted])})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def error_confidence(run, split: str = "val") -> tuple[float, float]:
+    """On the misclassified images of `split` ("val" or "test"): the mean probability the model gives the
+    (wrong) class it predicts, and the share of the split's cross-entropy those images carry."""
+    probabilities, y_true = run.predictions(split)
+    wrong = probabilities.argmax(axis=1) != y_true
+    true_probability = probabilities[np.arange(len(y_true)), y_true].astype(np.float64)
+    loss = -np.log(np.clip(true_probability, 1e-7, 1.0))  # as Keras clips in its cross-entropy
+    return float(probabilities.max(axis=1)[wrong].mean()), float(loss[wrong].sum() / loss.sum())

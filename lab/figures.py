@@ -95,7 +95,8 @@ def learning_curves(runs: dict, metrics=("loss", "accuracy")):
     """Training (solid) and validation (dashed) curves of each run, per epoch.
 
     A value of `runs` may be a list of runs of the same experiment (several seeds): the
-    curve is then their mean, inside a band from the lowest to the highest seed.
+    curve is then their mean, inside a band from the lowest to the highest seed. The loss axis shows
+    epochs 2 and later in full (`_bound_to_later_epochs`); the first epoch's loss may lie above it.
     """
     titles = {"loss": "Perte (entropie croisée)", "accuracy": "Exactitude"}
     fig = Figure(figsize=(PAGE_WIDTH, 3.3), layout="constrained")
@@ -106,11 +107,24 @@ def learning_curves(runs: dict, metrics=("loss", "accuracy")):
             _curve(ax, run, metric, color=color, label=f"{label} (apprentissage)")
             _curve(ax, run, f"val_{metric}", color=color, linestyle="--", label=f"{label} (validation)")
         ax.set(title=titles.get(metric, metric), xlabel="époque")
+        if metric == "loss":
+            _bound_to_later_epochs(ax, runs.values(), metric)
         _french_ticks(ax)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=2)
     return fig
+
+
+def _bound_to_later_epochs(ax, runs, metric: str, first: int = 2) -> None:
+    """Bound the y axis to the values of epochs `first` and later (every seed, training and validation): the
+    first epoch's loss, several times the later ones, would flatten the curves where validation turns up."""
+    values = [value for run in runs for one in as_runs(run) for column in (metric, f"val_{metric}")
+              for value in one.history[column].loc[first:]]  # fmt: skip
+    if values:
+        low, high = min(values), max(values)
+        pad = 0.05 * (high - low) or 0.05 * abs(high) or 0.05
+        ax.set_ylim(low - pad, high + pad)
 
 
 def learning_curves_side_by_side(runs: dict, metric: str = "accuracy"):
@@ -184,10 +198,11 @@ def comparison(summary, x: str = "params", size: str = "seconds"):
         numbers = [str(number + i + 1) for i in range(len(rows))]
         number += len(rows)
         numbered.append((ax, rows, numbers))
-        lines = [textwrap.fill(f"{n:>2} {model_name(name)}", KEY_WIDTH, subsequent_indent="   ")
-                 for n, name in zip(numbers, rows["experiment"], strict=True)]
-        key.text(0, 1, "\n".join(lines), va="top", fontsize=SMALLEST_FONT + 0.5, family="monospace",
-                 transform=key.transAxes)  # fmt: skip
+        # in the body's font: figure spaces, as wide as a digit, align the numbers and the wrapped lines
+        lines = [textwrap.fill(f"{n.rjust(2, FIGURE_SPACE)} {model_name(name)}", KEY_WIDTH,
+                               subsequent_indent=2 * FIGURE_SPACE + " ")
+                 for n, name in zip(numbers, rows["experiment"], strict=True)]  # fmt: skip
+        key.text(0, 1, "\n".join(lines), va="top", fontsize=SMALLEST_FONT + 0.5, transform=key.transAxes)
     levels = _round_levels(summary[size].max())
     handles = [grid[-1][0].scatter([], [], s=level * scale, color="grey", alpha=0.5) for level in levels]
     texts = [f"{level / 60:.0f} min" if size == "seconds" else num(level) for level in levels]
@@ -199,6 +214,7 @@ def comparison(summary, x: str = "params", size: str = "seconds"):
 
 
 KEY_WIDTH = 34  # characters per line of the key beside a comparison panel
+FIGURE_SPACE = "\u2007"  # a space as wide as a digit
 
 LABEL_OFFSETS = [(0, 0), (0, 11), (0, -11), (13, 0), (-13, 0), (11, 10), (-11, 10), (11, -10), (-11, -10),
                  (0, 21), (0, -21), (22, 0), (-22, 0)]  # fmt: skip

@@ -84,8 +84,9 @@ def pts(value: float, digits: int = 1, signed: bool = True, unit: str | None = N
 
 @as_markdown
 def diff(comparison) -> str:
-    """A comparison of two models, compact: +1,2 pt (± 0,6), the margin of `lab.stats`."""
-    return f"{pts(comparison.gain, unit='pt')} (±{NBSP}{dec(100 * comparison.margin, 1)})"
+    """A comparison of two models, compact: +1,2 point (± 0,6), the margin of `lab.stats` (one unit in the
+    whole book: « point », never « pt »)."""
+    return f"{pts(comparison.gain)} (±{NBSP}{dec(100 * comparison.margin, 1)})"
 
 
 def at_epochs(epochs) -> MarkdownText:
@@ -122,11 +123,14 @@ def effect(comparison) -> MarkdownText:
 
 
 def _mean_and_spread(values, digits: int, single, unit_of) -> str:
-    """`single(mean)` for one value, else "mean ± sd unit" (both in points of percentage)."""
+    """`single(mean)` for one value, else "mean ± sd unit" (both in points of percentage), with one more
+    digit where the sd would read « ± 0,0 »."""
     values = list(values)
     mean, sd = stats.mean_sd(values)
     if len(values) < 2:
         return single(mean)
+    if sd > 0 and round(100 * sd, digits) == 0:
+        digits += 1
     sign, unit = unit_of(mean)
     return f"{sign}{dec(abs(100 * mean), digits)}{NBSP}±{NBSP}{dec(100 * sd, digits)}{NBSP}{unit}"
 
@@ -208,16 +212,18 @@ def table(frame: pd.DataFrame, index: bool = False, **formats):
     return Markdown(frame.to_markdown(index=index, disable_numparse=True))
 
 
-def parameters(experiment):
+def parameters(experiment, cost: bool = True):
     """The parameter table of an experiment, per layer and per neuron, in French (7 columns at most).
 
     The last column is the cost (multiply-accumulates per image), or the trainable
-    parameters where some are not trained (BatchNormalization's moving statistics).
+    parameters where some are not trained (BatchNormalization's moving statistics);
+    `cost=False` leaves the cost out (the trainable column stays where it is needed).
     """
     frame = params.parameter_table(experiment)
     last = "trainable" if (frame["trainable"] != frame["params"]).any() else "macs"
-    columns = ["layer", "output_shape", "weights_per_neuron", "formula", "params", last]
-    return table(params.french(frame[columns]), **{params.COLUMNS["params"]: num, params.COLUMNS[last]: num})
+    columns = ["layer", "output_shape", "weights_per_neuron", "formula", "params"]
+    columns += [last] if cost or last == "trainable" else []
+    return table(params.french(frame[columns]), **{params.COLUMNS[column]: num for column in columns[4:]})
 
 
 SHORT_DATASET_NAMES = {"fashion_mnist": "Fashion", "cifar10": "CIFAR"}

@@ -103,6 +103,7 @@ def test_standard_error():
         (report.duration, 3600, "1\u00a0h"),
         (report.mean_pct, [0.886, 0.883, 0.889], "88,6\u00a0±\u00a00,3\u00a0%"),
         (report.mean_pct, [0.5], "50,0\u00a0%"),
+        (report.mean_pct, [0.8861, 0.8863, 0.8862], "88,62\u00a0±\u00a00,01\u00a0%"),
         (report.pct_range, [0.443, 0.422, 0.431], "42 à 44\u00a0%"),
         (report.pct_range, [0.601, 0.604], "60\u00a0%"),
         (report.mean_pts, [0.062, 0.06, 0.065], "+6,2\u00a0±\u00a00,3\u00a0points"),
@@ -123,7 +124,7 @@ def test_every_formatter_returns_markdown_text():
               report.names(["a"]), report.diff(comparison), report.mean_pct([0.5]),
               report.enumeration(["a"])]  # fmt: skip
     assert all(isinstance(value, report.MarkdownText) and value._repr_markdown_() == str(value) for value in values)
-    assert report.diff(comparison) == "+1,2\u00a0pt (±\u00a00,6)"
+    assert report.diff(comparison) == "+1,2\u00a0point (±\u00a00,6)"
 
 
 def test_test_accuracy_is_the_mean_and_sd_of_the_seeds_test_accuracies():
@@ -166,7 +167,7 @@ def test_the_class_table_adds_f1_where_asked(tmp_path):
         (report.pts, -0.01996, "−2,0\u00a0points"),
         (report.pts, 0.01949, "+1,9\u00a0point"),
         (report.mean_pts, [0.01996], "+2,0\u00a0points"),
-        (report.mean_pts, [0.0199, 0.02002], "+2,0\u00a0±\u00a00,0\u00a0points"),
+        (report.mean_pts, [0.0199, 0.02002], "+2,00\u00a0±\u00a00,01\u00a0points"),
     ],
 )
 def test_point_or_points_follows_the_number_as_written_not_the_unrounded_one(function, value, text):
@@ -213,3 +214,12 @@ def test_one_side_share_tells_a_class_that_faces_one_way_from_one_seen_both_ways
     colour = np.repeat(x[..., np.newaxis], 3, axis=-1).astype(np.float32) / 255  # channels summed, any scale
     shares = analysis.one_side_share(colour, np.array([0, 0, 1, 1, 2, 2, 2, 2]), ["a", "b", "c"])
     assert shares.tolist() == [1, 0.75, 0.5]
+
+
+def test_error_confidence_is_the_errors_mean_top_probability_and_share_of_the_loss(tmp_path):
+    run = make_run(tmp_path, y_true=[0, 1, 2], y_pred=[0, 1, 3], same_validation=True)
+    confidence, loss_share = analysis.error_confidence(run, "val")
+    right, wrong = -np.log(0.91), -np.log(0.01)
+    assert confidence == pytest.approx(0.91, rel=1e-3)  # stored compactly
+    assert loss_share == pytest.approx(wrong / (2 * right + wrong), rel=1e-3)
+    assert analysis.error_confidence(run, "test") == pytest.approx((confidence, loss_share))

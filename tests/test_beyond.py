@@ -124,7 +124,7 @@ def test_the_steps_table_says_each_step_s_validation_comparison_with_the_one_abo
     rows = _cells(report.steps_table(beyond.steps(list(named_runs), named_runs)))
     assert rows[0] == ["6 conv + BatchNorm, 20 époques", f"75,0{NBSP}%", f"75,0{NBSP}%", "", ""]
     assert rows[1][0] == "augmentation (miroir, translation)"  # the title without its « + », not a Typst list item
-    assert rows[1][3:] == [f"+7,5{NBSP}pt (±{NBSP}1,5)", "3 sur 3"]
+    assert rows[1][3:] == [f"+7,5{NBSP}points (±{NBSP}1,5)", "3 sur 3"]
     assert rows[2][4] == "2 sur 3"
 
 

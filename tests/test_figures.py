@@ -97,3 +97,17 @@ def test_the_confusion_heatmap_draws_each_true_class_as_a_row_of_shares_that_sum
     np.testing.assert_allclose(drawn[1, :2], [0.0, 1.0])  # by columns: 2/3 and 1/3
     labels = [text.get_text() for text in fig.axes[0].texts]
     assert labels[:2] == ["0,33", "0,67"]
+
+
+def test_the_loss_axis_of_the_learning_curves_is_bounded_to_the_epochs_after_the_first(tmp_path):
+    """A first-epoch loss several times the later ones would flatten the rise of the validation loss."""
+    from tests.test_analysis import make_run
+
+    history = [{"loss": 6.0, "accuracy": 0.2, "val_loss": 3.0, "val_accuracy": 0.3, "seconds": 1.0},
+               {"loss": 0.65, "accuracy": 0.6, "val_loss": 0.8, "val_accuracy": 0.6, "seconds": 1.0},
+               {"loss": 0.7, "accuracy": 0.7, "val_loss": 1.0, "val_accuracy": 0.6, "seconds": 1.0}]  # fmt: skip
+    fig = figures.learning_curves({"a": make_run(tmp_path, history=history)})
+    loss, accuracy = fig.axes[:2]
+    low, high = loss.get_ylim()
+    assert 0.6 < low < 0.65 and 1.0 < high < 1.1  # epochs 2 and 3: 0.65 to 1.0, and a margin
+    assert accuracy.get_ylim()[0] < 0.2  # the accuracy axis keeps every epoch

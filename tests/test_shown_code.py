@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 
 CHAPTER_1 = ROOT / "report" / "01-fashion-donnees.qmd"
 CHAPTER_3 = ROOT / "report" / "03-cifar-donnees.qmd"
+CHAPTER_4 = ROOT / "report" / "04-cifar-amelioration.qmd"
 
 
 def shown_cell(chapter, marker: str) -> str:
@@ -42,6 +43,14 @@ def test_the_fashion_class_list_is_lab_s():
 def fashion_arrays(fashion):
     (x_train, y_train), (x_test, y_test) = fashion
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+def test_the_fashion_loading_cell_is_the_keras_call_and_gives_lab_s_arrays(fashion_arrays, capsys):
+    source = shown_cell(CHAPTER_1, "load_data()")
+    assert "fashion_mnist.load_data()" in source and "lab" not in source  # the genuine Keras call, nothing else
+    shown = run(source)  # the fixture has put the genuine files in the Keras cache, as the hidden cell does
+    for name, expected in fashion_arrays.items():
+        assert shown[name].dtype == expected.dtype and np.array_equal(shown[name], expected), name
 
 
 def test_the_fashion_reshape_and_split_are_lab_s(fashion_arrays, capsys):
@@ -75,12 +84,13 @@ def test_the_cifar_image_grid_shows_the_first_25_images_with_their_class(cifar):
     import matplotlib.pyplot as plt
 
     (x_train, y_train), _ = cifar
-    shown = run(shown_cell(CHAPTER_3, "imshow"), x_train=x_train, y_train=y_train, class_names=data.CIFAR10_CLASS_NAMES)
+    labels = y_train.ravel()  # as the chapter has flattened them
+    shown = run(shown_cell(CHAPTER_3, "imshow"), x_train=x_train, y_train=labels, class_names=data.CIFAR10_CLASS_NAMES)
     try:
         assert len(shown["axes"].flat) == 25
-        for i, ax in enumerate(shown["axes"].flat):
+        for i, ax in enumerate(shown["axes"].flat):  # the index is the reading order: the title names the class
             assert np.array_equal(ax.images[0].get_array(), x_train[i])
-            assert ax.get_title() == f"{i} : {data.CIFAR10_CLASS_NAMES[y_train[i, 0]]}"
+            assert ax.get_title() == data.CIFAR10_CLASS_NAMES[y_train[i, 0]]
     finally:
         plt.close("all")
 
@@ -103,3 +113,37 @@ def test_the_cifar_heatmap_draws_lab_s_confusion_matrix_of_the_three_seeds_by_ro
         assert [label.get_text() for label in shown["ax"].get_yticklabels()] == data.CIFAR10_CLASS_NAMES
     finally:
         plt.close("all")
+
+
+def test_the_cifar_labels_are_flattened_as_lab_does(cifar):
+    (_, y_train), (_, y_test) = cifar
+    shown = run(shown_cell(CHAPTER_3, "y_train, y_test = y_train.ravel()"), y_train=y_train, y_test=y_test)
+    for name, y in {"y_train": y_train, "y_test": y_test}.items():
+        assert shown[name].shape == (len(y),) and np.array_equal(shown[name], data.prepare_labels(y)), name
+
+
+def test_the_cifar_scaling_is_lab_s(cifar, capsys):
+    (x_train, _), (x_test, _) = cifar
+    shown = run(shown_cell(CHAPTER_3, "x_train_norm ="), x_train=x_train, x_test=x_test)
+    for name, x in {"x_train_norm": x_train, "x_test_norm": x_test}.items():
+        expected = data.prepare_images(x, normalize=True)
+        assert shown[name].dtype == expected.dtype and np.array_equal(shown[name], expected), name
+
+
+def test_the_invalid_four_convolution_model_is_refused_by_keras(capsys):
+    import lab
+    from lab import experiments, models
+
+    invalid = lab.get("cifar-conv4-pool4").replace(layers=experiments.CONV4_POOL4_VALID)
+    run(shown_cell(CHAPTER_4, "check=False"), models=models, invalid=invalid)
+    assert "Computed output size would be zero or negative" in capsys.readouterr().out
+
+
+def test_the_gallery_s_selection_is_lab_s():
+    import lab
+    from lab import analysis
+
+    runs = lab.seeds("cifar-conv4-same-dropout")
+    errors = analysis.frequent_errors(runs, 3)
+    shown = run(shown_cell(CHAPTER_4, "np.stack(ranked"), np=np, same_dropout=runs[0], errors=errors)
+    assert np.array_equal(shown["shown"], analysis.error_examples(runs[0], errors, n=25))

@@ -139,3 +139,14 @@ def test_a_seed_mean_averages_a_value_over_the_runs(tmp_path):
     runs = _runs(tmp_path, "m", [300, 320, 340])
     assert stats.seed_mean(runs, lambda run: run.accuracy("test")) == pytest.approx(0.7)  # make_run's accuracy
     assert stats.seed_mean(runs[0], lambda run: 1.0) == 1.0
+
+
+def test_the_gaps_of_two_models_are_compared_seed_by_seed(tmp_path):
+    a, b = _step(tmp_path, "cifar-norm", [300, 300, 300]), _step(tmp_path, "cifar-dropout", [300, 300, 300])
+    for run, train in zip(a + b, [0.90, 0.91, 0.92, 0.80, 0.82, 0.81], strict=True):
+        run.record["metrics"]["train"]["accuracy"] = train  # validation: 0.75 everywhere
+    narrower = stats.compare_gaps(a, b)
+    assert narrower.per_seed == pytest.approx((-0.10, -0.09, -0.11)) and narrower.split == "gap"
+    assert narrower.gain == pytest.approx(-0.10) and narrower.result == stats.WORSE  # b overfits less
+    assert narrower.margin == pytest.approx(stats.student_quantile(3) * narrower.seed_error)  # same validation images
+    assert stats.compare_gaps(a, a).result == stats.SAME
