@@ -228,10 +228,8 @@ def test_q_4_6_dropout_after_pooling_narrows_the_gap_and_lowers_training_accurac
           "dropout after pooling does not improve the test accuracy in 10 epochs")  # fmt: skip
 
 
-def test_q_4_7_cat_dog_is_the_most_confused_pair_and_the_mislabelled_image_is_a_frog(cifar):
+def test_q_4_7_the_mislabelled_image_is_a_frog_labelled_cat_outside_the_gallery(cifar):
     runs = seeds("cifar-conv4-same-dropout")
-    pair = analysis.confusions_both_ways(runs, 1).iloc[0]
-    claim({pair["first"], pair["second"]} == {"Chat", "Chien"}, "q-4-7", "cat ↔ dog is the most confused pair")
     _, (_, y_test) = cifar
     claim(int(y_test.ravel()[data.MISLABELLED_CIFAR_TEST_IMAGE]) == data.CIFAR10_CLASS_NAMES.index("Chat"), "q-4-7",
           "the image the text calls a frog is labelled cat")  # fmt: skip
@@ -285,7 +283,7 @@ def test_q_5_3_batch_normalisation_trains_higher_after_one_epoch_and_validates_l
         claim(accuracy["off"] > accuracy["stored"] and accuracy["on"] > accuracy["stored"], "q-5-3",
               f"re-estimating the BatchNorm statistics raises seed {run.seed}'s validation, dropout off and on")  # fmt: skip
         claim(abs(accuracy["on"] - accuracy["off"]) < 0.005, "q-5-3",
-              f"seed {run.seed} gains the same with dropout on or off ('Le gain est le même')")  # fmt: skip
+              f"seed {run.seed} gains the same with dropout on or off ('Même gain')")  # fmt: skip
     classes = analysis.class_metrics(bn)
     claim(classes["precision"].idxmin() in set(classes["recall"].nsmallest(2).index), "q-5-3",
           "the worst precision is that of one of the two worst-recalled classes")  # fmt: skip
@@ -303,7 +301,7 @@ def test_q_5_4_validation_still_rises_at_the_end_of_10_epochs():
 def test_q_5_5_the_ten_added_epochs_gain_within_the_margin_and_widen_the_gap():
     bn, bn20 = seeds("cifar-conv6-bn"), seeds("cifar-conv6-bn-20")
     longer = stats.compare(bn, bn20)
-    claim(longer.result == stats.SAME, "q-5-5", "the mean gain of 20 epochs is within the margin ('n'est donc pas établi')")
+    claim(longer.result == stats.SAME, "q-5-5", "the mean gain of 20 epochs is within the margin ('n'est pas établi')")
     claim(len(longer.per_seed) == 3 and all(gain > 0 for gain in longer.per_seed), "q-5-5", "each seed gains on test")
     pairs = stats.paired_runs(bn, bn20)
     for a, b in pairs:

@@ -127,9 +127,9 @@ def test_chapter_executes_without_error_or_noise(executed, chapter):
 # after the cuts of 2026-12-04 (14 700 words in all): lower a chapter's budget as it is cut, towards the
 # 12 000 words of a 30-page TP report (issue 26); never raise one without cutting another.
 WORD_BUDGETS = {
-    "index.qmd": 395, "report/01-fashion-donnees.qmd": 935, "report/02-fashion-premier-modele.qmd": 1860,
-    "report/03-cifar-donnees.qmd": 2005, "report/04-cifar-amelioration.qmd": 1710,
-    "report/05-cifar-modifications.qmd": 1480, "report/06-comparaison.qmd": 1010,
+    "index.qmd": 395, "report/01-fashion-donnees.qmd": 935, "report/02-fashion-premier-modele.qmd": 1655,
+    "report/03-cifar-donnees.qmd": 1800, "report/04-cifar-amelioration.qmd": 1560,
+    "report/05-cifar-modifications.qmd": 1355, "report/06-comparaison.qmd": 1010,
     "report/conclusion.qmd": 240, "report/annexe-reproductibilite.qmd": 215,
 }  # fmt: skip
 
@@ -140,7 +140,7 @@ def test_no_chapter_is_longer_than_its_budget(executed):
     over = {chapter: (quarto_book.words(executed[chapter]), budget) for chapter, budget in WORD_BUDGETS.items()
             if quarto_book.words(executed[chapter]) > budget}  # fmt: skip
     assert over == {}, f"cut these chapters to their budget (words, budget): {over}"
-    assert sum(WORD_BUDGETS.values()) <= 12_700, "the budgets only go down, towards 11 000 words (12 000 in the PDF)"
+    assert sum(WORD_BUDGETS.values()) <= 10_700, "the budgets only go down (chapter 7 returns within what is left: 12 000 words in the PDF)"
 
 
 @pytest.mark.slow
