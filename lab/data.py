@@ -46,8 +46,6 @@ CIFAR10_CLASS_NAMES = [
     "Avion", "Voiture", "Oiseau", "Chat", "Biche",
     "Chien", "Grenouille", "Cheval", "Bateau", "Camion",
 ]  # fmt: skip
-# A CIFAR-10 test image whose label is wrong, found in a gallery of errors: labelled cat, it shows a frog.
-MISLABELLED_CIFAR_TEST_IMAGE = 2405
 CLASS_NAMES = {"fashion_mnist": FASHION_CLASS_NAMES, "cifar10": CIFAR10_CLASS_NAMES}
 DISPLAY_NAMES = {"fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
 

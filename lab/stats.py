@@ -165,6 +165,14 @@ def trade_off(table) -> TradeOff:
     return TradeOff(frontier, most_accurate, cheaper)
 
 
+def cheapest_within_margin(table, runs_by_name: dict, best: str) -> tuple[list[str], str]:
+    """The models validation cannot tell from `best` (itself included), and the one of them that needs the least
+    computation (then the fewest parameters): the rule "validation decides; within the margin, the cheaper"."""
+    contenders = [name for name in table.index
+                  if name == best or compare(runs_by_name[best], runs_by_name[name], "val").result == SAME]
+    return contenders, min(contenders, key=lambda name: (table.loc[name, "compute"], table.loc[name, "params"]))
+
+
 def seed_table(runs_by_name: dict) -> pd.DataFrame:
     """One row per model: the four criteria over its seeds (means; the median training time), and spreads."""
     rows = {}

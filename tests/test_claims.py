@@ -228,17 +228,6 @@ def test_q_4_6_dropout_after_pooling_narrows_the_gap_and_lowers_training_accurac
           "dropout after pooling does not improve the test accuracy in 10 epochs")  # fmt: skip
 
 
-def test_q_4_7_the_mislabelled_image_is_a_frog_labelled_cat_outside_the_gallery(cifar):
-    runs = seeds("cifar-conv4-same-dropout")
-    _, (_, y_test) = cifar
-    claim(int(y_test.ravel()[data.MISLABELLED_CIFAR_TEST_IMAGE]) == data.CIFAR10_CLASS_NAMES.index("Chat"), "q-4-7",
-          "the image the text calls a frog is labelled cat")  # fmt: skip
-    shown = analysis.error_examples(runs[0], analysis.frequent_errors(runs, 3), n=25)
-    claim(data.MISLABELLED_CIFAR_TEST_IMAGE not in shown, "q-4-7",
-          "the mislabelled image is not in the gallery ('hors de la galerie')")  # fmt: skip
-
-
-
 def _two_standard_errors(a: dict, b: dict, view: str) -> float:
     """Twice the standard error of the difference of two shares of kept answers (`probes.answers_kept`)."""
     return 2 * np.sqrt(sum(group[view] * (1 - group[view]) / group["n"] for group in (a, b)))
@@ -296,6 +285,10 @@ def test_q_5_4_validation_still_rises_at_the_end_of_10_epochs():
     claim(stats.seed_mean(bn, lambda r: r.history["val_accuracy"].iloc[-1] - r.history["val_accuracy"].iloc[-4]) > 0, "q-5-4",
           "on average validation accuracy still rises over the last three epochs")  # fmt: skip
     claim(stats.seed_mean(bn, analysis.overfitting_gap) < 0.03, "q-5-4", "without marked overfitting")
+    rise = stats.seed_mean(bn, lambda r: r.history["val_accuracy"].iloc[-1] - r.history["val_accuracy"].iloc[-4])
+    jumps = stats.seed_mean(bn, analysis.irregularity)
+    claim(0.5 < rise / jumps < 2, "q-5-4",
+          "the rise over the last three epochs is of the order of the epoch-to-epoch jolts ('du même ordre')")
 
 
 def test_q_5_5_the_ten_added_epochs_gain_within_the_margin_and_widen_the_gap():
@@ -372,9 +365,7 @@ def test_q_5_7_the_six_convolution_network_matches_the_four_convolution_one_with
     wide, deep = "cifar-conv4-same", "cifar-conv6-bn"
     claim(table.loc[deep, "params"] < table.loc[wide, "params"], "q-5-7", "the six-convolution network is smaller")
     claim(stats.compare(runs[wide], runs[deep]).gain > 0, "q-5-7",
-          "the smaller six-convolution network is the more accurate ('l'architecture plus que la taille')")
-    best = table["test_accuracy"].idxmax()
-    claim(best.startswith("cifar-conv6-bn"), "q-5-7", "the best results of the lab are the six-convolution network's")
+          "the smaller six-convolution network is the more accurate ('Plus petit, le réseau à six convolutions fait mieux')")
 
 
 def test_q_5_7_dropout_narrows_and_long_training_widens_the_gap():
@@ -596,3 +587,12 @@ def test_conclusion_seed_zero_alone_would_have_concluded_otherwise_several_times
     wrong = sum(stats.compare(seeds(a)[0], seeds(b)[0]).result != stats.compare(seeds(a), seeds(b)).result
                 for a, b in experiments.BRIEF_STEPS)  # fmt: skip
     claim(wrong >= 2, "conclusion", "seed 0 alone would have concluded otherwise several times ('un tirage')")
+
+
+def test_conclusion_only_some_of_the_brief_s_cifar_steps_pass_the_margin():
+    steps = [(a, b) for a, b in experiments.BRIEF_STEPS if lab.get(a).dataset == "cifar10"]
+    passed = [b for a, b in steps if stats.compare(seeds(a), seeds(b)).result == stats.BETTER]
+    claim(0 < len(passed) < len(steps), "conclusion",
+          "some of the brief's CIFAR-10 steps pass the margin and the others remain to be established ('les autres')")
+    claim(all(stats.compare(seeds(a), seeds(b)).result != stats.WORSE for a, b in steps), "conclusion",
+          "no CIFAR-10 step of the brief loses beyond the margin ('restent à établir', not 'dégradent')")

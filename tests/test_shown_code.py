@@ -130,12 +130,31 @@ def test_the_cifar_scaling_is_lab_s(cifar, capsys):
         assert shown[name].dtype == expected.dtype and np.array_equal(shown[name], expected), name
 
 
-def test_the_invalid_four_convolution_model_is_refused_by_keras(capsys):
-    import lab
-    from lab import experiments, models
+def test_the_invalid_four_convolution_model_is_lab_s_spec_and_refused_by_keras(capsys):
+    import textwrap
 
+    import lab
+    from lab import experiments, keras_code, models
+
+    source = shown_cell(CHAPTER_4, "except ValueError as error")
+    # the shown model's code, as keras_code writes it (model_code itself refuses a spec it cannot build)
+    lines = source.splitlines()
+    start = next(i for i, line in enumerate(lines) if "model = keras.Sequential([" in line)
+    end = next(i for i in range(start, len(lines)) if lines[i].strip() == "])")
     invalid = lab.get("cifar-conv4-pool4").replace(layers=experiments.CONV4_POOL4_VALID)
-    run(shown_cell(CHAPTER_4, "check=False"), models=models, invalid=invalid)
+    expected = [f"keras.Input(shape={models.INPUT_SHAPES[invalid.dataset]}),"]
+    expected += [line for spec in invalid.layers for line in keras_code._layer_lines(spec, invalid)]
+    body = "\n".join(keras_code.INDENT + line for line in expected)
+    assert textwrap.dedent("\n".join(lines[start : end + 1])) == f"model = keras.Sequential([\n{body}\n])"
+    # the prose: padding="same" in its four Conv2D gives the trained model
+    same = "\n".join(
+        line.replace(', activation="relu"', ', padding="same", activation="relu"') if "Conv2D" in line else line
+        for line in body.splitlines()
+    )
+    assert same.count('padding="same"') == 4
+    assert keras_code.model_code(lab.get("cifar-conv4-pool4")) == f"model = keras.Sequential([\n{same}\n])"
+    shown = run(source)  # Keras refuses it: the cell prints the ValueError, and no model is made
+    assert "model" not in shown
     assert "Computed output size would be zero or negative" in capsys.readouterr().out
 
 

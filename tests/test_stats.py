@@ -150,3 +150,14 @@ def test_the_gaps_of_two_models_are_compared_seed_by_seed(tmp_path):
     assert narrower.gain == pytest.approx(-0.10) and narrower.result == stats.WORSE  # b overfits less
     assert narrower.margin == pytest.approx(stats.student_quantile(3) * narrower.seed_error)  # same validation images
     assert stats.compare_gaps(a, a).result == stats.SAME
+
+
+def test_within_the_margin_of_the_best_on_validation_the_cheapest_model_is_chosen(tmp_path):
+    runs = {"best": _step(tmp_path, "cifar-norm", [300, 302, 298]),
+            "close": _step(tmp_path, "cifar-dropout", [299, 300, 297]),
+            "far": _step(tmp_path, "cifar-raw", [200, 202, 198])}  # fmt: skip
+    table = pd.DataFrame({"compute": [4.0, 2.0, 1.0], "params": [10, 10, 10]}, index=["best", "close", "far"])
+    contenders, choice = stats.cheapest_within_margin(table, runs, "best")
+    assert contenders == ["best", "close"] and choice == "close"  # "far" is cheaper, but validation rules it out
+    table.loc["close", "compute"] = 4.0
+    assert stats.cheapest_within_margin(table, runs, "best")[1] == "best"  # equal computation: fewer parameters, then order
