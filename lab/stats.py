@@ -195,14 +195,18 @@ def seed_table(runs_by_name: dict) -> pd.DataFrame:
 
 
 
+def _gap(run) -> float:
+    """The train − validation accuracy gap of one run."""
+    return run.accuracy("train") - run.accuracy("val")
+
+
 def compare_gaps(a, b) -> Comparison:
     """b against a on the train − validation gap (overfitting), over the seeds both have: the mean of the
     per-seed differences of gaps (b − a; below 0, b overfits less), decided as `compare` decides, from the
     seeds' spread and the validation images' paired error (that of the training accuracy, measured on
     nine times as many images, is left out). Needs the stored validation predictions."""
     pairs = paired_runs(a, b)
-    gains = np.array([(run_b.accuracy("train") - run_b.accuracy("val")) - (run_a.accuracy("train") - run_a.accuracy("val"))
-                      for run_a, run_b in pairs])  # fmt: skip
+    gains = np.array([_gap(run_b) - _gap(run_a) for run_a, run_b in pairs])
     n = len(pairs)
     image_error = compare(a, b, "val").image_error
     seed_error = float(gains.std(ddof=1) / np.sqrt(n)) if n >= 2 else None

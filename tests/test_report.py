@@ -140,7 +140,8 @@ def test_no_chapter_is_longer_than_its_budget(executed):
     over = {chapter: (quarto_book.words(executed[chapter]), budget) for chapter, budget in WORD_BUDGETS.items()
             if quarto_book.words(executed[chapter]) > budget}  # fmt: skip
     assert over == {}, f"cut these chapters to their budget (words, budget): {over}"
-    assert sum(WORD_BUDGETS.values()) <= 10_700, "the budgets only go down (chapter 7 returns within what is left: 12 000 words in the PDF)"
+    assert sum(WORD_BUDGETS.values()) <= 10_700, (
+        "the budgets only go down (chapter 7 returns within what is left: 12 000 words in the PDF)")
 
 
 @pytest.mark.slow

@@ -160,4 +160,5 @@ def test_within_the_margin_of_the_best_on_validation_the_cheapest_model_is_chose
     contenders, choice = stats.cheapest_within_margin(table, runs, "best")
     assert contenders == ["best", "close"] and choice == "close"  # "far" is cheaper, but validation rules it out
     table.loc["close", "compute"] = 4.0
-    assert stats.cheapest_within_margin(table, runs, "best")[1] == "best"  # equal computation: fewer parameters, then order
+    # equal computation: the fewer parameters, then the first in the table
+    assert stats.cheapest_within_margin(table, runs, "best")[1] == "best"
