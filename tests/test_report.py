@@ -129,7 +129,7 @@ def test_chapter_executes_without_error_or_noise(executed, chapter):
 WORD_BUDGETS = {
     "index.qmd": 390, "report/01-fashion-donnees.qmd": 940, "report/02-fashion-premier-modele.qmd": 1695,
     "report/03-cifar-donnees.qmd": 1800, "report/04-cifar-amelioration.qmd": 1550,
-    "report/05-cifar-modifications.qmd": 1355, "report/06-comparaison.qmd": 980,
+    "report/05-cifar-modifications.qmd": 1240, "report/06-comparaison.qmd": 980,
     "report/conclusion.qmd": 215, "report/annexe-reproductibilite.qmd": 215,
 }  # fmt: skip
 
