@@ -2,7 +2,7 @@
 # make test    run the test suite
 # make lint    ruff on the package and the tests
 # make train   train every experiment and seed (0, 1, 2) whose stored result is missing, stale or corrupt
-# make clean   remove Quarto's output and cache (never results/ nor the committed _freeze/)
+# make clean   remove Quarto's output and cache (never results-next/ nor the committed _freeze/)
 
 SHELL := /bin/bash
 PYTHON ?= python3

@@ -1,4 +1,4 @@
-"""Store and read training runs under `results/<experiment>/seed-<n>/`.
+"""Store and read training runs under `results-next/<experiment>/seed-<n>/` (`DEFAULT_RESULTS_FOLDER`).
 
 A run is two files: `run.json` (configuration, metrics, history, provenance) and
 `predictions-<digest>.npz` (test-set probabilities, float16, and the true labels;
@@ -75,9 +75,9 @@ class ResultsNotWritableError(OSError):
     """The results folder cannot be written: training there would be lost at the end."""
 
 
-# The repository's folder of stored runs, those of this lab's procedure, which the book reads. (results/
-# still holds the runs of procedure 1, read by nothing: they leave it when a session can delete them
-# within the size of one submission, and this folder then takes its name.)
+# The repository's folder of stored runs, those of this lab's procedure, which the book reads. (The runs of
+# procedure 1 lived in results/ and were deleted on 2026-12-06; this folder takes that name in a later session,
+# a move being up to 215 MiB of diff where rename detection is off.)
 DEFAULT_RESULTS_FOLDER = "results-next"
 
 
