@@ -80,9 +80,14 @@ def compare(a, b, split: str = "test") -> Comparison:
     images (or on the validation images: `split="val"`, to decide before reading the test)."""
     pairs = paired_runs(a, b)
     differences = [paired_difference(run_a, run_b, split) for run_a, run_b in pairs]
-    gains = np.array([gain for gain, _ in differences])
-    n = len(pairs)
-    image_error = float(np.sqrt(np.mean([error**2 for _, error in differences]) / n))
+    image_error = float(np.sqrt(np.mean([error**2 for _, error in differences]) / len(pairs)))
+    return _decided([gain for gain, _ in differences], image_error, split)
+
+
+def _decided(per_seed_gains, image_error: float, split: str) -> Comparison:
+    """The verdict on per-seed gains: their mean against the margin that combines the seeds' spread (Student's
+    quantile) and twice the images' standard error."""
+    gains, n = np.asarray(per_seed_gains, dtype=float), len(per_seed_gains)
     seed_error = float(gains.std(ddof=1) / np.sqrt(n)) if n >= 2 else None
     margin = float(np.hypot(student_quantile(n) * (seed_error or 0.0), 2 * image_error))
     gain = float(gains.mean())
@@ -194,9 +199,8 @@ def seed_table(runs_by_name: dict) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-
 def _gap(run) -> float:
-    """The train − validation accuracy gap of one run."""
+    """The train − validation accuracy gap of one run (`lab.analysis.overfitting_gap`, which imports this module)."""
     return run.accuracy("train") - run.accuracy("val")
 
 
@@ -205,12 +209,5 @@ def compare_gaps(a, b) -> Comparison:
     per-seed differences of gaps (b − a; below 0, b overfits less), decided as `compare` decides, from the
     seeds' spread and the validation images' paired error (that of the training accuracy, measured on
     nine times as many images, is left out). Needs the stored validation predictions."""
-    pairs = paired_runs(a, b)
-    gains = np.array([_gap(run_b) - _gap(run_a) for run_a, run_b in pairs])
-    n = len(pairs)
-    image_error = compare(a, b, "val").image_error
-    seed_error = float(gains.std(ddof=1) / np.sqrt(n)) if n >= 2 else None
-    margin = float(np.hypot(student_quantile(n) * (seed_error or 0.0), 2 * image_error))
-    gain = float(gains.mean())
-    result = BETTER if gain > margin else WORSE if gain < -margin else SAME
-    return Comparison(result, gain, margin, image_error, seed_error, n, "gap", tuple(float(g) for g in gains))
+    gains = [_gap(run_b) - _gap(run_a) for run_a, run_b in paired_runs(a, b)]
+    return _decided(gains, compare(a, b, "val").image_error, "gap")
