@@ -18,7 +18,7 @@ from lab import data, models, params
 from lab.backend import set_seed
 from lab.data import CLASS_NAMES
 from lab.experiments import get
-from lab.stats import as_runs
+from lab.stats import as_runs, seed_table
 
 
 def class_names(runs) -> list[str]:
@@ -161,6 +161,14 @@ def summary(runs) -> pd.DataFrame:
             "seconds_per_epoch": float(history["seconds"].mean()),
         })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def cost_table(runs_by_name: dict) -> pd.DataFrame:
+    """`stats.seed_table` with the computation of one training as column "compute" (`params.training_macs`)."""
+    table = seed_table(runs_by_name)
+    table["compute"] = [params.training_macs(get(name), as_runs(runs)[0]["data"]["train_size"])
+                        for name, runs in runs_by_name.items()]
+    return table
 
 
 def accuracy_at(run, epoch: int, split: str = "val") -> float:

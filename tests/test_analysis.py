@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab import analysis, report, stats, store
+from lab import analysis, params, report, stats, store
 from lab.experiments import get
 
 
@@ -223,3 +223,14 @@ def test_error_confidence_is_the_errors_mean_top_probability_and_share_of_the_lo
     assert confidence == pytest.approx(0.91, rel=1e-3)  # stored compactly
     assert loss_share == pytest.approx(wrong / (2 * right + wrong), rel=1e-3)
     assert analysis.error_confidence(run, "test") == pytest.approx((confidence, loss_share))
+
+
+def test_cost_table_adds_one_trainings_computation_to_the_seed_table():
+    import lab
+
+    runs = {name: lab.seeds(name) for name in ("cifar-conv6-bn", "cifar-conv6-bn-20")}
+    table = analysis.cost_table(runs)
+    pd.testing.assert_frame_equal(table.drop(columns="compute"), stats.seed_table(runs))
+    # the same network, twice the epochs: twice the computation
+    assert table.loc["cifar-conv6-bn-20", "compute"] == 2 * table.loc["cifar-conv6-bn", "compute"]
+    assert table.loc["cifar-conv6-bn", "compute"] == 10 * 45_000 * params.count_macs(get("cifar-conv6-bn"))

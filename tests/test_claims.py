@@ -328,8 +328,7 @@ def test_q_5_6_leaky_relu_does_not_improve_relu_at_equal_settings():
 
 def _cifar_trade_off():
     runs = {name: seeds(name) for name, e in lab.BRIEF.items() if e.dataset == "cifar10"}
-    table = stats.seed_table(runs)
-    table["compute"] = [params.training_macs(lab.get(name), runs[name][0]["data"]["train_size"]) for name in table.index]
+    table = analysis.cost_table(runs)
     return table, runs, stats.trade_off(table)
 
 
