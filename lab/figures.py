@@ -125,6 +125,17 @@ def _bound_to_later_epochs(ax, runs, metric: str, first: int = 2) -> None:
         low, high = min(values), max(values)
         pad = 0.05 * (high - low) or 0.05 * abs(high) or 0.05
         ax.set_ylim(low - pad, high + pad)
+        _note_out_of_frame(ax, runs, metric, first, high + pad)
+
+
+def _note_out_of_frame(ax, runs, metric: str, first: int, top: float) -> None:
+    """Say in the panel how high the epochs before `first` go when the axis leaves them out."""
+    earlier = [value for run in runs for one in as_runs(run) for column in (metric, f"val_{metric}")
+               for value in one.history[column].loc[: first - 1]]  # fmt: skip
+    if earlier and max(earlier) > top:
+        epochs = "époque 1" if first == 2 else f"époques 1 à {first - 1}"
+        ax.annotate(f"{epochs} hors cadre : jusqu'à {dec(max(earlier), 1)} ↑", xy=(0.5, 0.97),
+                    xycoords="axes fraction", ha="center", va="top", fontsize=SMALLEST_FONT, color="0.3")
 
 
 def learning_curves_side_by_side(runs: dict, metric: str = "accuracy"):

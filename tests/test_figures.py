@@ -111,3 +111,15 @@ def test_the_loss_axis_of_the_learning_curves_is_bounded_to_the_epochs_after_the
     low, high = loss.get_ylim()
     assert 0.6 < low < 0.65 and 1.0 < high < 1.1  # epochs 2 and 3: 0.65 to 1.0, and a margin
     assert accuracy.get_ylim()[0] < 0.2  # the accuracy axis keeps every epoch
+    # the panel says how high the first epoch went, and only the loss panel needs it
+    assert [text.get_text() for text in loss.texts] == ["époque 1 hors cadre : jusqu'à 6,0 ↑"]
+    assert not accuracy.texts
+
+
+def test_no_note_when_the_first_epoch_stays_in_the_frame(tmp_path):
+    from tests.test_analysis import make_run
+
+    history = [{"loss": 0.85, "accuracy": 0.5, "val_loss": 0.88, "val_accuracy": 0.45, "seconds": 1.0},
+               {"loss": 0.8, "accuracy": 0.6, "val_loss": 0.9, "val_accuracy": 0.55, "seconds": 1.0}]  # fmt: skip
+    fig = figures.learning_curves({"a": make_run(tmp_path, history=history)})
+    assert fig.axes[0].get_ylim()[1] > 0.88 and not fig.axes[0].texts
