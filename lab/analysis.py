@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from lab import data, models, params
-from lab.backend import set_seed
+from lab.backend import keras
 from lab.data import CLASS_NAMES
 from lab.experiments import get
-from lab.stats import as_runs, seed_table
+from lab.stats import as_runs, compare, seed_table
 
 
 def class_names(runs) -> list[str]:
@@ -171,6 +171,14 @@ def cost_table(runs_by_name: dict) -> pd.DataFrame:
     return table
 
 
+def step_comparisons(steps, runs_by_name: dict) -> pd.DataFrame:
+    """Each step (model before, model after), in order, with the test comparison of the model after against the
+    model before (`lab.stats.compare`): columns "before", "after" and "on_test"."""
+    rows = [{"before": before, "after": after, "on_test": compare(runs_by_name[before], runs_by_name[after])}
+            for before, after in steps]  # fmt: skip
+    return pd.DataFrame(rows, columns=["before", "after", "on_test"])
+
+
 def accuracy_at(run, epoch: int, split: str = "val") -> float:
     """Accuracy recorded at the end of `epoch` (1-based); `split` is 'train' or 'val'."""
     column = "val_accuracy" if split == "val" else "accuracy"
@@ -207,7 +215,9 @@ def initial_outputs(experiment, x: np.ndarray, y: np.ndarray, seed: int = 0) -> 
     Shows why the input scale matters: the spread of the pre-activations of the first
     layer, the confidence of the initial predictions and the initial loss.
     """
-    set_seed(seed)
+    # the initial weights as training draws them; no op determinism, which would stay on for the chapter's later
+    # predictions (and its tf.data log a harmless error at each model's first one)
+    keras().utils.set_random_seed(seed)
     model = models.build(experiment)
     inputs = data.prepare_images(x, experiment.normalize)
     first_layer = np.asarray(model.layers[0](inputs))

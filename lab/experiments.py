@@ -278,7 +278,8 @@ OURS_IN_BRIEF = ("fashion-dropout-norm", "cifar-conv6-bn-relu-40")
 BRIEF_STEPS = (
     ("fashion-base", "fashion-dropout"), ("fashion-dropout", "fashion-dropout-long"),
     ("fashion-dropout", "fashion-dense128"), ("fashion-dropout", "fashion-dropout-norm"),
-    ("cifar-raw", "cifar-norm"), ("cifar-norm", "cifar-dropout"), ("cifar-dropout", "cifar-conv4"),
+    ("cifar-raw", "cifar-norm"), ("cifar-norm", "cifar-dropout"), ("cifar-dropout", "cifar-conv4-pool4"),
+    ("cifar-dropout", "cifar-conv4"),
     ("cifar-conv4", "cifar-conv4-same"), ("cifar-conv4-same", "cifar-conv4-same-dropout"),
     ("cifar-conv4-same-dropout", "cifar-conv6"), ("cifar-conv6", "cifar-conv6-bn"),
     ("cifar-conv6-bn", "cifar-conv6-bn-20"), ("cifar-conv6-bn-20", "cifar-conv6-bn-relu-40"),

@@ -1,4 +1,4 @@
-"""The report's figures: learning curves, confusion heatmaps, error galleries, the comparison of the models.
+"""The report's figures: learning curves, confusion heatmaps, the comparison of the models.
 
 Each function returns a matplotlib `Figure` built without pyplot, so that a
 notebook shows it once, where the chapter's cell returns it, and no global figure
@@ -52,32 +52,6 @@ def _show_figures_in_notebooks() -> None:
 
 
 _show_figures_in_notebooks()
-
-
-def _montage(images, titles, ncols: int, title_lines: int = 1, color: str = "black"):
-    """Images tiled on one set of axes (much faster to draw than one axes per image), each titled."""
-    images = [np.squeeze(image) for image in images]
-    grey = images[0].ndim == 2
-    height, width = images[0].shape[:2]
-    nrows = int(np.ceil(len(images) / ncols))
-    side = min(1.9, PAGE_WIDTH / ncols)  # inches per tile and its gap
-    gap_x = max(2, width // 8)
-    pixels_per_inch = (width + gap_x) / side
-    gap_y = int(np.ceil(title_lines * (SMALLEST_FONT + 1) * 1.35 / 72 * pixels_per_inch)) + 2  # room for the title
-    canvas = np.full((nrows * (height + gap_y), ncols * (width + gap_x), *([] if grey else [3])), 255, np.uint8)
-    for i, image in enumerate(images):
-        row, col = divmod(i, ncols)
-        top, left = row * (height + gap_y) + gap_y, col * (width + gap_x)
-        canvas[top : top + height, left : left + width] = image
-    fig = Figure(figsize=(side * ncols, side * nrows * (height + gap_y) / (width + gap_x)), layout="constrained")
-    ax = fig.subplots()
-    ax.imshow(canvas, cmap="gray" if grey else None, vmin=0, vmax=255, interpolation="nearest")
-    for i, title in enumerate(titles):
-        row, col = divmod(i, ncols)
-        ax.text(col * (width + gap_x) + width / 2, row * (height + gap_y) + gap_y - 1, title, ha="center",
-                va="bottom", fontsize=SMALLEST_FONT + 1, color=color)  # fmt: skip
-    ax.axis("off")
-    return fig
 
 
 def _curve(ax, runs, column: str, **style):
@@ -170,18 +144,6 @@ def confusion_heatmap(run, normalize: bool = True):
     ax.set(xlabel="classe prédite", ylabel="vraie classe")
     ax.tick_params(axis="x", rotation=45)
     return fig
-
-
-def error_gallery(x_test, run, indices, ncols: int = 5):
-    """Misclassified test images: true class, predicted class and confidence."""
-    names = analysis.class_names(run)
-    titles = []
-    for index in indices:
-        true, predicted = run.y_true[index], run.y_pred[index]
-        confidence = f"{100 * run.probabilities[index, predicted]:.0f}\u00a0%"
-        titles.append(f"{names[true]} →\n{names[predicted]} ({confidence})" if ncols > 5 else
-                      f"{names[true]} → {names[predicted]}\n({confidence})")  # narrow tiles: one class per line
-    return _montage(x_test[indices], titles, ncols, title_lines=2, color="darkred")
 
 
 def comparison(summary, x: str = "params", size: str = "seconds"):

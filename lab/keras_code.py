@@ -142,11 +142,16 @@ def training_code(experiment, views: bool = True) -> str:
     )
 
 
-def show(experiment, training: bool = False):
-    """The experiment's Keras code as a Markdown Python block, for a cell whose output shows it."""
+KERAS_IMPORTS = "import keras\nfrom keras import layers\n\n"
+
+
+def show(experiment, training: bool = False, imports: bool = False):
+    """The experiment's Keras code as a Markdown Python block, for a cell whose output shows it; with
+    `imports`, preceded by the imports it needs (`KERAS_IMPORTS`: the book's first Keras model)."""
     from IPython.display import Markdown
 
     code = model_code(experiment) + ("\n" + training_code(experiment) if training else "")
+    code = (KERAS_IMPORTS if imports else "") + code
     return Markdown(f"```python\n{code}\n```")
 
 

@@ -4,11 +4,7 @@
   ("dead" neurons, q-5-6: the reason usually given for LeakyReLU);
 - `with_reestimated_batch_norm`: the same network whose BatchNormalization statistics are
   measured again on the training images, layer by layer, dropout off or on (q-5-3: do the
-  moving averages lag behind the weights, or does the dropout before them shift what they see?);
-- `object_or_background`: what a network predicts when it sees only the centre of each image
-  (where the object usually is) or only its border (the background) (q-4-7: does it rely on
-  the background?); `answers_kept`, the share of its errors and of its correct answers that
-  each partial view keeps (does the background weigh more in the errors?).
+  moving averages lag behind the weights, or does the dropout before them shift what they see?).
 
 They work on any Keras model built by `lab.models.build` (a trained one: `lab.trained_model`).
 
@@ -89,60 +85,3 @@ def batch_norm_accuracies(model, x_fit, x, y, batch_size: int = 500) -> dict[str
                                   for key, on in (("off", False), ("on", True))}}  # fmt: skip
     return {key: float((m.predict(x, verbose=0, batch_size=batch_size).argmax(axis=1) == np.ravel(y)).mean())
             for key, m in models.items()}  # fmt: skip
-
-
-def centre_mask(size: int) -> np.ndarray:
-    """True on the central square holding half of a size × size image's pixels (rounded to whole rows)."""
-    side = int(round(size / np.sqrt(2)))
-    start = (size - side) // 2
-    mask = np.zeros((size, size), dtype=bool)
-    mask[start : start + side, start : start + side] = True
-    return mask
-
-
-def keep_only(x: np.ndarray, mask: np.ndarray, fill: float) -> np.ndarray:
-    """Images `x` (n, h, w, channels) with every pixel outside `mask` (h, w) replaced by `fill`."""
-    return np.where(mask[None, :, :, None], x, np.asarray(fill, dtype=x.dtype))
-
-
-def object_or_background(model, x: np.ndarray, classes: np.ndarray, fill: float) -> dict[str, np.ndarray]:
-    """The probability the model gives to `classes` (one per image) when it sees the whole image, its centre
-    only (the border set to `fill`: the object, in a centred photograph) or its border only (the centre set to
-    `fill`: the background). The two partial views have about the same number of pixels."""
-    views = {"image": x, **partial_views(x, fill)}
-    rows = np.arange(len(x))
-    return {view: model.predict(images, verbose=0, batch_size=500)[rows, classes] for view, images in views.items()}
-
-
-def partial_views(x: np.ndarray, fill: float) -> dict[str, np.ndarray]:
-    """The images with only their centre (`centre`, the border set to `fill`) or only their border (`border`)."""
-    mask = centre_mask(x.shape[1])
-    return {"centre": keep_only(x, mask, fill), "border": keep_only(x, ~mask, fill)}
-
-
-def errors_and_correct(y_true: np.ndarray, y_pred: np.ndarray, pairs) -> tuple[np.ndarray, np.ndarray]:
-    """The indices of the errors of `pairs` ((true, predicted) classes), and of the correct predictions of their
-    true classes: what a partial view does to the errors is read against what it does to correct answers on the
-    same kind of images, since a view that hides half of an image loses some of every kind of answer."""
-    errors = np.zeros(len(y_true), dtype=bool)
-    for true, predicted in pairs:
-        errors |= (y_true == true) & (y_pred == predicted)
-    correct = (y_true == y_pred) & np.isin(y_true, [true for true, _ in pairs])
-    return np.flatnonzero(errors), np.flatnonzero(correct)
-
-
-def answers_kept(model, x: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, pairs, fill: float) -> dict:
-    """For the errors of `pairs` and the correct predictions of their true classes (`errors_and_correct`), the share
-    whose answer (`y_pred`: the wrong class, or the right one) is still the model's first class when it sees the
-    centre alone, or the border alone, and how many images each share rests on.
-
-    The first class rather than its probability: an answer is kept when the network would still give it. If the
-    errors came from the background, the border alone would keep more of the errors than of the correct answers,
-    and the centre alone fewer. Only the images counted are predicted (a few thousand of the test set)."""
-    errors, correct = errors_and_correct(y_true, y_pred, pairs)
-    shown = np.concatenate([errors, correct])
-    kept = {view: model.predict(images, verbose=0, batch_size=500).argmax(axis=1) == y_pred[shown]
-            for view, images in partial_views(x[shown], fill).items()}  # fmt: skip
-    groups = {"errors": slice(0, len(errors)), "correct": slice(len(errors), len(shown))}
-    return {group: {"n": len(shown[rows]), **{view: float(kept[view][rows].mean()) for view in kept}}
-            for group, rows in groups.items()}  # fmt: skip

@@ -348,6 +348,28 @@ def steps_table(steps):
     return table(pd.DataFrame(rows))
 
 
+# Whether a comparison passes the margin, in a table's cell (`step_comparisons_table`)
+BEYOND_MARGIN = {stats.BETTER: "gain", stats.WORSE: "perte", stats.SAME: "non"}
+
+
+def step_comparisons_table(comparisons: pd.DataFrame):
+    """Successive steps (`lab.analysis.step_comparisons`), one row per model: the first step's model before, then
+    each step's model after, with its test comparison (« écart » : gain and margin) and whether it passes the margin
+    (« hors marge »). Each row
+    is compared with the row above; a step that starts elsewhere (a branch) names its model before in a column
+    « depuis », left out when every step follows the row above."""
+    rows, above = [], None
+    for step in comparisons.itertuples():
+        if above is None:
+            rows.append({"modèle": step_name(step.before), "depuis": "", "écart": "", "hors marge": ""})
+        rows.append({"modèle": step_name(step.after), "depuis": "" if step.before == above or above is None
+                     else step_name(step.before), "écart": diff(step.on_test),
+                     "hors marge": BEYOND_MARGIN[step.on_test.result]})  # fmt: skip
+        above = step.after
+    frame = pd.DataFrame(rows, columns=["modèle", "depuis", "écart", "hors marge"])
+    return table(frame if (frame["depuis"] != "").any() else frame.drop(columns="depuis"))
+
+
 def tried_table(tried: pd.DataFrame):
     """One row per variant tried on a step (`lab.beyond.tried`): its validation comparison with that step (what
     decides), its test comparison (read after), and whether the rule keeps it."""

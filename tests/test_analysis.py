@@ -234,3 +234,34 @@ def test_cost_table_adds_one_trainings_computation_to_the_seed_table():
     # the same network, twice the epochs: twice the computation
     assert table.loc["cifar-conv6-bn-20", "compute"] == 2 * table.loc["cifar-conv6-bn", "compute"]
     assert table.loc["cifar-conv6-bn", "compute"] == 10 * 45_000 * params.count_macs(get("cifar-conv6-bn"))
+
+
+def test_each_step_is_compared_on_test_and_its_table_shows_the_row_above_and_any_branch(tmp_path):
+    from tests.test_stats import _step
+
+    nbsp = "\u00a0"
+    runs = {"cifar-raw": _step(tmp_path, "cifar-raw", [300, 304, 296]),
+            "cifar-norm": _step(tmp_path, "cifar-norm", [330, 334, 326]),  # +7.5 points on every seed: beyond
+            "cifar-dropout": _step(tmp_path, "cifar-dropout", [331, 333, 328]),  # +0.2 point: within
+            "cifar-conv4": _step(tmp_path, "cifar-conv4", [200, 204, 196])}  # −32.5 points from cifar-norm: a loss
+    steps = [("cifar-raw", "cifar-norm"), ("cifar-norm", "cifar-dropout")]
+    comparisons = analysis.step_comparisons(steps, runs)
+    assert list(comparisons["before"]) == ["cifar-raw", "cifar-norm"]
+    assert list(comparisons["after"]) == ["cifar-norm", "cifar-dropout"]
+    assert [c.result for c in comparisons["on_test"]] == [stats.BETTER, stats.SAME]
+    assert comparisons["on_test"][0] == stats.compare(runs["cifar-raw"], runs["cifar-norm"])
+
+    def cells(markdown):
+        return [[cell.strip() for cell in row.split("|")[1:-1]] for row in markdown.data.splitlines()[2:]]
+
+    # a chain: each row is compared with the row above, the first with nothing, and no « depuis » column
+    chain = report.step_comparisons_table(comparisons)
+    assert [cell.strip() for cell in chain.data.splitlines()[0].split("|")[1:-1]] == ["modèle", "écart", "hors marge"]
+    assert cells(chain) == [["Premier modèle, entrées brutes", "", ""],
+                            ["Premier modèle, entrées / 255", f"+7,5{nbsp}points (±{nbsp}1,5)", "gain"],
+                            ["Premier modèle + deux dropout(0,5)", f"+0,2{nbsp}point (±{nbsp}1,0)", "non"]]  # fmt: skip
+    # a branch: the step that does not start from the row above names the model it starts from
+    branch = analysis.step_comparisons([*steps, ("cifar-norm", "cifar-conv4")], runs)
+    branched = cells(report.step_comparisons_table(branch))
+    assert [row[1] for row in branched] == ["", "", "", "Premier modèle, entrées / 255"]
+    assert branched[3][0] == "4 conv 3 × 3" and branched[3][3] == "perte"

@@ -22,12 +22,10 @@ def _book_figures(runs):
     """One figure of each kind, drawn from the stored runs as the chapters draw them."""
     fashion = [lab.result("fashion-base", seed) for seed in (0, 1, 2)]
     drop = runs["cifar-conv4-same-dropout"]
-    x_test = np.zeros((len(drop.y_true), 32, 32, 3), dtype=np.uint8)
     return {
         "learning_curves": figures.learning_curves({"sans dropout": fashion, "avec dropout": runs["fashion-dropout"]}),
         "side_by_side": figures.learning_curves_side_by_side({"a": runs["cifar-conv4-same"], "b": drop}),
         "confusion": figures.confusion_heatmap(runs["cifar-dropout"]),
-        "gallery": figures.error_gallery(x_test, drop, np.arange(25)),
         "comparison": figures.comparison(analysis.summary(runs.values()), x="seconds", size="params"),
     }
 

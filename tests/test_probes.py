@@ -62,27 +62,6 @@ def test_the_reestimated_statistics_are_those_of_each_batch_norm_s_inputs(keras)
     np.testing.assert_array_equal(model.get_layer("first").moving_mean.numpy(), [0.0, 0.0])
 
 
-def test_the_centre_holds_half_of_the_pixels_and_the_border_the_rest():
-    mask = probes.centre_mask(32)
-    assert mask.sum() == 23 * 23 and mask[16, 16] and not mask[0, 0]
-    x = np.ones((1, 32, 32, 3), dtype="float32")
-    assert probes.keep_only(x, mask, 0.5).sum() == 3 * (23 * 23 + 0.5 * (32 * 32 - 23 * 23))
-
-
-def test_a_network_that_reads_only_the_border_keeps_its_answer_on_the_border_alone(keras):
-    inputs = keras.Input((8, 8, 1))
-    border = (~probes.centre_mask(8)).astype("float32").reshape(64, 1)
-    flat = keras.layers.Flatten()(inputs)
-    score = keras.layers.Dense(1, use_bias=False, name="border_sum")(flat)
-    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="out")(score))
-    model.get_layer("border_sum").set_weights([border])
-    model.get_layer("out").set_weights([np.array([[-1.0, 1.0]]), np.zeros(2)])
-    x = np.ones((2, 8, 8, 1), dtype="float32")
-    seen = probes.object_or_background(model, x, np.array([1, 1]), fill=0.0)
-    np.testing.assert_allclose(seen["border"], seen["image"], rtol=1e-6)  # the border is all it reads
-    assert (seen["centre"] < seen["image"]).all()
-
-
 def test_with_dropout_on_the_statistics_are_those_dropout_feeds_the_layer(keras):
     inputs = keras.Input((3,))
     dropped = keras.layers.Dropout(0.5, seed=1)(inputs)
@@ -108,27 +87,3 @@ def test_batch_norm_accuracies_measures_the_stored_and_the_reestimated_statistic
     y = np.array([0, 1] * 50)
     accuracies = probes.batch_norm_accuracies(model, x, x, y, batch_size=20)
     assert accuracies == {"stored": 0.5, "off": 1.0, "on": 1.0}
-
-
-def test_the_errors_are_those_of_the_pairs_and_the_correct_answers_those_of_their_true_classes():
-    y_true, y_pred = np.array([0, 1, 1, 0, 2, 0]), np.array([1, 1, 0, 0, 2, 2])
-    errors, correct = probes.errors_and_correct(y_true, y_pred, [(0, 1)])
-    assert errors.tolist() == [0] and correct.tolist() == [3]  # 1 → 0 and 0 → 2 are other errors; 1, 2 other classes
-
-
-def test_a_network_that_reads_only_the_border_keeps_every_answer_on_the_border_and_loses_them_on_the_centre(keras):
-    inputs = keras.Input((8, 8, 1))
-    border = (~probes.centre_mask(8)).astype("float32").reshape(64, 1)
-    score = keras.layers.Dense(1, name="border_sum")(keras.layers.Flatten()(inputs))
-    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="out")(score))
-    model.get_layer("border_sum").set_weights([border, np.array([-1.0])])  # class 1 when the border is bright
-    model.get_layer("out").set_weights([np.array([[0.0, 1.0]]), np.zeros(2)])
-    centre = probes.centre_mask(8)[None, :, :, None]
-    x = np.where(centre, 0.5, np.array([1.0, 1.0, 0.0, 0.0]).reshape(4, 1, 1, 1)).astype("float32")  # 0, 1: bright
-    y_pred = model.predict(x, verbose=0).argmax(axis=1)
-    assert y_pred.tolist() == [1, 1, 0, 0]
-    y_true = np.array([0, 1, 1, 0])
-    kept = probes.answers_kept(model, x, y_true, y_pred, [(0, 1)], fill=0.0)
-    # the error 0 → 1 (image 0) holds on the border alone, not on the centre; the correct 0 (image 3) on both,
-    # since a dark border is the answer 0 too
-    assert kept == {"errors": {"n": 1, "centre": 0.0, "border": 1.0}, "correct": {"n": 1, "centre": 1.0, "border": 1.0}}

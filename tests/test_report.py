@@ -129,8 +129,8 @@ def test_chapter_executes_without_error_or_noise(executed, chapter):
 WORD_BUDGETS = {
     "index.qmd": 390, "report/01-fashion-donnees.qmd": 937, "report/02-fashion-premier-modele.qmd": 1692,
     "report/03-cifar-donnees.qmd": 1818, "report/04-cifar-amelioration.qmd": 1555,
-    "report/05-cifar-modifications.qmd": 1235, "report/06-comparaison.qmd": 976,
-    "report/conclusion.qmd": 210, "report/annexe-reproductibilite.qmd": 212,
+    "report/05-cifar-modifications.qmd": 1235, "report/06-comparaison.qmd": 1002,
+    "report/conclusion.qmd": 189, "report/annexe-reproductibilite.qmd": 212,
 }  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from tests.quarto_book import ROOT, to_notebook
 matplotlib.use("Agg")
 
 CHAPTER_1 = ROOT / "report" / "01-fashion-donnees.qmd"
+CHAPTER_2 = ROOT / "report" / "02-fashion-premier-modele.qmd"
 CHAPTER_3 = ROOT / "report" / "03-cifar-donnees.qmd"
 CHAPTER_4 = ROOT / "report" / "04-cifar-amelioration.qmd"
 
@@ -60,6 +61,39 @@ def test_the_fashion_reshape_and_split_are_lab_s(fashion_arrays, capsys):
     for name, expected in {"x_fit": x_fit, "y_fit": y_fit, "x_val": x_val, "y_val": y_val}.items():
         assert shown[name].dtype == expected.dtype and np.array_equal(shown[name], expected), name
     assert np.array_equal(shown["x_test_cnn"], data.prepare_images(fashion_arrays["x_test"], normalize=False))
+    # what lab trains and evaluates the Fashion models on (chapter 2 evaluates them on these arrays)
+    import lab
+
+    (x_fit, y_fit), (x_val, y_val), (x_test, y_test), _ = data.prepared_data(lab.get("fashion-base"))
+    trained = {"x_fit": x_fit, "y_fit": y_fit, "x_val": x_val, "y_val": y_val, "x_test_cnn": x_test}
+    for name, expected in trained.items():
+        assert shown[name].shape == expected.shape and np.array_equal(shown[name], expected), name
+
+
+def test_the_first_model_is_shown_with_its_keras_imports():
+    import lab
+    from lab import keras_code
+
+    assert "imports=True" in shown_cell(CHAPTER_2, "keras_code.show(")
+    experiment = lab.get("fashion-base")
+    code = keras_code.show(experiment, training=True, imports=True).data
+    assert code.startswith("```python\n" + keras_code.KERAS_IMPORTS + keras_code.model_code(experiment))
+    model = run(keras_code.KERAS_IMPORTS + keras_code.model_code(experiment))["model"]  # runs with its imports alone
+    assert model.count_params() == lab.result("fashion-base")["params_total"]
+
+
+def test_the_shown_evaluation_gives_the_stored_validation_and_test_errors():
+    """Table 2.2 is made of what the shown cell computes: each seed's model, reloaded, evaluated by Keras."""
+    import lab
+
+    _, (x_val, y_val), (x_test, y_test), _ = data.prepared_data(lab.get("fashion-base"))
+    shown = run(shown_cell(CHAPTER_2, "model.evaluate"), x_val=x_val, y_val=y_val, x_test_cnn=x_test, y_test=y_test)
+    names = ("fashion-base", "fashion-dropout", "fashion-dropout-long")
+    assert set(shown["errors"]) == {(name, run.seed) for name in names for run in lab.seeds(name)}
+    for (name, seed), errors in shown["errors"].items():
+        stored = lab.result(name, seed)
+        np.testing.assert_allclose(errors, [1 - stored.accuracy("val"), 1 - stored.accuracy("test")], atol=1e-4,
+                                   err_msg=f"{name} seed {seed}")
 
 
 def test_the_fashion_image_grid_shows_the_first_nine_images_with_their_class(fashion_arrays):
@@ -96,21 +130,29 @@ def test_the_cifar_image_grid_shows_the_first_25_images_with_their_class(cifar):
 
 
 def test_the_cifar_heatmap_draws_lab_s_confusion_matrix_of_the_three_seeds_by_row():
+    """The shown cell predicts with Keras (each seed's model reloaded): the matrix of the stored predictions."""
     import matplotlib.pyplot as plt
 
     import lab
     from lab import analysis
 
     runs = lab.seeds("cifar-dropout")
-    shown = run(shown_cell(CHAPTER_3, "sns.heatmap"), np=np, plt=plt, drop_seeds=runs,
+    _, _, (x_test, y_test), _ = data.prepared_data(lab.get("cifar-dropout"))
+    shown = run(shown_cell(CHAPTER_3, "sns.heatmap"), plt=plt, x_test_norm=x_test, y_test=y_test,
                 class_names=data.CIFAR10_CLASS_NAMES)
     try:
+        stored = np.concatenate([run.probabilities.argmax(axis=1) for run in runs])
+        assert np.mean(shown["y_pred"] == stored) > 0.999  # Keras' predictions now are the stored ones
         counts = sum(analysis.confusion(run) for run in runs)
         assert len(runs) == 3 and counts.sum() == 30_000
-        np.testing.assert_allclose(shown["matrix"], counts / counts.sum(axis=1, keepdims=True))
+        np.testing.assert_allclose(shown["matrix"], counts / counts.sum(axis=1, keepdims=True), atol=2e-3)
         drawn = shown["ax"].collections[0].get_array().reshape(10, 10)  # the colours: rows are true classes
         np.testing.assert_allclose(drawn, shown["matrix"])
         assert [label.get_text() for label in shown["ax"].get_yticklabels()] == data.CIFAR10_CLASS_NAMES
+        texts = [text.get_text() for text in shown["ax"].texts]  # French decimal commas, no colour bar
+        assert len(texts) == 100 and all("," in text and "." not in text for text in texts)
+        assert texts[0] == f"{shown['matrix'][0, 0]:.2f}".replace(".", ",")
+        assert len(shown["fig"].axes) == 1
     finally:
         plt.close("all")
 
@@ -122,12 +164,25 @@ def test_the_cifar_labels_are_flattened_as_lab_does(cifar):
         assert shown[name].shape == (len(y),) and np.array_equal(shown[name], data.prepare_labels(y)), name
 
 
-def test_the_cifar_scaling_is_lab_s(cifar, capsys):
-    (x_train, _), (x_test, _) = cifar
-    shown = run(shown_cell(CHAPTER_3, "x_train_norm ="), x_train=x_train, x_test=x_test)
-    for name, x in {"x_train_norm": x_train, "x_test_norm": x_test}.items():
-        expected = data.prepare_images(x, normalize=True)
-        assert shown[name].dtype == expected.dtype and np.array_equal(shown[name], expected), name
+def test_the_cifar_split_and_scaling_give_what_lab_trains_on(cifar, capsys):
+    """The arrays shown at 3.7 (raw) and 3.8 (divided by 255) are those the models are trained and tested on."""
+    import lab
+
+    (x_train, y_train), (x_test, y_test) = cifar
+    y_train, y_test = y_train.ravel(), y_test.ravel()  # as the chapter has flattened them
+    shown = run(shown_cell(CHAPTER_3, "n_val = len(x_train_cnn)"), x_train=x_train, y_train=y_train, x_test=x_test)
+    arrays = {"cifar-raw": ("x_train_cnn", "x_test_cnn"), "cifar-norm": ("x_train_norm", "x_test_norm")}
+    for experiment, names in arrays.items():
+        if experiment == "cifar-norm":  # 3.8 divides the arrays of 3.7 and splits them again
+            shown = run(shown_cell(CHAPTER_3, "x_train_norm, x_test_norm ="), **shown)
+        (x_fit, y_fit), (x_val, y_val), (x_test_lab, y_test_lab), _ = data.prepared_data(lab.get(experiment))
+        assert np.array_equal(y_test, y_test_lab)
+        trained = {"x_fit": x_fit, "y_fit": y_fit, "x_val": x_val, "y_val": y_val, names[1]: x_test_lab}
+        for name, expected in trained.items():
+            assert shown[name].shape == expected.shape and np.array_equal(shown[name], expected), (experiment, name)
+            assert name.startswith("y") or shown[name].dtype == expected.dtype, (experiment, name)
+        x_all = data.prepare_images(x_train, normalize=experiment == "cifar-norm")
+        assert np.array_equal(shown[names[0]], x_all), (experiment, names[0])
 
 
 def test_the_invalid_four_convolution_model_is_lab_s_spec_and_refused_by_keras(capsys):
@@ -158,11 +213,21 @@ def test_the_invalid_four_convolution_model_is_lab_s_spec_and_refused_by_keras(c
     assert "Computed output size would be zero or negative" in capsys.readouterr().out
 
 
-def test_the_gallery_s_selection_is_lab_s():
+def test_the_frequent_errors_and_the_gallery_s_selection_are_lab_s():
+    import matplotlib.pyplot as plt
+
     import lab
     from lab import analysis
 
     runs = lab.seeds("cifar-conv4-same-dropout")
     errors = analysis.frequent_errors(runs, 3)
-    shown = run(shown_cell(CHAPTER_4, "np.stack(ranked"), np=np, same_dropout=runs[0], errors=errors)
+    # the three most frequent confusions, the seeds pooled, as the prose names them
+    found = run(shown_cell(CHAPTER_4, "np.unravel_index("), np=np, same_dropout_seeds=runs)
+    expected = list(zip(errors["true"], errors["predicted"], strict=True))
+    assert [(int(t), int(p)) for t, p in found["categories"]] == expected
+    # seed 0's errors of those categories, the most confident first, in turn: the 25 images of the grid
+    x_test = np.zeros((len(runs[0].y_true), 32, 32, 3), dtype=np.uint8)  # the images do not choose which are shown
+    shown = run(shown_cell(CHAPTER_4, "np.stack(ranked"), np=np, same_dropout_seeds=runs, x_test=x_test,
+                categories=found["categories"], class_names=data.CIFAR10_CLASS_NAMES)
+    plt.close("all")
     assert np.array_equal(shown["shown"], analysis.error_examples(runs[0], errors, n=25))
