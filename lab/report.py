@@ -106,11 +106,11 @@ def seed_gains(comparison) -> MarkdownText:
     return gain_range(comparison.per_seed)
 
 
-# What a comparison says, after « soit +1,2 pt (± 0,6) : » (`lab.stats.compare`: result, seeds' directions).
-EFFECTS = {stats.BETTER: "un gain au-delà de notre marge", stats.WORSE: "une perte au-delà de notre marge",
-           "gain": "chaque graine y gagne, mais l'écart moyen reste dans notre marge",
-           "loss": "chaque graine y perd, mais l'écart moyen reste dans notre marge",
-           "mixed": "les graines ne vont pas dans le même sens, et l'écart reste dans notre marge"}  # fmt: skip
+# What a comparison says, after « soit +1,2 pt (± 0,6) : » (`lab.stats.compare`: result, seeds' directions), in the
+# introduction's words: a difference is « établi » beyond its margin; within it, whether every seed goes one way.
+EFFECTS = {stats.BETTER: "gain établi", stats.WORSE: "perte établie",
+           "gain": "non établi, chaque graine y gagnant", "loss": "non établi, chaque graine y perdant",
+           "mixed": "non établi"}  # fmt: skip
 
 
 def effect(comparison) -> MarkdownText:

@@ -213,7 +213,43 @@ def test_the_invalid_four_convolution_model_is_lab_s_spec_and_refused_by_keras(c
     assert "Computed output size would be zero or negative" in capsys.readouterr().out
 
 
+def options_removed(source: str) -> str:
+    """A cell's code without its `#|` options (label, caption, echo)."""
+    return "\n".join(line for line in source.splitlines() if not line.startswith("#|"))
+
+
+def test_chapter_4_s_test_arrays_are_those_of_chapter_3_and_of_the_trained_models(cifar):
+    """The hidden setup defines `x_test_norm` and `y_test` as chapter 3 shows them (3.2, 3.8): the test set
+    the models were evaluated on, which the shown predictions of 4.4 and 4.7 take."""
+    import lab
+
+    (_, _), (x_test, y_test) = cifar
+    setup = to_notebook(CHAPTER_4).cells
+    setup = next(cell.source for cell in setup if cell.cell_type == "code")
+    assigned = [line for line in setup.splitlines() if "x_test_norm" in line.split("=")[0]]
+    assert assigned == ['x_test_norm, y_test = x_test.astype("float32") / 255, y_test.ravel()']
+    shown = run(assigned[0], x_test=x_test, y_test=y_test)
+    _, _, (x_expected, y_expected), _ = data.prepared_data(lab.get("cifar-conv4-same-dropout"))
+    assert shown["x_test_norm"].dtype == x_expected.dtype and np.array_equal(shown["x_test_norm"], x_expected)
+    assert shown["y_test"].shape == y_expected.shape and np.array_equal(shown["y_test"], y_expected)
+
+
+def test_figure_4_1_is_chapter_3_s_heatmap_code_with_only_the_model_changed_as_the_diff_says():
+    """The hidden cell of Figure 4.1 is the shown cell of 3.11 but for the lines of the diff that 4.4 shows."""
+    from lab import keras_code
+
+    heatmap_3, heatmap_4 = (options_removed(shown_cell(chapter, "sns.heatmap")) for chapter in (CHAPTER_3, CHAPTER_4))
+    assert "#| echo: false" in shown_cell(CHAPTER_4, "sns.heatmap")
+    shown_diff = eval(options_removed(shown_cell(CHAPTER_4, "show_line_changes(")), {"keras_code": keras_code})
+    assert shown_diff.data == keras_code.show_line_changes(heatmap_3, heatmap_4).data
+    assert shown_diff.data == ('```diff\n-     model = lab.trained_model("cifar-dropout", seed)\n'
+                               '+     model = lab.trained_model("cifar-conv4", seed)\n```')
+
+
 def test_the_frequent_errors_and_the_gallery_s_selection_are_lab_s():
+    """4.7 predicts with each seed's reloaded model: the stored predictions; its categories and gallery are lab's."""
+    import types
+
     import matplotlib.pyplot as plt
 
     import lab
@@ -221,13 +257,32 @@ def test_the_frequent_errors_and_the_gallery_s_selection_are_lab_s():
 
     runs = lab.seeds("cifar-conv4-same-dropout")
     errors = analysis.frequent_errors(runs, 3)
+    _, _, (x_test_norm, y_test), _ = data.prepared_data(lab.get("cifar-conv4-same-dropout"))
+    found = run(shown_cell(CHAPTER_4, "np.unravel_index("), np=np, lab=lab, x_test_norm=x_test_norm, y_test=y_test)
+    assert len(runs) == len(found["probabilities"]) == 3
+    for stored, predicted in zip(runs, found["probabilities"], strict=True):  # float16 when stored
+        np.testing.assert_allclose(predicted, stored.probabilities, atol=2e-3, err_msg=f"seed {stored.seed}")
+    assert np.array_equal(found["y_pred"], np.concatenate([r.y_pred for r in runs]))
+    assert np.array_equal(found["y_true"], np.concatenate([r.y_true for r in runs]))
     # the three most frequent confusions, the seeds pooled, as the prose names them
-    found = run(shown_cell(CHAPTER_4, "np.unravel_index("), np=np, same_dropout_seeds=runs)
     expected = list(zip(errors["true"], errors["predicted"], strict=True))
     assert [(int(t), int(p)) for t, p in found["categories"]] == expected
     # seed 0's errors of those categories, the most confident first, in turn: the 25 images of the grid
-    x_test = np.zeros((len(runs[0].y_true), 32, 32, 3), dtype=np.uint8)  # the images do not choose which are shown
-    shown = run(shown_cell(CHAPTER_4, "np.stack(ranked"), np=np, same_dropout_seeds=runs, x_test=x_test,
-                categories=found["categories"], class_names=data.CIFAR10_CLASS_NAMES)
-    plt.close("all")
-    assert np.array_equal(shown["shown"], analysis.error_examples(runs[0], errors, n=25))
+    x_test = np.zeros((len(y_test), 32, 32, 3), dtype=np.uint8)  # the images do not choose which are shown
+    shown = run(shown_cell(CHAPTER_4, "np.stack(ranked"), np=np, plt=plt, x_test=x_test, y_test=y_test,
+                probabilities=found["probabilities"], categories=found["categories"],
+                class_names=data.CIFAR10_CLASS_NAMES)
+    try:
+        seed_0 = types.SimpleNamespace(probabilities=found["probabilities"][0], y_true=y_test,
+                                       y_pred=found["probabilities"][0].argmax(axis=1))
+        assert np.array_equal(shown["shown"], analysis.error_examples(seed_0, errors, n=25))
+        # each title stands clear of the image above it, so that it reads as the title of the image below
+        shown["fig"].canvas.draw()
+        renderer = shown["fig"].canvas.get_renderer()
+        axes = shown["axes"]
+        for row in range(1, axes.shape[0]):
+            for above, ax in zip(axes[row - 1], axes[row], strict=True):
+                image_bottom = above.images[0].get_window_extent(renderer).y0
+                assert ax.title.get_window_extent(renderer).y1 < image_bottom - 5
+    finally:
+        plt.close("all")
