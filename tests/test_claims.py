@@ -62,14 +62,19 @@ def test_q_2_5_dropout_removes_overfitting_and_underfits():
     claim(all(d.accuracy("train") < b.accuracy("train") - 0.05 for b in base for d in drop), "q-2-5",
           "the dropout model under-fits: in every seed its training accuracy (dropout off) falls well below the "
           "first model's, while its test accuracy falls too ('tombe ... (chaque graine)')")  # fmt: skip
-    claim(stats.compare(base, drop).result == stats.WORSE, "q-2-5", "dropout costs test accuracy ('le test y perd')")
+    claim(stats.compare(base, drop).result == stats.WORSE, "q-2-5",
+          "this dropout costs test accuracy ('à ces taux, le test y perd')")  # fmt: skip
+    rates = {name: sorted({layer["rate"] for layer in lab.get(name).layers if layer["type"] == "dropout"})
+             for name in ("fashion-dropout", "fashion-dropout-norm")}
+    claim(rates == {name: [0.25, 0.5] for name in rates}, "q-2-5",
+          "the conclusions on dropout are about its rates 0.25 and 0.5 alone ('ces Dropout(0.25) et Dropout(0.5)')")
 
 
 def test_q_2_5_dropout_loses_on_inputs_divided_by_255_too():
     raw = stats.compare(seeds("fashion-base"), seeds("fashion-dropout"))
     scaled = stats.compare(seeds("fashion-norm"), seeds("fashion-dropout-norm"))
     claim(all(gain < 0 for gain in raw.per_seed + scaled.per_seed), "q-2-5",
-          "on both input scales no seed gains from dropout ('aucune graine ne gagne au dropout')")  # fmt: skip
+          "on both input scales no seed gains from this dropout ('aucune graine ne gagne à ces Dropout')")  # fmt: skip
     pairs = zip(seeds("fashion-norm"), seeds("fashion-dropout-norm"), strict=True)
     claim(all(analysis.overfitting_gap(d) < analysis.overfitting_gap(n) / 2 for n, d in pairs), "q-2-5",
           "on inputs / 255 too, dropout reduces the train − validation gap ('y réduit aussi')")  # fmt: skip
@@ -261,6 +266,13 @@ def test_q_4_6_dropout_after_pooling_narrows_the_gap_and_lowers_training_accurac
         epoch, above = analysis.crossing_epoch(run), run.history["accuracy"] > run.history["val_accuracy"]
         claim(epoch is not None and above.loc[epoch:].all(), "q-4-6",
               f"seed {run.seed}: training accuracy overtakes validation, then stays above ('dessous')")  # fmt: skip
+        last = run.history["accuracy"].iloc[-1] - run.history["val_accuracy"].iloc[-1]
+        claim(analysis.overfitting_gap(run) > last, "q-4-6",
+              f"seed {run.seed}: the curves (during the epoch, dropout on) understate the gap after training")
+    valid_gap, same_gap = (stats.seed_mean(runs, analysis.overfitting_gap) for runs in (seeds("cifar-conv4"), same))
+    claim(same_gap > valid_gap and same_gap > 0.05, "q-4-6",
+          "after training, the same-padding model's gap exceeds the valid one's and is large ('le surapprentissage "
+          "est net')")  # fmt: skip
     claim(stats.compare_gaps(same, same_dropout).gain < 0, "q-4-6",
           "dropout after pooling narrows the mean train − validation gap ('tombe')")  # fmt: skip
     claim(all(d.accuracy("train") < s.accuracy("train") for s, d in zip(same, same_dropout, strict=False)), "q-4-6",
@@ -295,6 +307,10 @@ def test_q_5_3_batch_normalisation_trains_higher_after_one_epoch_and_validates_l
           "after the first epoch, its validation accuracy is lower on average ('mais une validation … plus basse')")
     claim(stats.seed_mean(bn, analysis.irregularity) > stats.seed_mean(conv6, analysis.irregularity), "q-5-3",
           "its validation curve is more irregular")  # fmt: skip
+    kinds = [layer.split()[0] for layer in params.parameter_table(lab.get("cifar-conv6-bn"))["layer"]]
+    upstream = ["dropout" in kinds[:i] for i, kind in enumerate(kinds) if kind == "batch_norm"]
+    claim(len(upstream) == 5 and sum(upstream) == 4 and not upstream[0], "q-5-3",
+          "a dropout comes before four of the five normalisations, not the first ('avant 4 des 5')")  # fmt: skip
     (x_train, _), (x_val, y_val), _, _ = data.prepared_data(lab.get("cifar-conv6-bn"))
     for run in bn:
         accuracy = probes.batch_norm_accuracies(lab.trained_model(run.name, run.seed), x_train[:1000], x_val, y_val)

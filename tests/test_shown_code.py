@@ -96,6 +96,27 @@ def test_the_shown_evaluation_gives_the_stored_validation_and_test_errors():
                                    err_msg=f"{name} seed {seed}")
 
 
+def test_the_shown_cifar_evaluation_gives_the_stored_test_loss_and_accuracy(capsys):
+    """Question 3.7 shows the test results: each seed's raw-input model, reloaded, evaluated by Keras."""
+    import re
+
+    import lab
+
+    _, _, (x_test, y_test), _ = data.prepared_data(lab.get("cifar-raw"))
+    shown = run(shown_cell(CHAPTER_3, "model.evaluate"), x_test_cnn=x_test, y_test=y_test)
+    printed = re.findall(r"graine (\d+) : perte ([\d.]+), exactitude ([\d.]+)", capsys.readouterr().out)
+    assert [int(seed) for seed, _, _ in printed] == [run.seed for run in lab.seeds("cifar-raw")]
+    for seed, loss, accuracy in printed:
+        stored = lab.result("cifar-raw", int(seed))
+        # printed rounded to 2 and 3 decimals
+        assert abs(float(loss) - stored.loss("test")) <= 0.006, f"seed {seed}: loss {loss}"
+        assert abs(float(accuracy) - stored.accuracy("test")) <= 0.0006, f"seed {seed}: accuracy {accuracy}"
+    # the last seed's values, unrounded
+    last = lab.result("cifar-raw", int(printed[-1][0]))
+    np.testing.assert_allclose([shown["loss"], shown["accuracy"]], [last.loss("test"), last.accuracy("test")],
+                               rtol=1e-3, atol=1e-4)
+
+
 def test_the_fashion_image_grid_shows_the_first_nine_images_with_their_class(fashion_arrays):
     import matplotlib.pyplot as plt
 
