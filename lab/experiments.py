@@ -385,6 +385,11 @@ def get(name: str) -> Experiment:
         raise UnknownExperimentError(f"unknown experiment {name!r}; valid names: {valid}") from None
 
 
+def brief_steps(dataset: str) -> tuple[tuple[str, str], ...]:
+    """The steps of `BRIEF_STEPS` from one model of `dataset` to the next (chapter 6's table, the conclusion)."""
+    return tuple((before, after) for before, after in BRIEF_STEPS if get(before).dataset == dataset)
+
+
 def from_config(config: dict) -> Experiment:
     """Rebuild an experiment from its saved `config()`."""
     fields = {f.name for f in dataclasses.fields(Experiment)}
@@ -398,4 +403,4 @@ def from_config(config: dict) -> Experiment:
 
 
 __all__ = ["BEYOND", "BRIEF", "BRIEF_STEPS", "CHAINS", "CONTROLS", "DATASETS", "EXPERIMENTS", "TRIED", "Experiment",
-           "from_config", "get"]
+           "brief_steps", "from_config", "get"]

@@ -355,9 +355,8 @@ BEYOND_MARGIN = {stats.BETTER: "gain", stats.WORSE: "perte", stats.SAME: "non"}
 def step_comparisons_table(comparisons: pd.DataFrame):
     """Successive steps (`lab.analysis.step_comparisons`), one row per model: the first step's model before, then
     each step's model after, with its test comparison (« écart » : gain and margin) and whether it passes the margin
-    (« hors marge »). Each row
-    is compared with the row above; a step that starts elsewhere (a branch) names its model before in a column
-    « depuis », left out when every step follows the row above."""
+    (« hors marge »). Each row is compared with the row above; a step that starts elsewhere (a branch) names its
+    model before in a column « depuis », left out when every step follows the row above."""
     rows, above = [], None
     for step in comparisons.itertuples():
         if above is None:

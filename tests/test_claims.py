@@ -615,7 +615,7 @@ def test_conclusion_scaling_the_inputs_did_more_than_the_classifier_s_dropout():
 
 
 def test_conclusion_only_some_of_the_brief_s_cifar_steps_pass_the_margin():
-    steps = [(a, b) for a, b in experiments.BRIEF_STEPS if lab.get(a).dataset == "cifar10"]
+    steps = experiments.brief_steps("cifar10")
     comparisons = analysis.step_comparisons(steps, {name: seeds(name) for step in steps for name in step})
     results = [comparison.result for comparison in comparisons["on_test"]]
     passed = results.count(stats.BETTER)

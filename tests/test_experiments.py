@@ -377,3 +377,13 @@ def test_a_config_with_the_optional_fields_round_trips():
     assert from_config(json.loads(json.dumps(STRONGER.config()))) == STRONGER
     old = {key: value for key, value in get("cifar-norm").config().items() if key not in experiments.OPTIONAL_DEFAULTS}
     assert from_config(old) == get("cifar-norm")  # a run.json written before these fields existed
+
+
+def test_brief_steps_of_a_dataset_keep_the_order_and_the_branches_of_brief_steps():
+    from lab.experiments import BRIEF_STEPS, brief_steps
+
+    cifar, fashion = brief_steps("cifar10"), brief_steps("fashion_mnist")
+    assert len(cifar) + len(fashion) == len(BRIEF_STEPS)
+    assert cifar[0] == ("cifar-raw", "cifar-norm") and ("cifar-dropout", "cifar-conv4-pool4") in cifar
+    assert all(get(name).dataset == "cifar10" for step in cifar for name in step)
+    assert list(cifar) == [step for step in BRIEF_STEPS if step in cifar]
