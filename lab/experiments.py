@@ -354,6 +354,9 @@ _BEYOND = (
                         title="+ taux d'apprentissage en cosinus"),
     _cifar.replace(name="cifar-vgg-20-aug-cos", layers=CIFAR_VGG, augmentation=AUGMENT, lr_schedule="cosine",
                         brief=(), title="blocs VGG et moyenne globale au lieu des six convolutions"),
+    # a control: the same network and rate without augmentation, which the six-convolution network at 20 epochs lost
+    _cifar.replace(name="cifar-vgg-20-cos", layers=CIFAR_VGG, lr_schedule="cosine", seeds=ONE_SEED, brief=(),
+                        title="− augmentation"),
     # evaluation only: the mean of ten views of each image (shifted by 2 pixels, and their mirrors)
     _cifar.replace(name="cifar-vgg-20-aug-cos-views", layers=CIFAR_VGG, augmentation=AUGMENT,
                         lr_schedule="cosine", test_time_flip=True, test_time_shift=2, brief=(), title=SHIFT_TITLE),
@@ -366,7 +369,8 @@ CHAINS = {
     "cifar10": ("cifar-conv6-bn-20", "cifar-conv6-bn-20-aug", "cifar-conv6-bn-20-aug-cos", "cifar-vgg-20-aug-cos",
                 "cifar-vgg-20-aug-cos-views"),
 }  # fmt: skip
-TRIED = {"fashion-vgg-cos-mirror": "fashion-vgg-cos", "fashion-vgg-cos-flip": "fashion-vgg-cos"}
+TRIED = {"fashion-vgg-cos-mirror": "fashion-vgg-cos", "fashion-vgg-cos-flip": "fashion-vgg-cos",
+         "cifar-vgg-20-cos": "cifar-vgg-20-aug-cos"}
 
 EXPERIMENTS: dict[str, Experiment] = {**BRIEF, **CONTROLS, **BEYOND}
 
