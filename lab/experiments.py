@@ -356,7 +356,7 @@ _BEYOND = (
                         brief=(), title="blocs VGG et moyenne globale au lieu des six convolutions"),
     # a control: the same network and rate without augmentation, which the six-convolution network at 20 epochs lost
     _cifar.replace(name="cifar-vgg-20-cos", layers=CIFAR_VGG, lr_schedule="cosine", seeds=ONE_SEED, brief=(),
-                        title="− augmentation"),
+                        title="sans augmentation"),
     # evaluation only: the mean of ten views of each image (shifted by 2 pixels, and their mirrors)
     _cifar.replace(name="cifar-vgg-20-aug-cos-views", layers=CIFAR_VGG, augmentation=AUGMENT,
                         lr_schedule="cosine", test_time_flip=True, test_time_shift=2, brief=(), title=SHIFT_TITLE),

@@ -370,11 +370,13 @@ def step_comparisons_table(comparisons: pd.DataFrame):
 
 
 def tried_table(tried: pd.DataFrame):
-    """One row per variant tried on a step (`lab.beyond.tried`): its validation comparison with that step (what
-    decides), its test comparison (read after), and whether the rule keeps it."""
-    rows = [{"variante": step_name(variant), "écart de validation": diff(row["on_validation"]),
-             "écart de test (lu après)": diff(row["on_test"]), "retenue": "oui" if row["kept"] else "non"}
-            for variant, row in tried.iterrows()]  # fmt: skip
+    """One row per variant tried on a step (`lab.beyond.tried`): its data set (where it changes), its validation
+    comparison with that step (what decides), its test comparison (read after), and whether the rule keeps it."""
+    datasets = [DISPLAY_NAMES[experiments.get(variant).dataset] for variant in tried.index]
+    rows = [{"jeu": dataset if i == 0 or dataset != datasets[i - 1] else "", "variante": step_name(variant),
+             "écart de validation": diff(row["on_validation"]), "écart de test (lu après)": diff(row["on_test"]),
+             "retenue": "oui" if row["kept"] else "non"}
+            for i, (dataset, (variant, row)) in enumerate(zip(datasets, tried.iterrows(), strict=True))]  # fmt: skip
     return table(pd.DataFrame(rows))
 
 

@@ -135,8 +135,12 @@ def test_the_tried_table_says_whether_the_rule_keeps_each_variant(named_runs, tm
     tried = beyond.tried(named_runs, {"cifar-conv6-bn-20-aug-cos": "cifar-conv6-bn-20-aug",
                                       "fashion-vgg-cos-mirror": "cifar-conv6-bn-20"})
     rows = _cells(report.tried_table(tried))
-    assert [row[0] for row in rows] == ["taux d'apprentissage en cosinus", "prédiction moyennée avec l'image miroir"]
-    assert [row[3] for row in rows] == ["non", "oui"]
+    assert [row[0] for row in rows] == ["CIFAR-10", "Fashion-MNIST"]  # where the data set changes
+    assert [row[1] for row in rows] == ["taux d'apprentissage en cosinus", "prédiction moyennée avec l'image miroir"]
+    assert [row[4] for row in rows] == ["non", "oui"]
+    same_set = beyond.tried(named_runs, {"cifar-conv6-bn-20-aug-cos": "cifar-conv6-bn-20-aug",
+                                         "cifar-conv6-bn-20-aug": "cifar-conv6-bn-20"})
+    assert [row[0] for row in _cells(report.tried_table(same_set))] == ["CIFAR-10", ""]
 
 
 def test_the_published_table_sets_ours_beside_theirs():
