@@ -9,6 +9,7 @@ Imports from lab: analysis, data, report, stats.
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import matplotlib
@@ -18,7 +19,7 @@ from matplotlib.ticker import MaxNLocator
 
 from lab import analysis
 from lab.data import DISPLAY_NAMES
-from lab.report import dec, model_name, num
+from lab.report import NBSP, dec, model_name, num
 from lab.stats import as_runs
 
 # Figures are drawn at the size they are printed: the body of an A4 page and of the HTML
@@ -147,68 +148,108 @@ def confusion_heatmap(run, normalize: bool = True):
 
 
 def comparison(summary, x: str = "params", size: str = "seconds"):
-    """Test accuracy against `x` (log scale), one panel per dataset; the marker's area shows `size`.
+    """Test accuracy against `x` (log scale), one panel per dataset side by side; the disc's area shows `size`.
 
-    Each model is marked with its number, moved off its disc when it would cover
-    another number, and a key beside the panel names it.
+    Each model is marked with its number beside its disc, where it covers no other number nor disc (a line
+    joins it to its disc where it has to stand farther off), and a key below the panels names it.
     """
     labels = {"params": "paramètres", "macs": "MAC par image", "seconds": "temps d'apprentissage (s)",
               "compute": "calcul de l'apprentissage (10¹² multiplications-additions)"}
     datasets = list(dict.fromkeys(summary["dataset"]))
     if x == "compute":  # multiply-accumulates of a training: in units of 10¹², as its label says
         summary = summary.assign(compute=summary["compute"] / 1e12)
-    fig = Figure(figsize=(PAGE_WIDTH, 3.0 * len(datasets)), layout="constrained")
-    grid = fig.subplots(len(datasets), 2, squeeze=False, gridspec_kw={"width_ratios": [2.2, 1]})
-    scale = 300 / summary[size].max()
-    number, numbered = 0, []
-    for (ax, key), dataset, color in zip(grid, datasets, PALETTE, strict=False):
+    counts = [int((summary["dataset"] == dataset).sum()) for dataset in datasets]
+    widths = [max(count, sum(counts) / 3) for count in counts]  # a panel's width follows its number of models
+    # the key: each dataset's models below its panel, in as many columns as a third of the page goes into it
+    columns = [max(1, round(3 * width / sum(widths))) for width in widths]
+    key_chars = int(PAGE_WIDTH * 72 / sum(columns) / (0.55 * KEY_FONT)) - 3  # a character: 0,55 em on average
+    number, keys, numbered = 0, [], []
+    for dataset, n_columns in zip(datasets, columns, strict=True):
         rows = summary[summary["dataset"] == dataset]
-        ax.scatter(rows[x], rows["test_accuracy"], s=rows[size] * scale, alpha=0.45, color=color)
-        ax.set(xscale="log", xlabel=labels.get(x, x), ylabel="exactitude (test)", title=DISPLAY_NAMES[dataset])
-        ax.margins(x=0.15, y=0.15)
-        _french_ticks(ax, percent_y=True)
-        key.axis("off")
         numbers = [str(number + i + 1) for i in range(len(rows))]
         number += len(rows)
-        numbered.append((ax, rows, numbers))
-        # in the body's font: figure spaces, as wide as a digit, align the numbers and the wrapped lines
-        lines = [textwrap.fill(f"{n.rjust(2, FIGURE_SPACE)} {model_name(name)}", KEY_WIDTH,
-                               subsequent_indent=2 * FIGURE_SPACE + " ")
-                 for n, name in zip(numbers, rows["experiment"], strict=True)]  # fmt: skip
-        key.text(0, 1, "\n".join(lines), va="top", fontsize=SMALLEST_FONT + 0.5, transform=key.transAxes)
+        numbered.append((dataset, rows, numbers))
+        entries = [_key_entry(n, model_name(name), key_chars)
+                   for n, name in zip(numbers, rows["experiment"], strict=True)]  # fmt: skip
+        per_column = -(-len(entries) // n_columns)  # rounded up
+        keys += ["\n".join(entries[i * per_column : (i + 1) * per_column]) for i in range(n_columns)]
+    key_lines = max(key.count("\n") + 1 for key in keys)
+    key_height = (key_lines * 1.2 * KEY_FONT + 6) / 72
+    fig = Figure(figsize=(PAGE_WIDTH, PANEL_HEIGHT + key_height), layout="constrained")
+    fig.get_layout_engine().set(h_pad=0.02)
+    top, bottom = fig.subfigures(2, 1, height_ratios=[PANEL_HEIGHT, key_height])
+    axes = top.subplots(1, len(datasets), squeeze=False, gridspec_kw={"width_ratios": widths})[0]
+    key_axes = bottom.subplots(1, sum(columns), squeeze=False, gridspec_kw={
+        "width_ratios": [width / n for width, n in zip(widths, columns, strict=True) for _ in range(n)]})[0]
+    for key_ax, key in zip(key_axes, keys, strict=True):
+        key_ax.axis("off")
+        key_ax.text(0, 1, key, va="top", fontsize=KEY_FONT, transform=key_ax.transAxes)
+    scale = DISC_AREA / summary[size].max()
+    for ax, (dataset, rows, _), color in zip(axes, numbered, PALETTE, strict=False):
+        ax.scatter(rows[x], rows["test_accuracy"], s=rows[size] * scale, alpha=0.35, color=color,
+                   edgecolor=color, linewidth=0.8)  # fmt: skip
+        ax.set(xscale="log", title=DISPLAY_NAMES[dataset])
+        ax.margins(x=0.2, y=0.12)
+        _french_ticks(ax, percent_y=True)
+    axes[0].set(ylabel="exactitude (test)")
+    top.supxlabel(labels.get(x, x), fontsize=matplotlib.rcParams["axes.labelsize"])
     levels = _round_levels(summary[size].max())
-    handles = [grid[-1][0].scatter([], [], s=level * scale, color="grey", alpha=0.5) for level in levels]
+    handles = [axes[-1].scatter([], [], s=level * scale, color="grey", alpha=0.5) for level in levels]
     texts = [f"{level / 60:.0f} min" if size == "seconds" else num(level) for level in levels]
-    grid[-1][0].legend(handles, texts, title=labels.get(size, size), loc="lower right", labelspacing=1.2)
+    legend = axes[-1].legend(handles, texts, title=labels.get(size, size), loc="lower right", ncols=len(levels),
+                             handletextpad=0.3, columnspacing=0.8)  # fmt: skip
     _draw(fig)  # the axes' final positions (keys and legend in place), to place the numbers in printed points
-    for ax, rows, numbers in numbered:
-        _label_points(ax, rows[x].to_numpy(), rows["test_accuracy"].to_numpy(), numbers)
+    to_points = fig_points(fig).inverted()
+    for ax, (_, rows, numbers) in zip(axes, numbered, strict=False):
+        avoid = [tuple(to_points.transform_bbox(legend.get_window_extent()).extents)] if ax is axes[-1] else []
+        _label_points(ax, rows[x].to_numpy(), rows["test_accuracy"].to_numpy(), numbers,
+                      radii=np.sqrt(rows[size].to_numpy() * scale) / 2, avoid=avoid)  # fmt: skip
     return fig
 
 
-KEY_WIDTH = 34  # characters per line of the key beside a comparison panel
+def _key_entry(number: str, name: str, width: int) -> str:
+    """A model's line in the key, wrapped at `width` characters. In the body's font, figure spaces, as wide as a
+    digit, align the numbers and the wrapped lines; a number stays with the word before it (« dense 128 »)."""
+    name = re.sub(r" (?=[/0-9])|(?<=/) ", NBSP, name)
+    return textwrap.fill(f"{number.rjust(2, FIGURE_SPACE)} {name}", width, subsequent_indent=2 * FIGURE_SPACE + " ")
+
+
+PANEL_HEIGHT = 1.9  # inches: the comparison's panels, their titles and the axis label below them
+KEY_FONT = SMALLEST_FONT  # points: the key below the comparison's panels
+DISC_AREA = 130  # square points: the largest disc of a comparison (about 13 points across)
 FIGURE_SPACE = "\u2007"  # a space as wide as a digit
 
-LABEL_OFFSETS = [(0, 0), (0, 11), (0, -11), (13, 0), (-13, 0), (11, 10), (-11, 10), (11, -10), (-11, -10),
-                 (0, 21), (0, -21), (22, 0), (-22, 0)]  # fmt: skip
 
-
-def _label_points(ax, xs, ys, texts):
-    """Write each text on its point, or at the nearest offset where it covers no earlier text."""
+def _label_points(ax, xs, ys, texts, radii=None, avoid=()):
+    """Write each text beside its point's disc (`radii`, in printed points), at the first place where it covers no
+    earlier text, no other disc and nothing of `avoid` (boxes in printed points), inside the axes; nearest first:
+    right, left, above, below, then farther off, with a line to the disc."""
     font = SMALLEST_FONT + 1
+    radii = np.zeros(len(xs)) if radii is None else np.asarray(radii, dtype=float)
     to_points = ax.transData + fig_points(ax.figure).inverted()
     points = [tuple(to_points.transform((x, y))) for x, y in zip(xs, ys, strict=True)]
+    frame = fig_points(ax.figure).inverted().transform_bbox(ax.get_window_extent()).extents
+    discs = [(px - r, py - r, px + r, py + r) for (px, py), r in zip(points, radii, strict=True)]
     placed = []
     for i, ((px, py), text) in enumerate(zip(points, texts, strict=True)):
-        half_width, half_height = 0.35 * font * len(text) + 1, 0.5 * font + 1
-        # a number covers neither an earlier number nor another model's point, where a line may start
-        others = [(ox - 2, oy - 2, ox + 2, oy + 2) for j, (ox, oy) in enumerate(points) if j != i]
-        for dx, dy in LABEL_OFFSETS:
-            box = (px + dx - half_width, py + dy - half_height, px + dx + half_width, py + dy + half_height)
-            if not any(_overlap(box, other) for other in placed + others):
-                break
+        half_width, half_height = 0.35 * font * len(text) + 0.5, 0.5 * font
+        # a number covers neither an earlier number nor another model's disc (its own is not in the way)
+        others = [disc for j, disc in enumerate(discs) if j != i and points[j] != (px, py)] + list(avoid)
+        candidates = []
+        for ring in range(4):
+            gap = radii[i] + 1.5 + ring * font
+            candidates += [(gap + half_width, 0), (-gap - half_width, 0), (0, gap + half_height),
+                           (0, -gap - half_height), (gap + half_width, gap + half_height),
+                           (-gap - half_width, gap + half_height), (gap + half_width, -gap - half_height),
+                           (-gap - half_width, -gap - half_height)]  # fmt: skip
+        boxes = [(px + dx - half_width, py + dy - half_height, px + dx + half_width, py + dy + half_height)
+                 for dx, dy in candidates]  # fmt: skip
+        free = [k for k, box in enumerate(boxes) if frame[0] <= box[0] and box[2] <= frame[2] and frame[1] <= box[1]
+                and box[3] <= frame[3] and not any(_overlap(box, other) for other in placed + others)]  # fmt: skip
+        k = free[0] if free else 0  # nowhere free: beside its disc, on the right
+        (dx, dy), box = candidates[k], boxes[k]
         placed.append(box)
-        arrow = {"arrowstyle": "-", "lw": 0.5, "color": "0.4"} if (dx, dy) != (0, 0) else None
+        arrow = {"arrowstyle": "-", "lw": 0.5, "color": "0.4", "shrinkA": 1, "shrinkB": radii[i]} if k >= 8 else None
         label = ax.annotate(text, (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points", ha="center",
                             va="center", fontsize=font, fontweight="bold", arrowprops=arrow)  # fmt: skip
         label.set_in_layout(False)

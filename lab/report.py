@@ -251,14 +251,30 @@ def accuracy_table(runs_by_name: dict):
     return table(pd.DataFrame(rows))
 
 
-def cost_table(table_of_seeds: pd.DataFrame):
+def cost_table(table_of_seeds: pd.DataFrame, steps: pd.DataFrame | None = None):
     """Size and computing cost, one row per model (`lab.stats.seed_table` with its "compute" column:
-    multiply-accumulates of the whole training), and the median training time over the seeds."""
-    frame = pd.DataFrame({"modèle": [model_name(name) for name in table_of_seeds.index],
+    multiply-accumulates of the whole training), and the median training time over the seeds.
+
+    With `steps` (`lab.analysis.step_comparisons`, in the rows' order), each step's model after also shows its test
+    comparison with its model before (« écart de test » : gain and margin) and whether it passes the margin (« hors
+    marge »). The model before is the row above; a step that starts elsewhere (a branch) names that row's number in
+    the model's cell."""
+    names = list(table_of_seeds.index)
+    frame = pd.DataFrame({"modèle": [model_name(name) for name in names],
                           "paramètres": table_of_seeds["params"],
                           "calcul (10¹² mult.-add.)": table_of_seeds["compute"] / 1e12,
-                          "temps (médiane)": table_of_seeds["seconds"]})  # fmt: skip
+                          "temps (médiane)": table_of_seeds["seconds"]}).reset_index(drop=True)  # fmt: skip
     formats = {"paramètres": num, "calcul (10¹² mult.-add.)": lambda c: dec(c, 1), "temps (médiane)": duration}
+    if steps is not None:
+        arrivals = list(steps["after"])
+        if len(set(arrivals)) < len(arrivals) or not set(arrivals) | set(steps["before"]) <= set(names):
+            raise ValueError("each step arrives at its own model, and every model of a step is a row of the table")
+        frame["écart de test"], frame["hors marge"] = "", ""
+        for step in steps.itertuples():
+            row = names.index(step.after)
+            if row == 0 or names[row - 1] != step.before:
+                frame.loc[row, "modèle"] += f" (comparé à la ligne{NBSP}{names.index(step.before) + 1})"
+            frame.loc[row, ["écart de test", "hors marge"]] = diff(step.on_test), BEYOND_MARGIN[step.on_test.result]
     return table(frame, **formats)
 
 
@@ -348,25 +364,8 @@ def steps_table(steps):
     return table(pd.DataFrame(rows))
 
 
-# Whether a comparison passes the margin, in a table's cell (`step_comparisons_table`)
+# Whether a comparison passes the margin, in a table's cell (`cost_table`)
 BEYOND_MARGIN = {stats.BETTER: "gain", stats.WORSE: "perte", stats.SAME: "non"}
-
-
-def step_comparisons_table(comparisons: pd.DataFrame):
-    """Successive steps (`lab.analysis.step_comparisons`), one row per model: the first step's model before, then
-    each step's model after, with its test comparison (« écart » : gain and margin) and whether it passes the margin
-    (« hors marge »). Each row is compared with the row above; a step that starts elsewhere (a branch) names its
-    model before in a column « depuis », left out when every step follows the row above."""
-    rows, above = [], None
-    for step in comparisons.itertuples():
-        if above is None:
-            rows.append({"modèle": step_name(step.before), "depuis": "", "écart": "", "hors marge": ""})
-        rows.append({"modèle": step_name(step.after), "depuis": "" if step.before == above or above is None
-                     else step_name(step.before), "écart": diff(step.on_test),
-                     "hors marge": BEYOND_MARGIN[step.on_test.result]})  # fmt: skip
-        above = step.after
-    frame = pd.DataFrame(rows, columns=["modèle", "depuis", "écart", "hors marge"])
-    return table(frame if (frame["depuis"] != "").any() else frame.drop(columns="depuis"))
 
 
 def tried_table(tried: pd.DataFrame):

@@ -236,7 +236,7 @@ def test_cost_table_adds_one_trainings_computation_to_the_seed_table():
     assert table.loc["cifar-conv6-bn", "compute"] == 10 * 45_000 * params.count_macs(get("cifar-conv6-bn"))
 
 
-def test_each_step_is_compared_on_test_and_its_table_shows_the_row_above_and_any_branch(tmp_path):
+def test_each_step_is_compared_on_test_and_the_cost_table_shows_it_against_the_row_above_or_a_named_row(tmp_path):
     from tests.test_stats import _step
 
     nbsp = "\u00a0"
@@ -254,14 +254,21 @@ def test_each_step_is_compared_on_test_and_its_table_shows_the_row_above_and_any
     def cells(markdown):
         return [[cell.strip() for cell in row.split("|")[1:-1]] for row in markdown.data.splitlines()[2:]]
 
-    # a chain: each row is compared with the row above, the first with nothing, and no « depuis » column
-    chain = report.step_comparisons_table(comparisons)
-    assert [cell.strip() for cell in chain.data.splitlines()[0].split("|")[1:-1]] == ["modèle", "écart", "hors marge"]
-    assert cells(chain) == [["Premier modèle, entrées brutes", "", ""],
-                            ["Premier modèle, entrées / 255", f"+7,5{nbsp}points (±{nbsp}1,5)", "gain"],
-                            ["Premier modèle + deux dropout(0,5)", f"+0,2{nbsp}point (±{nbsp}1,0)", "non"]]  # fmt: skip
-    # a branch: the step that does not start from the row above names the model it starts from
+    # the cost table of these models, in the steps' order: each row compared with the row above, the first with nothing
+    costs = pd.DataFrame({"params": [10, 10, 10, 20], "compute": [1e12, 1e12, 1e12, 2e12], "seconds": [60.0] * 4},
+                         index=list(runs))  # fmt: skip
+    chain = report.cost_table(costs.iloc[:3], comparisons)
+    header = [cell.strip() for cell in chain.data.splitlines()[0].split("|")[1:-1]]
+    assert header[-2:] == ["écart de test", "hors marge"]
+    assert [[row[0], *row[-2:]] for row in cells(chain)] == [
+        ["Premier modèle, entrées brutes", "", ""],
+        ["Premier modèle, entrées / 255", f"+7,5{nbsp}points (±{nbsp}1,5)", "gain"],
+        ["Premier modèle + deux dropout(0,5)", f"+0,2{nbsp}point (±{nbsp}1,0)", "non"]]  # fmt: skip
+    assert len(cells(report.cost_table(costs))[0]) == 4  # without steps: size and cost alone
+    # a branch: the step that does not start from the row above names the row it starts from
     branch = analysis.step_comparisons([*steps, ("cifar-norm", "cifar-conv4")], runs)
-    branched = cells(report.step_comparisons_table(branch))
-    assert [row[1] for row in branched] == ["", "", "", "Premier modèle, entrées / 255"]
-    assert branched[3][0] == "4 conv 3 × 3" and branched[3][3] == "perte"
+    branched = cells(report.cost_table(costs, branch))
+    assert [row[0] for row in branched[:3]] == [row[0] for row in cells(chain)]
+    assert branched[3][0] == f"4 conv 3 × 3 (comparé à la ligne{nbsp}2)" and branched[3][-1] == "perte"
+    with pytest.raises(ValueError):  # a step whose model is not a row of the table
+        report.cost_table(costs.iloc[:2], comparisons)

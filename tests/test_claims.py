@@ -635,6 +635,6 @@ def test_conclusion_only_some_of_the_brief_s_cifar_steps_pass_the_margin():
     results = [comparison.result for comparison in comparisons["on_test"]]
     passed = results.count(stats.BETTER)
     claim(0 < passed <= len(steps) / 2, "conclusion",
-          "a few of the brief's CIFAR-10 steps (tbl-etapes-cifar) pass the margin, the others do not ('seuls')")
+          "a few of the brief's CIFAR-10 steps (tbl-couts) pass the margin, the others do not ('seuls')")
     claim(stats.WORSE not in results, "conclusion",
           "no CIFAR-10 step of the brief loses beyond the margin ('restent à établir', not 'dégradent')")

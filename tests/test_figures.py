@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.text import Annotation, Text
+from matplotlib.transforms import Bbox
 
 import lab
 from lab import analysis, figures
@@ -52,6 +53,23 @@ def test_no_two_model_labels_of_the_comparison_overlap(runs):
     boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in labels]
     overlapping = [(a, b) for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2) if box_a.overlaps(box_b)]
     assert overlapping == []
+    # nor does a number cover another model's disc (a disc it shares, two models at one point, is its own)
+    discs = []
+    for ax in fig.axes:
+        for points in ax.collections:
+            centres = points.get_offsets()  # the size legend's markers have none
+            radii = np.broadcast_to(np.sqrt(points.get_sizes()) / 2 * fig.dpi / 72, len(centres))
+            discs += [(ax, xy, r) for xy, r in zip(centres, radii, strict=True)]
+    covered = []
+    for label in labels:
+        box = label.get_window_extent(renderer)
+        own = label.axes.transData.transform(label.xy)
+        for ax, xy, r in discs:
+            centre = ax.transData.transform(xy)
+            if ax is label.axes and not np.allclose(centre, own) and box.overlaps(
+                    Bbox.from_extents(*(centre - 0.9 * r), *(centre + 0.9 * r))):
+                covered.append(label.get_text())
+    assert covered == []
 
 
 def test_label_placement_moves_a_label_that_would_cover_another():
@@ -61,15 +79,17 @@ def test_label_placement_moves_a_label_that_would_cover_another():
     ax = fig.subplots()
     ax.set(xlim=(0, 1), ylim=(0, 1))
     figures._draw(fig)
-    figures._label_points(ax, np.array([0.5, 0.5, 0.5]), np.array([0.5, 0.5, 0.5]), ["1", "2", "3"])
+    figures._label_points(ax, np.array([0.5, 0.5, 0.5]), np.array([0.5, 0.5, 0.5]), ["1", "2", "3"], radii=[5] * 3)
     offsets = [t.xyann for t in fig.findobj(Annotation)]
-    assert len(set(offsets)) == 3  # each number moved off the others' points and numbers
+    assert len(set(offsets)) == 3  # each number beside the shared disc, none on another
+    assert all(abs(dx) > 5 or abs(dy) > 5 for dx, dy in offsets)  # off the disc
     fig = Figure(figsize=(3, 3))
     ax = fig.subplots()
     ax.set(xlim=(0, 1), ylim=(0, 1))
     figures._draw(fig)
-    figures._label_points(ax, np.array([0.2, 0.8]), np.array([0.2, 0.8]), ["1", "2"])
-    assert [t.xyann for t in fig.findobj(Annotation)] == [(0, 0), (0, 0)]  # far apart: each on its point
+    figures._label_points(ax, np.array([0.2, 0.8]), np.array([0.2, 0.8]), ["1", "2"], radii=[5, 5])
+    offsets = [t.xyann for t in fig.findobj(Annotation)]
+    assert offsets[0] == offsets[1] and offsets[0][1] == 0 and offsets[0][0] > 5  # far apart: each right of its disc
 
 
 def test_no_figure_shows_an_english_decimal_point(runs):
