@@ -52,12 +52,14 @@ def with_reestimated_batch_norm(model, x, batch_size: int = 500, dropout: bool =
     layer normalises what it actually receives. `dropout=False`: as in evaluation (dropout off);
     `dropout=True`: as in training, dropout on (and the earlier BatchNormalizations normalising each
     batch of `batch_size` images by its own statistics), the statistics the moving averages follow
-    but without their lag; its masks are drawn after seeding Keras globally with 0 (`backend.set_seed`),
-    so that two calls agree. The other weights are unchanged.
+    but without their lag; its masks are drawn after seeding Keras globally with 0
+    (`keras.utils.set_random_seed`), so that two calls agree. The other weights are unchanged. TensorFlow's op
+    determinism (`backend.set_seed`) is left as it was: once on, every later `predict` of the process writes
+    tf.data's harmless log line on stderr, which a chapter must not print.
     """
     keras = backend.keras()
     if dropout:  # the dropout masks drawn from a fixed seed: the same statistics at every call
-        backend.set_seed(0)
+        keras.utils.set_random_seed(0)
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     for layer in copy.layers:

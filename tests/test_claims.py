@@ -317,7 +317,7 @@ def test_q_5_3_batch_normalisation_trains_higher_after_one_epoch_and_validates_l
         claim(accuracy["off"] > accuracy["stored"] and accuracy["on"] > accuracy["stored"], "q-5-3",
               f"re-estimating the BatchNorm statistics raises seed {run.seed}'s validation, dropout off and on")  # fmt: skip
         claim(abs(accuracy["on"] - accuracy["off"]) < 0.005, "q-5-3",
-              f"seed {run.seed} gains the same with dropout on or off ('autant dans les deux cas')")  # fmt: skip
+              f"seed {run.seed} gains the same with dropout on or off ('font gagner autant')")  # fmt: skip
     classes = analysis.class_metrics(bn)
     claim(classes["precision"].idxmin() in set(classes["recall"].nsmallest(2).index), "q-5-3",
           "the worst precision is that of one of the two worst-recalled classes")  # fmt: skip
@@ -345,7 +345,8 @@ def test_q_5_5_the_ten_added_epochs_gain_within_the_margin_and_widen_the_gap():
     pairs = stats.paired_runs(bn, bn20)
     for a, b in pairs:
         claim(np.allclose(a.history["loss"].to_numpy(), b.history["loss"].iloc[: len(a.history)].to_numpy()), "q-5-5",
-              f"the 20-epoch run of seed {a.seed} continues the 10-epoch one ('prolonge celui de 10')")  # fmt: skip
+              f"the 20-epoch run of seed {a.seed} continues the 10-epoch one (Figure 5.2's caption: "
+              "'ses dix premières époques sont celles du modèle de 10 époques')")  # fmt: skip
     claim(stats.compare_gaps(bn, bn20).result == stats.BETTER, "q-5-5",
           "the train − validation gap widens beyond the margin ('le surapprentissage commence')")
 

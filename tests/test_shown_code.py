@@ -21,6 +21,7 @@ CHAPTER_1 = ROOT / "report" / "01-fashion-donnees.qmd"
 CHAPTER_2 = ROOT / "report" / "02-fashion-premier-modele.qmd"
 CHAPTER_3 = ROOT / "report" / "03-cifar-donnees.qmd"
 CHAPTER_4 = ROOT / "report" / "04-cifar-amelioration.qmd"
+CHAPTER_5 = ROOT / "report" / "05-cifar-modifications.qmd"
 
 
 def shown_cell(chapter, marker: str) -> str:
@@ -307,3 +308,33 @@ def test_the_frequent_errors_and_the_gallery_s_selection_are_lab_s():
                 assert ax.title.get_window_extent(renderer).y1 < image_bottom - 5
     finally:
         plt.close("all")
+
+
+def test_table_5_1_shows_the_means_of_the_shown_recalls_precisions_and_counts_of_each_seed():
+    """5.3 predicts with each seed's reloaded BatchNormalization model (the stored predictions) and computes
+    each class's recall, precision and predicted count: lab's, whose means over the seeds (± sd) Table 5.1 shows."""
+    import lab
+    from lab import analysis
+
+    runs = lab.seeds("cifar-conv6-bn")
+    # the hidden setup takes chapter 3's test arrays; the hidden table is lab's of these seeds
+    setup = next(cell.source for cell in to_notebook(CHAPTER_5).cells if cell.cell_type == "code")
+    assert "(x_test_norm, y_test), _ = data.prepared_data(bn_experiment)" in setup
+    assert 'bn_experiment = lab.get("cifar-conv6-bn")' in setup
+    assert options_removed(shown_cell(CHAPTER_5, "tbl-classes-bn")).strip() == "report.class_table(bn_seeds)"
+    _, _, (x_test_norm, y_test), _ = data.prepared_data(lab.get("cifar-conv6-bn"))
+    shown = run(shown_cell(CHAPTER_5, "recall_score("), np=np, lab=lab, x_test_norm=x_test_norm, y_test=y_test)
+    assert [stored.seed for stored in runs] == [0, 1, 2]
+    assert len(shown["recalls"]) == len(shown["precisions"]) == len(shown["counts"]) == 3
+    assert np.mean(shown["y_pred"] == runs[-1].y_pred) > 0.999  # Keras' predictions now are the stored ones
+    columns = {"recall": shown["recalls"], "precision": shown["precisions"], "predicted": shown["counts"]}
+    for stored, *values in zip(runs, *columns.values(), strict=True):
+        metrics = analysis.class_metrics(stored)
+        for column, value in zip(columns, values, strict=True):
+            np.testing.assert_allclose(value, metrics[column], atol=2 if column == "predicted" else 2e-3,
+                                       err_msg=f"seed {stored.seed}: {column}")  # fmt: skip
+    table = analysis.class_metrics(runs)  # what report.class_table writes, worst recall first
+    for column in ("recall", "precision"):
+        np.testing.assert_allclose(np.mean(columns[column], axis=0), table[column], atol=2e-3)
+        np.testing.assert_allclose(np.std(columns[column], axis=0, ddof=1), table[f"{column}_sd"], atol=2e-3)
+    np.testing.assert_allclose(np.mean(shown["counts"], axis=0), table["predicted"], atol=2)
