@@ -346,8 +346,6 @@ _BEYOND = (
     # evaluation only: every garment of the training set faces one way, a mirror shows a view never seen
     _fashion.replace(name="fashion-vgg-cos-mirror", layers=FASHION_VGG, lr_schedule="cosine", brief=(),
                           test_time_flip=True, seeds=ONE_SEED, title=MIRROR_TITLE),
-    _fashion.replace(name="fashion-vgg-cos-flip", layers=FASHION_VGG, lr_schedule="cosine", brief=(),
-                          augmentation=("flip",), seeds=ONE_SEED, title="+ images miroirs à l'apprentissage"),
     _cifar.replace(name="cifar-conv6-bn-20-aug", augmentation=AUGMENT, brief=(),
                         title="+ augmentation (miroir, translation)"),
     _cifar.replace(name="cifar-conv6-bn-20-aug-cos", augmentation=AUGMENT, lr_schedule="cosine", brief=(),
@@ -369,8 +367,7 @@ CHAINS = {
     "cifar10": ("cifar-conv6-bn-20", "cifar-conv6-bn-20-aug", "cifar-conv6-bn-20-aug-cos", "cifar-vgg-20-aug-cos",
                 "cifar-vgg-20-aug-cos-views"),
 }  # fmt: skip
-TRIED = {"fashion-vgg-cos-mirror": "fashion-vgg-cos", "fashion-vgg-cos-flip": "fashion-vgg-cos",
-         "cifar-vgg-20-cos": "cifar-vgg-20-aug-cos"}
+TRIED = {"fashion-vgg-cos-mirror": "fashion-vgg-cos", "cifar-vgg-20-cos": "cifar-vgg-20-aug-cos"}
 
 EXPERIMENTS: dict[str, Experiment] = {**BRIEF, **CONTROLS, **BEYOND}
 

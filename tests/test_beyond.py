@@ -40,7 +40,7 @@ def test_a_variant_is_kept_only_beyond_the_margin(chain_runs, tmp_path):
 def test_a_kept_variant_is_a_candidate_right_after_its_step(chain_runs, tmp_path):
     chain = ["brief", "bigger", "bigger-still"]
     chain_runs["mirror"] = _step(tmp_path, "fashion-vgg-cos-mirror", [360])  # +7.5 pt on "bigger", seed 0: kept
-    chain_runs["flip"] = _step(tmp_path, "fashion-vgg-cos-flip", [300])  # below "bigger-still": discarded
+    chain_runs["flip"] = _step(tmp_path, "cifar-vgg-20-cos", [300])  # below "bigger-still": discarded
     tried = beyond.tried(chain_runs, {"mirror": "bigger", "flip": "bigger-still"})
     assert beyond.candidates(chain, tried) == ("brief", "bigger", "mirror", "bigger-still")
     assert beyond.chosen(beyond.candidates(chain, tried), chain_runs) == "mirror"  # beyond the margin of the rest
@@ -77,7 +77,7 @@ def _split_runs(tmp_path, name, correct_val, correct_test, n=400):
 
 
 def test_a_variant_is_decided_on_its_validation_margin_not_its_test_one(tmp_path):
-    step, variant = "fashion-vgg-cos", "fashion-vgg-cos-flip"
+    step, variant = "cifar-vgg-20-aug-cos", "cifar-vgg-20-cos"
     runs = {step: _split_runs(tmp_path, step, correct_val=340, correct_test=300),
             variant: _split_runs(tmp_path, variant, correct_val=300, correct_test=340)}  # fmt: skip
     row = beyond.tried(runs, {variant: step}).loc[variant]
