@@ -63,7 +63,8 @@ def test_each_variant_tried_changes_one_thing_of_its_step():
     changed = {}
     for variant, step in experiments.TRIED.items():
         mine, theirs = get(variant).config(), get(step).config()
-        changed[variant] = {key for key in mine if key not in DESCRIPTIVE_FIELDS + ("name",) and mine[key] != theirs[key]}
+        changed[variant] = {key for key in mine
+                            if key not in DESCRIPTIVE_FIELDS + ("name",) and mine[key] != theirs[key]}  # fmt: skip
     assert changed == {"fashion-vgg-cos-mirror": {"test_time_flip"}, "cifar-vgg-20-cos": {"augmentation"}}
 
 
