@@ -215,7 +215,7 @@ def _key_entry(number: str, name: str, width: int) -> str:
 
 
 PANEL_HEIGHT = 1.9  # inches: the comparison's panels, their titles and the axis label below them
-KEY_FONT = SMALLEST_FONT  # points: the key below the comparison's panels
+KEY_FONT = SMALLEST_FONT + 1  # points: the key below the comparison's panels, read at body width
 DISC_AREA = 130  # square points: the largest disc of a comparison (about 13 points across)
 FIGURE_SPACE = "\u2007"  # a space as wide as a digit
 

@@ -45,10 +45,8 @@ def test_q_2_4_the_first_model_overfits():
     claim(all(analysis.min_val_loss_epoch(r) < len(r.history) - 2 for r in base), "q-2-4",
           "the validation loss is lowest early, then rises")  # fmt: skip
     claim(stats.seed_mean(base, analysis.overfitting_gap) > 0.03, "q-2-4", "the train − validation gap is large")
-    drop = seeds("fashion-dropout")
-    confident = [analysis.error_confidence(b)[0] > analysis.error_confidence(d)[0] + 0.15 for b in base for d in drop]
-    claim(all(confident) and stats.seed_mean(base, lambda r: analysis.error_confidence(r)[0]) > 0.75, "q-2-4",
-          "the final model is very confident in its validation errors, far more than the dropout model")  # fmt: skip
+    claim(stats.seed_mean(base, lambda r: analysis.error_confidence(r)[0]) > 0.75, "q-2-4",
+          "the final model is very confident in its validation errors ('très confiant dans ses erreurs')")  # fmt: skip
     claim(all(analysis.error_confidence(r)[1] > 0.5 for r in base), "q-2-4",
           "its validation errors carry most of the validation loss")  # fmt: skip
 
@@ -60,8 +58,8 @@ def test_q_2_5_dropout_removes_overfitting_and_underfits():
     claim(all(analysis.min_val_loss_epoch(r) >= len(r.history) - 4 for r in drop), "q-2-5",
           "with dropout the validation loss no longer rises")  # fmt: skip
     claim(all(d.accuracy("train") < b.accuracy("train") - 0.05 for b in base for d in drop), "q-2-5",
-          "the dropout model under-fits: in every seed its training accuracy (dropout off) falls well below the "
-          "first model's, while its test accuracy falls too ('tombe ... (chaque graine)')")  # fmt: skip
+          "the dropout model under-fits: its training accuracy (dropout off) falls well below the first model's "
+          "('sous-apprentissage', 'tombe'), in every seed")  # fmt: skip
     claim(stats.compare(base, drop).result == stats.WORSE, "q-2-5",
           "this dropout costs test accuracy ('à ces taux, le test y perd')")  # fmt: skip
     rates = {name: sorted({layer["rate"] for layer in lab.get(name).layers if layer["type"] == "dropout"})
@@ -73,8 +71,9 @@ def test_q_2_5_dropout_removes_overfitting_and_underfits():
 def test_q_2_5_dropout_loses_on_inputs_divided_by_255_too():
     raw = stats.compare(seeds("fashion-base"), seeds("fashion-dropout"))
     scaled = stats.compare(seeds("fashion-norm"), seeds("fashion-dropout-norm"))
-    claim(all(gain < 0 for gain in raw.per_seed + scaled.per_seed), "q-2-5",
-          "on both input scales no seed gains from this dropout ('aucune graine ne gagne à ces Dropout')")  # fmt: skip
+    claim(raw.result == stats.WORSE and scaled.gain < 0 and all(gain < 0 for gain in scaled.per_seed), "q-2-5",
+          "on inputs / 255 too the test loses with this dropout, in every seed ('Cette perte n'est pas propre "
+          "aux entrées brutes', 'le test y perd encore')")  # fmt: skip
     pairs = zip(seeds("fashion-norm"), seeds("fashion-dropout-norm"), strict=True)
     claim(all(analysis.overfitting_gap(d) < analysis.overfitting_gap(n) / 2 for n, d in pairs), "q-2-5",
           "on inputs / 255 too, dropout reduces the train − validation gap ('y réduit aussi')")  # fmt: skip
@@ -92,7 +91,8 @@ def test_q_2_6_validation_beats_test_by_chance_and_40_epochs_help_only_with_drop
           "with dropout the validation loss still falls after epoch 20 ('Avec dropout, peut-être')")  # fmt: skip
     longer = stats.compare(seeds("fashion-dropout"), seeds("fashion-dropout-long"))
     claim(longer.result == stats.SAME and all(gain > 0 for gain in longer.per_seed), "q-2-6",
-          "40 epochs gain on test for every seed, but not beyond the margin ('peut-être', 'non établi')")  # fmt: skip
+          "40 epochs gain on test for every seed, but not beyond the margin ('peut-être', 'chaque graine y "
+          "gagne sur le test, sans gain établi')")  # fmt: skip
     claim(stats.compare(seeds("fashion-base"), seeds("fashion-dropout-long")).result == stats.WORSE, "q-2-6",
           "in 40 epochs the dropout model stays below the one without ('la durée seule n'explique pas')")  # fmt: skip
 
@@ -100,10 +100,15 @@ def test_q_2_6_validation_beats_test_by_chance_and_40_epochs_help_only_with_drop
 def test_q_2_7_a_dense_layer_does_not_help_and_normalised_inputs_do():
     drop, drop_norm = seeds("fashion-dropout"), seeds("fashion-dropout-norm")
     alone, alone_norm = seeds("fashion-dense128-alone"), seeds("fashion-dense128-alone-norm")
-    claim(stats.compare(drop, seeds("fashion-dense128")).result != stats.BETTER, "q-2-7",
-          "the extra dense layer (with its dropout) does not improve the model")  # fmt: skip
+    dense = stats.compare(drop, seeds("fashion-dense128"))
+    claim(dense.result == stats.SAME and all(gain < 0 for gain in dense.per_seed), "q-2-7",
+          "the extra dense layer (with its dropout) makes no difference beyond the margin, every seed losing "
+          "('aucune différence établie', 'chaque graine y perdant')")  # fmt: skip
+    claim(dense.gain + dense.margin > 0.02, "q-2-7",
+          "the margin leaves a gain of some points possible ('n'exclut pas un gain allant jusqu'à')")  # fmt: skip
     claim(all(stats.compare(a, b).result != stats.BETTER for a, b in ((drop, alone), (drop_norm, alone_norm))),
-          "q-2-7", "without its dropout, the extra layer gains beyond the margin on neither scale")  # fmt: skip
+          "q-2-7", "without its dropout, the extra layer gains beyond the margin on neither scale "
+          "('Elle n'apporte alors de gain établi sur aucune des deux échelles')")  # fmt: skip
     train = lambda runs: stats.seed_mean(runs, lambda r: r.accuracy("train"))  # noqa: E731
     claim(train(alone_norm) <= train(drop_norm) + 0.002, "q-2-7",
           "on inputs / 255 the extra layer does not raise the training accuracy ('n'aide même pas')")  # fmt: skip
@@ -135,7 +140,8 @@ def test_seed_zero_is_always_available(name):
 
 def test_q_3_7_the_first_model_beats_chance_and_overfits():
     raw = seeds("cifar-raw")
-    claim(stats.seed_mean(raw, lambda r: r.accuracy("test")) > 0.1, "q-3-7", "the raw-input model beats chance")
+    claim(0.1 < stats.seed_mean(raw, lambda r: r.accuracy("test")) < 0.7, "q-3-7",
+          "the raw-input model beats chance but is far from usable ('loin d'être utilisable')")  # fmt: skip
     claim(stats.seed_mean(raw, analysis.overfitting_gap) > 0.03, "q-3-7", "it overfits (train − validation gap)")
     fashion, epochs = seeds("fashion-base"), raw[0].config["epochs"]
     claim(epochs < fashion[0].config["epochs"], "q-3-7",
@@ -162,6 +168,8 @@ def test_q_3_9_dropout_narrows_the_gap_and_stops_the_validation_loss_rising():
     claim(stats.seed_mean(drop, analysis.overfitting_gap) < stats.seed_mean(norm, analysis.overfitting_gap), "q-3-9", "dropout narrows the gap")
     claim(all(analysis.min_val_loss_epoch(r) >= len(r.history) - 2 for r in drop), "q-3-9",
           "with dropout the validation loss no longer rises ('ne remonte plus')")  # fmt: skip
+    claim(stats.compare(norm, drop).result == stats.SAME, "q-3-9",
+          "on test the two dropout layers make no difference beyond the margin ('aucune différence n'est établie')")
 
 
 def test_q_3_10_validation_and_test_agree_in_ranking_and_test_is_harder():
@@ -188,7 +196,7 @@ def test_q_3_10_the_class_mix_of_validation_and_test_is_the_same(cifar):
     (x_train, y_train), (_, y_test) = cifar
     validation = data.split_validation(x_train, y_train.ravel(), 0.1)[1][1]
     p = chi2_contingency(np.vstack([np.bincount(validation), np.bincount(y_test.ravel())])).pvalue
-    claim(p > 0.05, "q-3-10", "validation and test have the same class mix")
+    claim(p > 0.05, "q-3-10", "no test shows a different class mix in validation and test ('Rien n'indique')")
 
 
 def test_q_3_11_the_worst_class_is_worst_in_recall_and_precision_and_cat_dog_leads():
@@ -219,6 +227,10 @@ def test_q_4_1_same_padding_in_the_last_convolution_alone_would_make_the_model_b
           "the trained model has same padding in its four Conv2D ('nous le mettons dans les quatre')")  # fmt: skip
     claim(all(layer["padding"] == "same" for layer in lab.get("cifar-conv4-same").layers if layer["type"] == "conv2d"),
           "q-4-1", "as in question 4.5, whose model has same padding in every convolution")  # fmt: skip
+    claim(stats.compare(seeds("cifar-dropout"), seeds("cifar-conv4-pool4")).result == stats.BETTER, "q-4-1",
+          "the four-convolution model with a pooling after each improves the two-convolution one ('Il améliore')")
+    claim(lab.result("cifar-conv4-pool4")["params_total"] < lab.result("cifar-dropout")["params_total"], "q-4-1",
+          "with fewer parameters ('fois moins de paramètres')")  # fmt: skip
 
 
 def input_channels(experiment, conv_index: int) -> int:
@@ -242,22 +254,30 @@ def test_q_4_2_the_first_pair_of_3x3_convolutions_costs_more_than_the_5x5_one_it
 
 
 def test_q_4_4_the_four_convolution_model_is_smaller_and_its_worst_class_the_same():
+    gain = stats.compare(seeds("cifar-dropout"), seeds("cifar-conv4"))
+    claim(gain.result == stats.SAME and gain.same_direction and gain.gain > 0, "q-4-4",
+          "its gain over the two-convolution model is not established, though every seed gains ('Son gain … "
+          "n'est pas établi, bien que chaque graine y gagne')")  # fmt: skip
     claim(lab.result("cifar-conv4")["params_total"] < lab.result("cifar-dropout")["params_total"], "q-4-4",
           "the four-convolution model has fewer parameters")  # fmt: skip
     claim(analysis.worst_class(seeds("cifar-conv4")) == analysis.worst_class(seeds("cifar-dropout")), "q-4-4",
           "the worst class stays the worst ('reste')")  # fmt: skip
 
 
-def test_q_4_5_same_padding_helps_and_the_control_at_equal_classifier_cannot_decide():
-    same = stats.compare(seeds("cifar-conv4"), seeds("cifar-conv4-same"))
+def test_q_4_5_same_padding_helps_and_the_control_at_equal_classifier_cannot_isolate_why():
+    valid, same_runs = seeds("cifar-conv4"), seeds("cifar-conv4-same")
+    same = stats.compare(valid, same_runs)
     claim(same.result == stats.BETTER, "q-4-5", "same padding improves the model")
     gap, same_gap = seeds("cifar-conv4-gap"), seeds("cifar-conv4-same-gap")
     claim(min(len(gap), len(same_gap)) >= stats.MIN_SEEDS, "q-4-5",
           "the controls with a global average have the three seeds their margin is computed from")  # fmt: skip
+    for flat, pooled in ((valid, gap), (same_runs, same_gap)):
+        claim(stats.compare(flat, pooled).result == stats.WORSE, "q-4-5",
+              "each model loses beyond the margin with the global average ('les modèles valid et same y perdent', "
+              "'bien moins exact')")  # fmt: skip
     control = stats.compare(gap, same_gap)
-    claim(control.result == stats.SAME and control.margin >= same.gain, "q-4-5",
-          "at equal classifier (global average), the control's margin exceeds the gain it is to explain "
-          "('le contrôle ne tranche pas'; else another branch of gap_conclusion)")  # fmt: skip
+    claim(control.result == stats.SAME, "q-4-5",
+          "at equal classifier (global average), the padding's difference is not established ('écart non établi')")
 
 
 def test_q_4_6_dropout_after_pooling_narrows_the_gap_and_lowers_training_accuracy():
@@ -271,14 +291,15 @@ def test_q_4_6_dropout_after_pooling_narrows_the_gap_and_lowers_training_accurac
               f"seed {run.seed}: the curves (during the epoch, dropout on) understate the gap after training")
     valid_gap, same_gap = (stats.seed_mean(runs, analysis.overfitting_gap) for runs in (seeds("cifar-conv4"), same))
     claim(same_gap > valid_gap and same_gap > 0.05, "q-4-6",
-          "after training, the same-padding model's gap exceeds the valid one's and is large ('le surapprentissage "
-          "est net')")  # fmt: skip
-    claim(stats.compare_gaps(same, same_dropout).gain < 0, "q-4-6",
-          "dropout after pooling narrows the mean train − validation gap ('tombe')")  # fmt: skip
+          "after training, the same-padding model's gap exceeds the valid one's and is large ('Le modèle "
+          "surapprend nettement')")  # fmt: skip
+    claim(stats.compare_gaps(same, same_dropout).result == stats.WORSE, "q-4-6",
+          "dropout after pooling narrows the mean train − validation gap beyond the margin ('une baisse établie')")
     claim(all(d.accuracy("train") < s.accuracy("train") for s, d in zip(same, same_dropout, strict=False)), "q-4-6",
           "dropout after pooling lowers the training accuracy")  # fmt: skip
-    claim(stats.compare(same, same_dropout).result != stats.BETTER, "q-4-6",
-          "dropout after pooling does not improve the test accuracy in 10 epochs")  # fmt: skip
+    claim(stats.compare(same, same_dropout).result == stats.SAME, "q-4-6",
+          "dropout after pooling has no established effect on the test accuracy in 10 epochs ('aucun effet n'est "
+          "établi')")  # fmt: skip
 
 
 def test_q_4_7_the_errors_of_the_three_categories_are_less_confident_than_the_right_answers():
@@ -297,27 +318,33 @@ def test_q_4_7_the_errors_of_the_three_categories_are_less_confident_than_the_ri
 # Chapter 5 (deeper, BatchNormalization, longer training, LeakyReLU)
 
 
-def test_q_5_3_batch_normalisation_trains_higher_after_one_epoch_and_validates_less_steadily():
+def test_q_5_1_the_third_block_loses_on_every_seed_within_the_margin():
+    deeper = stats.compare(seeds("cifar-conv4-same-dropout"), seeds("cifar-conv6"))
+    claim(deeper.result == stats.SAME and deeper.same_direction and deeper.gain < 0, "q-5-1",
+          "with the third block every seed loses, the loss not established ('chaque graine y perd, mais la perte "
+          "n'est pas établie')")  # fmt: skip
+
+
+def mean_curve(runs, column: str):
+    """A history column averaged over the seeds, as Figure 5.1 draws it."""
+    return sum(run.history[column] for run in runs) / len(runs)
+
+
+def test_q_5_3_batch_normalisation_trains_higher_at_every_epoch_and_validates_less_steadily():
     conv6, bn = seeds("cifar-conv6"), seeds("cifar-conv6-bn")
-    pairs = stats.paired_runs(conv6, bn)
-    claim(len(pairs) == 3 and all(b.history["accuracy"].iloc[0] > a.history["accuracy"].iloc[0] for a, b in pairs),
-          "q-5-3", "after the first epoch, the BatchNormalization model's training accuracy is higher for every seed")
-    claim(stats.seed_mean(bn, lambda r: r.history["val_accuracy"].iloc[0])
-          < stats.seed_mean(conv6, lambda r: r.history["val_accuracy"].iloc[0]), "q-5-3",
-          "after the first epoch, its validation accuracy is lower on average ('mais une validation … plus basse')")
+    normalised = stats.compare(conv6, bn)
+    claim(normalised.result == stats.SAME and normalised.margin - normalised.gain < 0.005, "q-5-3",
+          "the gain over the model without normalisation is not established, by a narrow margin ('de justesse')")
+    claim(normalised.same_direction and normalised.gain > 0, "q-5-3",
+          "every seed gains ('bien que chaque graine y gagne')")  # fmt: skip
+    claim((mean_curve(bn, "accuracy") > mean_curve(conv6, "accuracy")).all(), "q-5-3",
+          "on Figure 5.1, its training accuracy is above the model without normalisation at every epoch")  # fmt: skip
+    above = mean_curve(bn, "val_accuracy") > mean_curve(conv6, "val_accuracy")
+    claim(not above.iloc[0] and above.iloc[-3:].all(), "q-5-3",
+          "its validation is lower at first, then above from an epoch on to the last ('plus basse au départ, passe "
+          "au-dessus à partir de l'époque')")  # fmt: skip
     claim(stats.seed_mean(bn, analysis.irregularity) > stats.seed_mean(conv6, analysis.irregularity), "q-5-3",
-          "its validation curve is more irregular")  # fmt: skip
-    kinds = [layer.split()[0] for layer in params.parameter_table(lab.get("cifar-conv6-bn"))["layer"]]
-    upstream = ["dropout" in kinds[:i] for i, kind in enumerate(kinds) if kind == "batch_norm"]
-    claim(len(upstream) == 5 and sum(upstream) == 4 and not upstream[0], "q-5-3",
-          "a dropout comes before four of the five normalisations, not the first ('avant 4 des 5')")  # fmt: skip
-    (x_train, _), (x_val, y_val), _, _ = data.prepared_data(lab.get("cifar-conv6-bn"))
-    for run in bn:
-        accuracy = probes.batch_norm_accuracies(lab.trained_model(run.name, run.seed), x_train[:1000], x_val, y_val)
-        claim(accuracy["off"] > accuracy["stored"] and accuracy["on"] > accuracy["stored"], "q-5-3",
-              f"re-estimating the BatchNorm statistics raises seed {run.seed}'s validation, dropout off and on")  # fmt: skip
-        claim(abs(accuracy["on"] - accuracy["off"]) < 0.005, "q-5-3",
-              f"seed {run.seed} gains the same with dropout on or off ('font gagner autant')")  # fmt: skip
+          "its validation curve is more irregular ('par à-coups')")  # fmt: skip
     classes = analysis.class_metrics(bn)
     claim(classes["precision"].idxmin() in set(classes["recall"].nsmallest(2).index), "q-5-3",
           "the worst precision is that of one of the two worst-recalled classes")  # fmt: skip
@@ -341,26 +368,30 @@ def test_q_5_5_the_ten_added_epochs_gain_within_the_margin_and_widen_the_gap():
     longer = stats.compare(bn, bn20)
     claim(longer.result == stats.SAME, "q-5-5", "the mean gain of 20 epochs is within the margin ('n'est pas établi')")
     claim(len(longer.per_seed) == 3 and all(gain > 0 for gain in longer.per_seed), "q-5-5",
-          "each seed gains on test ('chaque graine y gagne')")
+          "each seed gains on test ('bien que chaque graine y gagne')")
     pairs = stats.paired_runs(bn, bn20)
     for a, b in pairs:
         claim(np.allclose(a.history["loss"].to_numpy(), b.history["loss"].iloc[: len(a.history)].to_numpy()), "q-5-5",
               f"the 20-epoch run of seed {a.seed} continues the 10-epoch one (Figure 5.2's caption: "
               "'ses dix premières époques sont celles du modèle de 10 époques')")  # fmt: skip
     claim(stats.compare_gaps(bn, bn20).result == stats.BETTER, "q-5-5",
-          "the train − validation gap widens beyond the margin ('le surapprentissage commence')")
+          "the train − validation gap widens beyond the margin ('Le surapprentissage commence', 'une hausse établie')")
 
 
-def test_q_5_6_leaky_relu_does_not_improve_relu_at_equal_settings():
+def test_q_5_6_no_difference_between_leaky_relu_and_relu_is_established_at_equal_settings():
     relu40, leaky = seeds("cifar-conv6-bn-relu-40"), seeds("cifar-conv6-bn-leaky")
     activation = stats.compare(relu40, leaky)
-    claim(activation.result != stats.BETTER and not all(gain > 0 for gain in activation.per_seed), "q-5-6",
-          "LeakyReLU does not improve the model at equal settings ('elle n'améliore pas': no gain beyond the "
-          "margin, and not every seed gains)")  # fmt: skip
+    claim(activation.result == stats.SAME, "q-5-6",
+          "at equal settings, no difference between LeakyReLU and ReLU is established ('aucune différence n'est "
+          "établie')")  # fmt: skip
+    claim(activation.gain + activation.margin >= 0.02, "q-5-6",
+          "the margin leaves possible a sizeable LeakyReLU gain ('une marge qui n'exclut pas un gain … allant "
+          "jusqu'à')")  # fmt: skip
     bn20 = seeds("cifar-conv6-bn-20")
     longer = stats.compare(bn20, relu40)
-    claim(longer.gain > 0, "q-5-6",
-          "the longer training's mean gain is positive ('Les réglages seuls apportent')")  # fmt: skip
+    claim(longer.result == stats.SAME and longer.same_direction and longer.gain > 0, "q-5-6",
+          "the settings alone gain on every seed, not established ('Le gain des réglages seuls n'est pas établi, "
+          "bien que chaque graine y gagne')")  # fmt: skip
     (_, _), (x_val, _), _, _ = data.prepared_data(lab.get("cifar-conv6-bn-relu-40"))
     silent = [share for run in relu40
               for share in probes.silent_units(lab.trained_model(run.name, run.seed), x_val[:1000]).values()]
