@@ -541,8 +541,8 @@ def test_plus_loin_a_variant_tried_is_kept_only_beyond_its_margin_on_validation(
     claim(lost.gain < 0, section, "augmentation lowered the six-convolution network's validation ('avait coûté')")
     on_validation = tried.loc["cifar-vgg-20-cos", "on_validation"]
     claim(on_validation == stats.compare(runs[step.name], runs[without.name], "val"), section,
-          "the sentence 'Sans augmentation, le réseau VGG gagne|perd … dans|au-delà de la marge des images' reads "
-          "that comparison (seed 0: the margin counts the images alone)")
+          "the sentence 'Sans augmentation, le réseau VGG gagne|perd … dans|au-delà de la marge des images', and "
+          "what it concludes of augmentation, read that comparison (seed 0: the margin counts the images alone)")
     claim(mirror.test_time_flip and predict.view_count(mirror) == 2, section,
           "the mirror variant averages each image and its mirror ('moyenner la prédiction de chaque image et de son "
           "miroir')")  # fmt: skip
