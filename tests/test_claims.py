@@ -475,7 +475,8 @@ def test_plus_loin_each_step_changes_one_thing_and_states_its_gain_on_three_seed
             changed = {key for key in after
                        if key not in ("name", *experiments.DESCRIPTIVE_FIELDS) and after[key] != before[key]}
             claim(len(changed) == 1 or changed == set(experiments.EVALUATION_FIELDS), section,
-                  f"the step {name} changes one thing of {previous} ('une seule chose'; the ten views count as one)")
+                  f"the step {name} changes one setting of {previous} ('un seul réglage'; the VGG blocks change the "
+                  "layers alone, 'l'architecture d'un coup'; the ten views count as one)")
         claim(all(sorted(run.seed for run in runs[name]) == [0, 1, 2] for name in chain), section,
               f"every model of the {dataset} chain has seeds 0, 1 and 2 ('chacune a 3 graines')")  # fmt: skip
         steps = beyond.steps(chain, runs)
@@ -635,7 +636,8 @@ def test_plus_loin_our_model_stands_where_the_text_says_among_published_results(
     claim(all(row.checked for row in rows), section, "every published figure of the table was read in its source")
     passed = sorted(row.accuracy for row in rows if ours > row.accuracy)
     claim(sorted(row.accuracy for row in beyond.standing(dataset, ours)[0]) == passed, section,
-          f"our kept model passes {len(passed)} of the {len(rows)} published results ('dépasse … résultats publiés')")
+          f"our kept model passes {len(passed)} of the {len(rows)} published results ('dans | au-dessus de | "
+          "au-dessous de cet intervalle')")
     if dataset == "fashion_mnist":
         strongest = [row for row in rows if not row.model.startswith("2 conv")]
         claim({row.model.split(" ")[0] for row in strongest} == {"DenseNet-BC", "MobileNet"}, section,
@@ -647,6 +649,19 @@ def test_plus_loin_our_model_stands_where_the_text_says_among_published_results(
               "every published CIFAR-10 figure was obtained on the genuine data ('tous obtenus sur le jeu d'origine')")
         claim(not any(run["data"]["genuine"] for run in runs[kept]), section,
               "our CIFAR-10 model learned on the JPEG copy ('appris sur la copie JPEG')")  # fmt: skip
+
+
+
+@beyond_chapter
+def test_conclusion_the_vgg_blocks_make_each_chain_s_largest_step_on_validation():
+    runs = _chapter_runs()
+    for dataset, chain in beyond.CHAINS.items():
+        largest = max(beyond.steps(chain, runs)[1:], key=lambda step: step.on_validation.gain)
+        before = lab.get(chain[chain.index(largest.name) - 1]).config()
+        changed = {key for key, value in lab.get(largest.name).config().items()
+                   if key not in ("name", *experiments.DESCRIPTIVE_FIELDS) and value != before[key]}  # fmt: skip
+        claim(changed == {"layers"} and "vgg" in largest.name, "conclusion",
+              f"the VGG architecture makes the {dataset} chain's largest step on validation ('le plus grand pas')")
 
 
 # Conclusion
