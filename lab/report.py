@@ -368,14 +368,18 @@ def steps_table(steps):
 BEYOND_MARGIN = {stats.BETTER: "gain", stats.WORSE: "perte", stats.SAME: "non"}
 
 
+def _where_it_changes(values) -> list:
+    """Each value where it differs from the one above, else "" (a column written where it changes)."""
+    return [value if i == 0 or value != values[i - 1] else "" for i, value in enumerate(values)]
+
+
 def tried_table(tried: pd.DataFrame):
     """One row per variant tried on a step (`lab.beyond.tried`): its data set (where it changes), its validation
     comparison with that step (what decides), its test comparison (read after), and whether the rule keeps it."""
     datasets = [DISPLAY_NAMES[experiments.get(variant).dataset] for variant in tried.index]
-    rows = [{"jeu": dataset if i == 0 or dataset != datasets[i - 1] else "", "variante": step_name(variant),
-             "écart de validation": diff(row["on_validation"]), "écart de test (lu après)": diff(row["on_test"]),
-             "retenue": "oui" if row["kept"] else "non"}
-            for i, (dataset, (variant, row)) in enumerate(zip(datasets, tried.iterrows(), strict=True))]  # fmt: skip
+    rows = [{"jeu": dataset, "variante": step_name(variant), "écart de validation": diff(row["on_validation"]),
+             "écart de test (lu après)": diff(row["on_test"]), "retenue": "oui" if row["kept"] else "non"}
+            for dataset, (variant, row) in zip(_where_it_changes(datasets), tried.iterrows(), strict=True)]  # fmt: skip
     return table(pd.DataFrame(rows))
 
 
@@ -384,11 +388,8 @@ def published_table(rows):
     the model, its test accuracy, the setting it was obtained in and where the figure comes from. The data set and
     the source are written where they change, not repeated on every row."""
 
-    def where_it_changes(values):
-        return [value if i == 0 or value != values[i - 1] else "" for i, value in enumerate(values)]
-
     datasets, sources = [DISPLAY_NAMES[row.dataset] for row in rows], [row.source for row in rows]
-    frame = pd.DataFrame({"jeu": where_it_changes(datasets), "modèle": [row.model for row in rows],
+    frame = pd.DataFrame({"jeu": _where_it_changes(datasets), "modèle": [row.model for row in rows],
                           "test": [pct(row.accuracy) for row in rows], "cadre": [row.setting for row in rows],
-                          "source": where_it_changes(sources)})  # fmt: skip
+                          "source": _where_it_changes(sources)})  # fmt: skip
     return table(frame)
