@@ -56,8 +56,9 @@ def steps(chain, runs_by_name: dict) -> list[Step]:
 def chosen(chain, runs_by_name: dict) -> str:
     """The model the rule picks in `chain`: the earliest step that validation cannot tell below the best one."""
     best = max(chain, key=lambda name: _mean(stats.as_runs(runs_by_name[name]), "val"))
+    best_runs = runs_by_name[best]
     return next(name for name in chain
-                if name == best or stats.compare(runs_by_name[name], runs_by_name[best], "val").result != stats.BETTER)  # fmt: skip
+                if name == best or stats.compare(runs_by_name[name], best_runs, "val").result != stats.BETTER)
 
 
 def tried(runs_by_name: dict, variants: dict | None = None) -> pd.DataFrame:
@@ -83,6 +84,12 @@ def candidates(chain, tried_variants: pd.DataFrame) -> tuple[str, ...]:
     """
     kept = tried_variants[tried_variants["kept"]] if len(tried_variants) else tried_variants
     return tuple(name for step in chain for name in (step, *kept.index[kept["step"] == step]))
+
+
+def kept(dataset: str, runs_by_name: dict) -> str:
+    """The model the rule keeps for `dataset`: among its chain's steps and the variants tried on them that it keeps
+    (`runs_by_name` holds the runs of every step and every variant tried)."""
+    return chosen(candidates(CHAINS[dataset], tried(runs_by_name)), runs_by_name)
 
 
 def disagreements(chain_steps: list[Step]) -> list[str]:

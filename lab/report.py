@@ -109,7 +109,7 @@ def seed_gains(comparison) -> MarkdownText:
 # What a comparison says, after « soit +1,2 pt (± 0,6) : » (`lab.stats.compare`: result, seeds' directions), in the
 # introduction's words: a difference is « établi » beyond its margin; within it, whether every seed goes one way.
 EFFECTS = {stats.BETTER: "gain établi", stats.WORSE: "perte établie",
-           "gain": "non établi, chaque graine y gagnant", "loss": "non établi, chaque graine y perdant",
+           "gain": "non établi, bien que chaque graine gagne", "loss": "non établi, bien que chaque graine perde",
            "mixed": "non établi"}  # fmt: skip
 
 

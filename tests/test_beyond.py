@@ -97,7 +97,7 @@ def test_a_disagreement_is_a_step_whose_test_goes_the_other_way_from_its_validat
 
 def test_our_standing_among_the_published_results():
     above, below = beyond.standing("fashion_mnist", 0.94)
-    assert [row.accuracy for row in above] == [0.939, 0.934, 0.934, 0.932]
+    assert [row.accuracy for row in above] == [0.939]
     assert [row.accuracy for row in below] == [0.954, 0.950]
     assert beyond.standing("cifar10", 0.5) == ([], beyond.published("cifar10"))
 
@@ -148,7 +148,7 @@ def test_the_published_table_sets_ours_beside_theirs():
 
     ours = references.Reference("cifar10", "Nous", 0.8512, "20 époques", "ce rapport", checked=True)
     rows = _cells(report.published_table([*beyond.published("fashion_mnist")[:2], *beyond.published("cifar10"), ours]))
-    assert [row[0] for row in rows] == ["Fashion-MNIST", "", "CIFAR-10", "", "", ""]  # where the data set changes
+    assert [row[0] for row in rows] == ["Fashion-MNIST", "", "CIFAR-10", "", ""]  # where the data set changes
     assert rows[2][1:3] == ["airbench94 : blocs de 64, 256 et 256 filtres", f"94,0{NBSP}%"]
     assert rows[-1] == ["", "Nous", f"85,1{NBSP}%", "20 époques", "ce rapport"]
-    assert [bool(row[4]) for row in rows] == [True, False, True, True, False, True]  # each source once in a row
+    assert [bool(row[4]) for row in rows] == [True, False, True, True, True]  # each source once in a row

@@ -1,0 +1,31 @@
+-- In the PDF, a paragraph that announces code (it ends with a colon and a code block or a code cell follows it)
+-- stays on the page of that code: Typst never breaks between a `sticky` block and the block after it.
+if not quarto.doc.is_format("typst") then
+  return {}
+end
+
+local function announces(block)
+  if block.t ~= "Para" or #block.content == 0 then
+    return false
+  end
+  local last = block.content[#block.content]
+  return last.t == "Str" and last.text:sub(-1) == ":"
+end
+
+local function is_code(block)
+  return block ~= nil and (block.t == "CodeBlock" or (block.t == "Div" and block.classes:includes("cell")))
+end
+
+function Blocks(blocks)
+  local kept = pandoc.Blocks({})
+  for i, block in ipairs(blocks) do
+    if announces(block) and is_code(blocks[i + 1]) then
+      kept:insert(pandoc.RawBlock("typst", "#block(sticky: true)["))
+      kept:insert(block)
+      kept:insert(pandoc.RawBlock("typst", "]"))
+    else
+      kept:insert(block)
+    end
+  end
+  return kept
+end
