@@ -70,8 +70,8 @@ def learning_curves(runs: dict, metrics=("loss", "accuracy")):
     """Training (solid) and validation (dashed) curves of each run, per epoch.
 
     A value of `runs` may be a list of runs of the same experiment (several seeds): the
-    curve is then their mean, inside a band from the lowest to the highest seed. The loss axis shows
-    epochs 2 and later in full (`_bound_to_later_epochs`); the first epoch's loss may lie above it.
+    curve is then their mean, inside a band from the lowest to the highest seed. Each axis shows
+    epochs 2 and later in full (`_bound_to_later_epochs`); the first epoch may lie outside it, as the panel says.
     """
     titles = {"loss": "Perte (entropie croisée)", "accuracy": "Exactitude"}
     fig = Figure(figsize=(PAGE_WIDTH, 3.3), layout="constrained")
@@ -82,8 +82,7 @@ def learning_curves(runs: dict, metrics=("loss", "accuracy")):
             _curve(ax, run, metric, color=color, label=f"{label} (apprentissage)")
             _curve(ax, run, f"val_{metric}", color=color, linestyle="--", label=f"{label} (validation)")
         ax.set(title=titles.get(metric, metric), xlabel="époque")
-        if metric == "loss":
-            _bound_to_later_epochs(ax, runs.values(), metric)
+        _bound_to_later_epochs(ax, runs.values(), metric)
         _french_ticks(ax)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     handles, labels = axes[0][0].get_legend_handles_labels()
@@ -93,24 +92,28 @@ def learning_curves(runs: dict, metrics=("loss", "accuracy")):
 
 def _bound_to_later_epochs(ax, runs, metric: str, first: int = 2) -> None:
     """Bound the y axis to the values of epochs `first` and later (every seed, training and validation): the
-    first epoch's loss, several times the later ones, would flatten the curves where validation turns up."""
+    first epoch's loss, several times the later ones (or its accuracy, far below), would flatten the curves where
+    they differ."""
     values = [value for run in runs for one in as_runs(run) for column in (metric, f"val_{metric}")
               for value in one.history[column].loc[first:]]  # fmt: skip
     if values:
         low, high = min(values), max(values)
         pad = 0.05 * (high - low) or 0.05 * abs(high) or 0.05
         ax.set_ylim(low - pad, high + pad)
-        _note_out_of_frame(ax, runs, metric, first, high + pad)
+        _note_out_of_frame(ax, runs, metric, first, (low - pad, high + pad))
 
 
-def _note_out_of_frame(ax, runs, metric: str, first: int, top: float) -> None:
-    """Say in the panel how high the epochs before `first` go when the axis leaves them out."""
+def _note_out_of_frame(ax, runs, metric: str, first: int, frame: tuple[float, float]) -> None:
+    """Say in the panel how far the epochs before `first` go when the axis leaves them out (above or below)."""
     earlier = [value for run in runs for one in as_runs(run) for column in (metric, f"val_{metric}")
                for value in one.history[column].loc[: first - 1]]  # fmt: skip
-    if earlier and max(earlier) > top:
-        epochs = "époque 1" if first == 2 else f"époques 1 à {first - 1}"
+    epochs = "époque 1" if first == 2 else f"époques 1 à {first - 1}"
+    if earlier and max(earlier) > frame[1]:
         ax.annotate(f"{epochs} hors cadre : jusqu'à {dec(max(earlier), 1)} ↑", xy=(0.5, 0.97),
                     xycoords="axes fraction", ha="center", va="top", fontsize=SMALLEST_FONT, color="0.3")
+    elif earlier and min(earlier) < frame[0]:
+        ax.annotate(f"{epochs} hors cadre : dès {dec(min(earlier), 2)} ↓", xy=(0.5, 0.03),
+                    xycoords="axes fraction", ha="center", va="bottom", fontsize=SMALLEST_FONT, color="0.3")
 
 
 def learning_curves_side_by_side(runs: dict, metric: str = "accuracy"):

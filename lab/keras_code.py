@@ -121,7 +121,8 @@ def training_code(experiment, views: bool = True) -> str:
     schedule = ""
     if experiment.lr_schedule == "cosine":
         steps = f"math.ceil(len(x_fit) / {experiment.batch_size})"
-        schedule = f"learning_rate = keras.optimizers.schedules.CosineDecay({rate}, {experiment.epochs} * {steps})\n"
+        schedule = (f"learning_rate = keras.optimizers.schedules.CosineDecay(\n"
+                    f"    {rate}, decay_steps={experiment.epochs} * {steps})\n")
         rate = "learning_rate"
     optimizer = _optimizer_code(experiment, rate)
     loss = '"sparse_categorical_crossentropy"'

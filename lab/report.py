@@ -108,18 +108,13 @@ def seed_gains(comparison) -> MarkdownText:
 
 # What a comparison says, after « soit +1,2 pt (± 0,6) : » (`lab.stats.compare`: result, seeds' directions), in the
 # introduction's words: a difference is « établi » beyond its margin; within it, whether every seed goes one way.
-EFFECTS = {stats.BETTER: "gain établi", stats.WORSE: "perte établie",
-           "gain": "non établi, bien que chaque graine gagne", "loss": "non établi, bien que chaque graine perde",
-           "mixed": "non établi"}  # fmt: skip
+EFFECTS = {stats.BETTER: "gain établi", stats.WORSE: "perte établie", stats.SAME: "non établi"}
 
 
 def effect(comparison) -> MarkdownText:
-    """What the comparison says, in words: beyond the margin, or within it with its seeds' directions."""
-    if comparison.result != stats.SAME:
-        return md(EFFECTS[comparison.result])
-    if comparison.same_direction:
-        return md(EFFECTS["gain" if comparison.gain > 0 else "loss"])
-    return md(EFFECTS["mixed"])
+    """What the comparison says, in words: a gain or a loss beyond the margin, or nothing established (the seeds'
+    directions are not said: with three seeds, all go one way by chance once in four)."""
+    return md(EFFECTS[comparison.result])
 
 
 def _mean_and_spread(values, digits: int, single, unit_of) -> str:
@@ -346,21 +341,15 @@ def step_name(name: str) -> str:
     return model_name(name).removeprefix("+ ")
 
 
-def rising_seeds(comparison) -> str:
-    """How many of a comparison's seeds gain: « 3 sur 3 »."""
-    return f"{sum(gain > 0 for gain in comparison.per_seed)} sur {len(comparison.per_seed)}"
-
-
 def steps_table(steps):
     """One row per step of a chain (`lab.beyond.steps`): mean validation and test accuracies, and the validation
-    comparison with the step above (what decides): gain and margin, and the seeds that gain (the prose says the
-    verdict)."""
+    comparison with the step above (what decides): gain and margin, and whether it passes the margin."""
     rows = []
     for step in steps:
         before = step.on_validation  # None for the first step: nothing above it
         rows.append({"étape": step_name(step.name), "validation": pct(step.val_accuracy),
                      "test": pct(step.test_accuracy), "écart de validation": diff(before) if before else "",
-                     "graines en hausse": rising_seeds(before) if before else ""})  # fmt: skip
+                     "hors marge": BEYOND_MARGIN[before.result] if before else ""})  # fmt: skip
     return table(pd.DataFrame(rows))
 
 
@@ -374,10 +363,12 @@ def _where_it_changes(values) -> list:
 
 
 def tried_table(tried: pd.DataFrame):
-    """One row per variant tried on a step (`lab.beyond.tried`): its data set (where it changes), its validation
-    comparison with that step (what decides), its test comparison (read after), and whether the rule keeps it."""
+    """One row per variant tried on a step (`lab.beyond.tried`): its data set (where it changes), the seeds compared,
+    its validation comparison with that step (what decides), its test comparison (read after), and whether the rule
+    keeps it."""
     datasets = [DISPLAY_NAMES[experiments.get(variant).dataset] for variant in tried.index]
-    rows = [{"jeu": dataset, "variante": step_name(variant), "écart de validation": diff(row["on_validation"]),
+    rows = [{"jeu": dataset, "variante": step_name(variant), "graines": num(row["on_validation"].seeds),
+             "écart de validation": diff(row["on_validation"]),
              "écart de test (lu après)": diff(row["on_test"]), "retenue": "oui" if row["kept"] else "non"}
             for dataset, (variant, row) in zip(_where_it_changes(datasets), tried.iterrows(), strict=True)]  # fmt: skip
     return table(pd.DataFrame(rows))

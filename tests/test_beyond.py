@@ -124,8 +124,9 @@ def test_the_steps_table_says_each_step_s_validation_comparison_with_the_one_abo
     rows = _cells(report.steps_table(beyond.steps(list(named_runs), named_runs)))
     assert rows[0] == ["6 conv + BatchNorm, 20 époques", f"75,0{NBSP}%", f"75,0{NBSP}%", "", ""]
     assert rows[1][0] == "augmentation (miroir, translation)"  # the title without its « + », not a Typst list item
-    assert rows[1][3:] == [f"+7,5{NBSP}points (±{NBSP}1,5)", "3 sur 3"]
-    assert rows[2][4] == "2 sur 3"
+    assert rows[1][3] == f"+7,5{NBSP}points (±{NBSP}1,5)"
+    assert [row[4] for row in rows[1:]] == [{stats.BETTER: "gain", stats.SAME: "non"}[step.on_validation.result]
+                                             for step in beyond.steps(list(named_runs), named_runs)[1:]]
 
 
 def test_the_tried_table_says_whether_the_rule_keeps_each_variant(named_runs, tmp_path):
@@ -137,7 +138,8 @@ def test_the_tried_table_says_whether_the_rule_keeps_each_variant(named_runs, tm
     rows = _cells(report.tried_table(tried))
     assert [row[0] for row in rows] == ["CIFAR-10", "Fashion-MNIST"]  # where the data set changes
     assert [row[1] for row in rows] == ["taux d'apprentissage en cosinus", "prédiction moyennée avec l'image miroir"]
-    assert [row[4] for row in rows] == ["non", "oui"]
+    assert [row[2] for row in rows] == ["3", "1"]  # the seeds compared
+    assert [row[5] for row in rows] == ["non", "oui"]
     same_set = beyond.tried(named_runs, {"cifar-conv6-bn-20-aug-cos": "cifar-conv6-bn-20-aug",
                                          "cifar-conv6-bn-20-aug": "cifar-conv6-bn-20"})
     assert [row[0] for row in _cells(report.tried_table(same_set))] == ["CIFAR-10", ""]

@@ -90,9 +90,8 @@ def test_q_2_6_validation_beats_test_by_chance_and_40_epochs_help_only_with_drop
     claim(all(analysis.min_val_loss_epoch(r) > 20 for r in seeds("fashion-dropout-long")), "q-2-6",
           "with dropout the validation loss still falls after epoch 20 ('Avec dropout, peut-être')")  # fmt: skip
     longer = stats.compare(seeds("fashion-dropout"), seeds("fashion-dropout-long"))
-    claim(longer.result == stats.SAME and all(gain > 0 for gain in longer.per_seed), "q-2-6",
-          "40 epochs gain on test for every seed, but not beyond the margin ('peut-être', 'chaque graine y "
-          "gagne sur le test, sans gain établi')")  # fmt: skip
+    claim(longer.result == stats.SAME and longer.gain > 0, "q-2-6",
+          "40 epochs gain on test, not beyond the margin ('peut-être', 'pas de gain établi')")  # fmt: skip
     claim(stats.compare(seeds("fashion-base"), seeds("fashion-dropout-long")).result == stats.WORSE, "q-2-6",
           "in 40 epochs the dropout model stays below the one without ('la durée seule n'explique pas')")  # fmt: skip
 
@@ -101,9 +100,9 @@ def test_q_2_7_a_dense_layer_does_not_help_and_normalised_inputs_do():
     drop, drop_norm = seeds("fashion-dropout"), seeds("fashion-dropout-norm")
     alone, alone_norm = seeds("fashion-dense128-alone"), seeds("fashion-dense128-alone-norm")
     dense = stats.compare(drop, seeds("fashion-dense128"))
-    claim(dense.result == stats.SAME and all(gain < 0 for gain in dense.per_seed), "q-2-7",
-          "the extra dense layer (with its dropout) makes no difference beyond the margin, every seed losing "
-          "('aucune différence établie', 'chaque graine y perdant')")  # fmt: skip
+    claim(dense.result == stats.SAME, "q-2-7",
+          "the extra dense layer (with its dropout) makes no difference beyond the margin ('aucune différence "
+          "établie')")  # fmt: skip
     claim(dense.gain + dense.margin > 0.02, "q-2-7",
           "the margin leaves a gain of some points possible ('n'exclut pas un gain allant jusqu'à')")  # fmt: skip
     claim(all(stats.compare(a, b).result != stats.BETTER for a, b in ((drop, alone), (drop_norm, alone_norm))),
@@ -257,9 +256,8 @@ def test_q_4_2_the_first_pair_of_3x3_convolutions_costs_more_than_the_5x5_one_it
 
 def test_q_4_4_the_four_convolution_model_is_smaller_and_its_worst_class_the_same():
     gain = stats.compare(seeds("cifar-dropout"), seeds("cifar-conv4"))
-    claim(gain.result == stats.SAME and gain.same_direction and gain.gain > 0, "q-4-4",
-          "its gain over the two-convolution model is not established, though every seed gains ('Son gain … "
-          "n'est pas établi, bien que chaque graine y gagne')")  # fmt: skip
+    claim(gain.result == stats.SAME and gain.gain > 0, "q-4-4",
+          "its gain over the two-convolution model is not established ('un gain non établi')")  # fmt: skip
     claim(lab.result("cifar-conv4")["params_total"] < lab.result("cifar-dropout")["params_total"], "q-4-4",
           "the four-convolution model has fewer parameters")  # fmt: skip
     claim(analysis.worst_class(seeds("cifar-conv4")) == analysis.worst_class(seeds("cifar-dropout")), "q-4-4",
@@ -322,9 +320,8 @@ def test_q_4_7_the_errors_of_the_three_categories_are_less_confident_than_the_ri
 
 def test_q_5_1_the_third_block_loses_on_every_seed_within_the_margin():
     deeper = stats.compare(seeds("cifar-conv4-same-dropout"), seeds("cifar-conv6"))
-    claim(deeper.result == stats.SAME and deeper.same_direction and deeper.gain < 0, "q-5-1",
-          "with the third block every seed loses, the loss not established ('chaque graine y perd, mais la perte "
-          "n'est pas établie')")  # fmt: skip
+    claim(deeper.result == stats.SAME and deeper.gain < 0, "q-5-1",
+          "with the third block the test loses, the loss not established ('une perte non établie')")  # fmt: skip
 
 
 def mean_curve(runs, column: str):
@@ -337,8 +334,6 @@ def test_q_5_3_batch_normalisation_trains_higher_at_every_epoch_and_validates_le
     normalised = stats.compare(conv6, bn)
     claim(normalised.result == stats.SAME and normalised.margin - normalised.gain < 0.005, "q-5-3",
           "the gain over the model without normalisation is not established, by a narrow margin ('de justesse')")
-    claim(normalised.same_direction and normalised.gain > 0, "q-5-3",
-          "every seed gains ('bien que chaque graine y gagne')")  # fmt: skip
     claim((mean_curve(bn, "accuracy") > mean_curve(conv6, "accuracy")).all(), "q-5-3",
           "on Figure 5.1, its training accuracy is above the model without normalisation at every epoch")  # fmt: skip
     above = mean_curve(bn, "val_accuracy") > mean_curve(conv6, "val_accuracy")
@@ -369,9 +364,8 @@ def test_q_5_4_validation_still_rises_at_the_end_of_10_epochs():
 def test_q_5_5_the_ten_added_epochs_gain_within_the_margin_and_widen_the_gap():
     bn, bn20 = seeds("cifar-conv6-bn"), seeds("cifar-conv6-bn-20")
     longer = stats.compare(bn, bn20)
-    claim(longer.result == stats.SAME, "q-5-5", "the mean gain of 20 epochs is within the margin ('n'est pas établi')")
-    claim(len(longer.per_seed) == 3 and all(gain > 0 for gain in longer.per_seed), "q-5-5",
-          "each seed gains on test ('bien que chaque graine y gagne')")
+    claim(longer.result == stats.SAME and longer.gain > 0, "q-5-5",
+          "the mean gain of 20 epochs is within the margin ('un gain non établi')")
     pairs = stats.paired_runs(bn, bn20)
     for a, b in pairs:
         claim(np.allclose(a.history["loss"].to_numpy(), b.history["loss"].iloc[: len(a.history)].to_numpy()), "q-5-5",
@@ -392,9 +386,8 @@ def test_q_5_6_no_difference_between_leaky_relu_and_relu_is_established_at_equal
           "jusqu'à')")  # fmt: skip
     bn20 = seeds("cifar-conv6-bn-20")
     longer = stats.compare(bn20, relu40)
-    claim(longer.result == stats.SAME and longer.same_direction and longer.gain > 0, "q-5-6",
-          "the settings alone gain on every seed, not established ('Le gain des réglages seuls n'est pas établi, "
-          "bien que chaque graine y gagne')")  # fmt: skip
+    claim(longer.result == stats.SAME and longer.gain > 0, "q-5-6",
+          "the settings alone gain, not established ('Les réglages seuls donnent … : un gain non établi')")
     (_, _), (x_val, _), _, _ = data.prepared_data(lab.get("cifar-conv6-bn-relu-40"))
     silent = [share for run in relu40
               for share in probes.silent_units(lab.trained_model(run.name, run.seed), x_val[:1000]).values()]
@@ -452,7 +445,7 @@ SHOES = {"Sandales", "Baskets", "Bottines"}
 
 
 def _chapter_runs() -> dict:
-    """The runs the chapter reads: seeds 0, 1 and 2 of every step, seed 0 of a variant tried."""
+    """The runs the chapter reads: seeds 0, 1 and 2 of every step and of the control, seed 0 of the mirror."""
     names = [*(name for chain in beyond.CHAINS.values() for name in chain), *beyond.TRIED]
     return {name: lab.seeds(name, lab.SEEDS) for name in names}
 
@@ -486,8 +479,11 @@ def test_plus_loin_each_step_changes_one_thing_and_states_its_gain_on_three_seed
         steps = beyond.steps(chain, runs)
         claim(all(step.on_validation.seeds == 3 for step in steps[1:]), section,
               f"every gain the {dataset} chain states is compared over three seeds")  # fmt: skip
-    claim(all([run.seed for run in runs[variant]] == [0] for variant in beyond.TRIED), "sec-plus-loin-variantes",
-          "each variant tried has seed 0 alone ('une graine'; 'la marge ne compte que le hasard des images')")
+    claim([run.seed for run in runs["fashion-vgg-cos-mirror"]] == [0], "sec-plus-loin-variantes",
+          "the mirror is tried with seed 0 alone ('avec une graine'; 'la marge ne compte alors que le hasard des "
+          "images')")  # fmt: skip
+    claim([run.seed for run in runs["cifar-vgg-20-cos"]] == [0, 1, 2], "sec-plus-loin-variantes",
+          "the network without augmentation has seeds 0, 1 and 2 ('avec trois graines')")
 
 
 @beyond_chapter
@@ -546,8 +542,8 @@ def test_plus_loin_a_variant_tried_is_kept_only_beyond_its_margin_on_validation(
     claim(lost.gain < 0, section, "augmentation lowered the six-convolution network's validation ('avait coûté')")
     on_validation = tried.loc["cifar-vgg-20-cos", "on_validation"]
     claim(on_validation == stats.compare(runs[step.name], runs[without.name], "val"), section,
-          "the sentence 'Sans augmentation, le réseau VGG gagne|perd … dans|au-delà de la marge des images', and "
-          "what it concludes of augmentation, read that comparison (seed 0: the margin counts the images alone)")
+          "the sentence 'Sans augmentation, le réseau VGG gagne|perd … dans|au-delà de la marge', and what it "
+          "concludes of augmentation, read that comparison over three seeds")
     claim(mirror.test_time_flip and predict.view_count(mirror) == 2, section,
           "the mirror variant averages each image and its mirror ('moyenner la prédiction de chaque image et de son "
           "miroir')")  # fmt: skip
@@ -614,6 +610,10 @@ def test_plus_loin_the_networks_and_the_views_are_those_described():
           "the VGG convolutions are 3 × 3 with same padding")  # fmt: skip
     follows = [vgg.layers[i + 1]["type"] for i, layer in enumerate(vgg.layers) if layer["type"] == "conv2d"]
     claim(set(follows) == {"batch_norm"}, "sec-plus-loin-fashion", "each convolution is followed by BatchNormalization")
+    classifier = [(layer["type"], layer.get("units")) for layer in vgg.layers[vgg.layers.index({"type": "flatten"}):]]
+    claim(classifier == [("flatten", None), ("dense", 256), ("batch_norm", None), ("dropout", None), ("output", 10)]
+          and ("dense", 128) in [(layer["type"], layer.get("units")) for layer in base.layers], "sec-plus-loin-fashion",
+          "in the classifier, Dense(128) and its dropout give way to a BatchNormalization")  # fmt: skip
     cifar_vgg, views = (lab.get(name) for name in beyond.CHAINS["cifar10"][-2:])
     types = [layer["type"] for layer in cifar_vgg.layers]
     claim(types[:3] == ["conv2d", "batch_norm", "max_pool"] and types.count("conv2d") == 7, "sec-plus-loin-cifar",
@@ -652,9 +652,9 @@ def test_plus_loin_our_model_stands_where_the_text_says_among_published_results(
         claim(0.5 < size / 768_000 < 2, section, "DenseNet-BC (768 k parameters) is of a size near ours ('voisine')")
     else:
         claim(all("CIFAR-10 d'origine" in row.setting for row in rows), section,
-              "every published CIFAR-10 figure was obtained on the genuine data ('tous obtenus sur le jeu d'origine')")
+              "every published CIFAR-10 figure is of the genuine data (column « cadre »: 'CIFAR-10 d'origine')")
         claim(not any(run["data"]["genuine"] for run in runs[kept]), section,
-              "our CIFAR-10 model learned on the JPEG copy ('appris sur la copie JPEG')")  # fmt: skip
+              "our CIFAR-10 model learned on the JPEG copy (column « cadre »: 'copie JPEG')")  # fmt: skip
 
 
 

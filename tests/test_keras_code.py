@@ -111,7 +111,7 @@ def test_the_training_code_states_weight_decay_and_the_cosine_schedule():
     from tests.test_experiments import STRONGER
 
     code = keras_code.training_code(STRONGER)
-    assert "keras.optimizers.schedules.CosineDecay(0.001, 10 * math.ceil(len(x_fit) / 64))" in code
+    assert "keras.optimizers.schedules.CosineDecay(\n    0.001, decay_steps=10 * math.ceil(len(x_fit) / 64))" in code
     assert "keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=0.0005)" in code
 
 
@@ -185,7 +185,8 @@ def test_the_code_changes_are_the_lines_removed_and_added():
                         for name in ("fashion-vgg", "fashion-vgg-cos"))  # fmt: skip
     lines = keras_code.show_line_changes(constant, cosine).data.splitlines()
     assert lines[0] == "```diff" and lines[-1] == "```"
-    assert lines[1].startswith("+ learning_rate = keras.optimizers.schedules.CosineDecay(0.001, 20 * ")
-    assert lines[2] == "- model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.001),"
-    assert lines[3] == "+ model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),"
-    assert len(lines) == 5
+    assert lines[1] == "+ learning_rate = keras.optimizers.schedules.CosineDecay("
+    assert lines[2] == "+     0.001, decay_steps=20 * math.ceil(len(x_fit) / 64))"
+    assert lines[3] == "- model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.001),"
+    assert lines[4] == "+ model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),"
+    assert len(lines) == 6
