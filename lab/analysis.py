@@ -94,6 +94,13 @@ def one_side_share(x: np.ndarray, y: np.ndarray, names: list[str]) -> pd.Series:
     return pd.Series([max(s, 1 - s) for s in shares], index=names, name="one_side").sort_values(ascending=False)
 
 
+def green_share(x: np.ndarray) -> np.ndarray:
+    """Per colour image of `x` (n, height, width, 3), the share of its pixels whose green exceeds both red and
+    blue: how much grass or foliage a picture shows, roughly."""
+    x = np.asarray(x, dtype=np.int16)
+    return ((x[..., 1] > x[..., 0]) & (x[..., 1] > x[..., 2])).mean(axis=(1, 2))
+
+
 def frequent_errors(run, n: int = 3) -> pd.DataFrame:
     """The `n` most frequent (true → predicted) confusions on the test set (of several seeds: pooled)."""
     matrix = confusion(run)

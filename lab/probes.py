@@ -1,18 +1,21 @@
 """Measure what a trained network does inside, where the book names a mechanism.
 
 - `silent_units`: the share of the units after each ReLU that never fire on a set of images
-  ("dead" neurons, q-5-6: the reason usually given for LeakyReLU).
+  ("dead" neurons, q-5-6: the reason usually given for LeakyReLU);
+- `gradient_sizes`: how large the gradient of each layer's weights is, from the input to the output
+  (q-5-2: does the gradient vanish toward the input, which BatchNormalization is said to prevent?),
+  on a trained network or on one as it starts (`untrained_model`).
 
-It works on any Keras model built by `lab.models.build` (a trained one: `lab.trained_model`).
+They work on any Keras model built by `lab.models.build` (a trained one: `lab.trained_model`).
 
-Imports from lab: backend.
+Imports from lab: backend, models.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from lab import backend
+from lab import backend, models
 
 
 def _relu_outputs(model) -> list:
@@ -40,3 +43,25 @@ def silent_units(model, x, batch_size: int = 500) -> dict[str, float]:
             active = (np.asarray(output) > 0).reshape(-1, output.shape[-1]).any(axis=0)
             fired[i] = active if fired[i] is None else fired[i] | active
     return {layer.name: float(1 - active.mean()) for layer, active in zip(layers, fired, strict=True)}
+
+
+def untrained_model(experiment, seed: int):
+    """The network of `experiment` with the initial weights Keras draws after seeding with `seed` (as a training
+    starts; TensorFlow's op determinism is left off, so that the chapter's later cells print nothing)."""
+    backend.keras().utils.set_random_seed(seed)
+    return models.build(experiment)
+
+
+def gradient_sizes(model, x, y) -> dict[str, float]:
+    """Per layer with weights (convolutions and dense layers), in order from the input: the root mean square of the
+    gradient of the mean cross-entropy on (`x`, `y`) with respect to its kernel, computed as in an update (dropout
+    on, its masks drawn after seeding Keras with 0; BatchNormalization on the batch's statistics). A gradient that
+    vanishes toward the input shows as first layers far below the last ones."""
+    keras, tf = backend.keras(), backend.tensorflow()
+    layers = [layer for layer in model.layers if getattr(layer, "kernel", None) is not None]
+    keras.utils.set_random_seed(0)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(np.ravel(y), model(x, training=True)))
+    gradients = tape.gradient(loss, [layer.kernel for layer in layers])
+    return {layer.name: float(np.sqrt(np.mean(np.square(np.asarray(gradient)))))
+            for layer, gradient in zip(layers, gradients, strict=True)}  # fmt: skip

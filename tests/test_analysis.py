@@ -272,3 +272,13 @@ def test_each_step_is_compared_on_test_and_the_cost_table_shows_it_against_the_r
     assert branched[3][0] == f"4 conv 3 × 3 (comparé à la ligne{nbsp}2)" and branched[3][-1] == "perte"
     with pytest.raises(ValueError):  # a step whose model is not a row of the table
         report.cost_table(costs.iloc[:2], comparisons)
+
+
+def test_the_green_share_counts_the_pixels_where_green_dominates():
+    from lab import analysis
+
+    x = np.zeros((2, 2, 2, 3), dtype=np.uint8)
+    x[0, 0, 0] = (10, 200, 10)  # green dominates: 1 pixel of 4
+    x[0, 0, 1] = (200, 200, 10)  # green ties red: not counted
+    x[1] = (0, 255, 0)  # all green
+    np.testing.assert_allclose(analysis.green_share(x), [0.25, 1.0])

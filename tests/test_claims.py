@@ -302,6 +302,18 @@ def test_q_4_6_dropout_after_pooling_narrows_the_gap_and_lowers_training_accurac
           "établi')")  # fmt: skip
 
 
+def test_q_4_7_the_birds_taken_for_deer_are_greener_than_the_birds_recognised(cifar):
+    _, (x_test, _) = cifar
+    runs, green = seeds("cifar-conv4-same-dropout"), analysis.green_share(x_test)
+    bird, deer = data.CLASS_NAMES["cifar10"].index("Oiseau"), data.CLASS_NAMES["cifar10"].index("Biche")
+    claim((bird, deer) in set(zip(*analysis.frequent_errors(runs, 3)[["true", "predicted"]].T.values, strict=True)),
+          "q-4-7", "« Oiseau → Biche » is one of the three most frequent categories (the sentence is written then)")
+    for run in runs:
+        as_deer, right = (green[(run.y_true == bird) & (run.y_pred == label)].mean() for label in (deer, bird))
+        claim(as_deer > right + 0.05, "q-4-7",
+              f"seed {run.seed}: the birds taken for deer are greener than the birds recognised ('plus vertes')")
+
+
 def test_q_4_7_the_errors_of_the_three_categories_are_less_confident_than_the_right_answers():
     runs = seeds("cifar-conv4-same-dropout")
     errors = analysis.frequent_errors(runs, 3)
@@ -327,6 +339,24 @@ def test_q_5_1_the_third_block_loses_on_every_seed_within_the_margin():
 def mean_curve(runs, column: str):
     """A history column averaged over the seeds, as Figure 5.1 draws it."""
     return sum(run.history[column] for run in runs) / len(runs)
+
+
+def test_q_5_2_the_gradient_does_not_vanish_toward_the_input():
+    _, (x_val, y_val), _, _ = data.prepared_data(lab.get("cifar-conv6-bn"))
+    x, y = x_val[:500], y_val[:500]
+    start = {}
+    for name in ("cifar-conv6", "cifar-conv6-bn"):
+        for seed in lab.SEEDS:
+            start[name, seed] = np.array(list(probes.gradient_sizes(
+                probes.untrained_model(lab.get(name), seed), x, y).values()))
+            trained = np.array(list(probes.gradient_sizes(lab.trained_model(name, seed), x, y).values()))
+            claim(start[name, seed][0] > start[name, seed][5], "q-5-2",
+                  f"{name}, seed {seed}: at the start the first convolution's gradient per weight is larger than the "
+                  "sixth's ('le gradient ne s'éteint pas ici')")
+            claim(trained[0] / trained[5] > start[name, seed][0] / start[name, seed][5], "q-5-2",
+                  f"{name}, seed {seed}: after 10 epochs the ratio is larger still ('plus encore après 10 époques')")
+    claim(all((start["cifar-conv6-bn", seed] > start["cifar-conv6", seed]).all() for seed in lab.SEEDS), "q-5-2",
+          "at the start, normalisation makes every layer's gradient larger ('agrandit surtout tous les gradients')")
 
 
 def test_q_5_3_batch_normalisation_trains_higher_at_every_epoch_and_validates_less_steadily():

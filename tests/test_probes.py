@@ -1,4 +1,4 @@
-"""The probe of a network's inside: silent ReLU units."""
+"""The probes of a network's inside: silent ReLU units, the size of each layer's gradient."""
 
 import numpy as np
 import pytest
@@ -38,3 +38,24 @@ def test_a_leaky_relu_unit_is_silent_when_its_input_is_never_positive(keras):
     model = keras.Model(inputs, keras.layers.LeakyReLU(negative_slope=0.3, name="leaky")(dense))
     model.get_layer("dense").set_weights([np.array([[1.0, -1.0]]), np.zeros(2)])
     assert probes.silent_units(model, np.array([[1.0], [2.0]], dtype="float32")) == {"leaky": 0.5}
+
+
+def test_the_gradient_size_of_a_layer_is_the_root_mean_square_of_its_kernel_s_gradient(keras):
+    # softmax of x·W with W = 0: p = (½, ½); for x = 1 and class 0, dL/dW = x (p − onehot) = (−½, ½): RMS ½
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dropout(0.0),
+                              keras.layers.Dense(2, use_bias=False, activation="softmax", name="out")])  # fmt: skip
+    model.get_layer("out").set_weights([np.zeros((1, 2))])
+    x, y = np.ones((4, 1), dtype="float32"), np.zeros(4, dtype="int64")
+    assert probes.gradient_sizes(model, x, y) == pytest.approx({"out": 0.5})
+
+
+def test_gradient_sizes_go_from_the_input_to_the_output_and_the_untrained_model_follows_its_seed(keras):
+    from lab import experiments
+
+    experiment = experiments.get("cifar-conv6-bn")
+    first, again = (probes.untrained_model(experiment, seed=1) for _ in range(2))
+    np.testing.assert_array_equal(first.get_weights()[0], again.get_weights()[0])
+    x = np.random.default_rng(0).random((8, 32, 32, 3), dtype=np.float32)
+    sizes = probes.gradient_sizes(first, x, np.arange(8) % 10)
+    kinds = [first.get_layer(name).__class__.__name__ for name in sizes]
+    assert kinds == ["Conv2D"] * 6 + ["Dense"] * 3 and all(size > 0 for size in sizes.values())
