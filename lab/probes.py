@@ -56,12 +56,15 @@ def gradient_sizes(model, x, y) -> dict[str, float]:
     """Per layer with weights (convolutions and dense layers), in order from the input: the root mean square of the
     gradient of the mean cross-entropy on (`x`, `y`) with respect to its kernel, computed as in an update (dropout
     on, its masks drawn after seeding Keras with 0; BatchNormalization on the batch's statistics). A gradient that
-    vanishes toward the input shows as first layers far below the last ones."""
+    vanishes toward the input shows as first layers far below the last ones. The model is left as it was (a call
+    in training mode moves BatchNormalization's averages: they are put back)."""
     keras, tf = backend.keras(), backend.tensorflow()
     layers = [layer for layer in model.layers if getattr(layer, "kernel", None) is not None]
+    weights = model.get_weights()
     keras.utils.set_random_seed(0)
     with tf.GradientTape() as tape:
         loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(np.ravel(y), model(x, training=True)))
     gradients = tape.gradient(loss, [layer.kernel for layer in layers])
+    model.set_weights(weights)
     return {layer.name: float(np.sqrt(np.mean(np.square(np.asarray(gradient)))))
             for layer, gradient in zip(layers, gradients, strict=True)}  # fmt: skip

@@ -59,3 +59,6 @@ def test_gradient_sizes_go_from_the_input_to_the_output_and_the_untrained_model_
     sizes = probes.gradient_sizes(first, x, np.arange(8) % 10)
     kinds = [first.get_layer(name).__class__.__name__ for name in sizes]
     assert kinds == ["Conv2D"] * 6 + ["Dense"] * 3 and all(size > 0 for size in sizes.values())
+    # the probe leaves the model as it was: BatchNormalization's averages are put back after the training-mode call
+    for before, after in zip(again.get_weights(), first.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)
