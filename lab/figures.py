@@ -112,9 +112,9 @@ def _note_out_of_frame(ax, runs, metric: str, first: int, frame: tuple[float, fl
         ax.annotate(f"{epochs} hors cadre : jusqu'à {dec(max(earlier), 1)} ↑", xy=(0.5, 0.97),
                     xycoords="axes fraction", ha="center", va="top", fontsize=SMALLEST_FONT, color="0.3")
     elif earlier and min(earlier) < frame[0]:
-        # bottom right: where rising curves (accuracies) leave room
-        ax.annotate(f"{epochs} hors cadre : dès {dec(min(earlier), 2)} ↓", xy=(0.97, 0.03),
-                    xycoords="axes fraction", ha="right", va="bottom", fontsize=SMALLEST_FONT, color="0.3")
+        # top left: where rising curves (accuracies) leave room
+        ax.annotate(f"{epochs} hors cadre : dès {dec(min(earlier), 2)} ↓", xy=(0.03, 0.97),
+                    xycoords="axes fraction", ha="left", va="top", fontsize=SMALLEST_FONT, color="0.3")
 
 
 def learning_curves_side_by_side(runs: dict, metric: str = "accuracy"):
