@@ -107,7 +107,7 @@ def seed_gains(comparison) -> MarkdownText:
 
 
 # What a comparison says, after « soit +1,2 pt (± 0,6) : » (`lab.stats.compare`: result, seeds' directions), in the
-# introduction's words: a difference is « établi » beyond its margin; within it, whether every seed goes one way.
+# introduction's words: a difference is « établi » beyond its margin, « non établi » within it.
 EFFECTS = {stats.BETTER: "gain établi", stats.WORSE: "perte établie", stats.SAME: "non établi"}
 
 
@@ -191,6 +191,14 @@ def names(items) -> str:
     """A French enumeration: « a », « b » et « c »."""
     quoted = [f"«{NBSP}{item}{NBSP}»" for item in items]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " et " + quoted[-1]
+
+
+def frequent_errors_per_seed(runs, n: int = 3) -> MarkdownText:
+    """The `n` most frequent confusions on the test set (`lab.analysis.frequent_errors`, seeds pooled), each with
+    its count of images per seed: « Chien → Chat » (176), « Chat → Chien » (170) et « Oiseau → Biche » (143)."""
+    runs = stats.as_runs(runs)
+    return md(enumeration(f"{names([f'{r.true_name} → {r.predicted_name}'])} ({num(r.count / len(runs))})"
+                          for r in analysis.frequent_errors(runs, n).itertuples()))
 
 
 def table(frame: pd.DataFrame, index: bool = False, **formats):

@@ -50,11 +50,6 @@ class Comparison:
     def decided_by_seeds(self) -> bool:
         return self.seeds >= 2
 
-    @property
-    def same_direction(self) -> bool:
-        """Whether every seed moves the same way (all gains above 0, or all below)."""
-        return bool(self.per_seed) and (all(g > 0 for g in self.per_seed) or all(g < 0 for g in self.per_seed))
-
 
 def as_runs(runs) -> list:
     """A run, or several runs of one experiment (seeds), as a list."""

@@ -282,3 +282,9 @@ def test_the_green_share_counts_the_pixels_where_green_dominates():
     x[0, 0, 1] = (200, 200, 10)  # green ties red: not counted
     x[1] = (0, 255, 0)  # all green
     np.testing.assert_allclose(analysis.green_share(x), [0.25, 1.0])
+
+
+def test_the_frequent_errors_are_said_with_their_count_per_seed(tmp_path):
+    runs = [make_run(tmp_path / seed, y_true=[3, 3, 3, 5], y_pred=y_pred)
+            for seed, y_pred in (("a", [5, 5, 3, 3]), ("b", [5, 5, 3, 5]))]  # « Chat → Chien »: 4 in all, 2 a seed
+    assert report.frequent_errors_per_seed(runs, 1) == "«\u00a0Chat → Chien\u00a0» (2)"
