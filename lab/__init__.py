@@ -3,12 +3,12 @@
 The report's chapters read every result through `lab.result(name)`, and the runs of several
 seeds through `lab.seed_runs(name)` (also called `lab.seeds`, the name the chapters use).
 
-Imports from lab: experiments, models, store, train.
+Imports from lab: beyond, experiments, models, store, train.
 """
 
 import os
 
-from lab import experiments, models, store, train
+from lab import beyond, experiments, models, store, train
 from lab.experiments import BEYOND, BRIEF, EXPERIMENTS, get
 from lab.store import Run, StoredResultError
 
@@ -83,6 +83,14 @@ def seed_runs(name: str, wanted=None) -> list[Run]:
 seeds = seed_runs  # the name the chapters call
 
 
+def beyond_runs() -> dict[str, list[Run]]:
+    """The runs the chapter "Aller plus loin" reads (`lab.beyond`): seeds 0, 1 and 2 of each step of its chains and
+    of each variant tried where stored (the brief's Fashion-MNIST model it starts from has five: its chain compares
+    the same three)."""
+    names = [*(name for chain in beyond.CHAINS.values() for name in chain), *beyond.TRIED]
+    return {name: seed_runs(name, SEEDS) for name in names}
+
+
 def trained_model(name: str, seed: int = 0, model_name: str | None = None):
     """The Keras model of a stored run, with its trained weights (runs stored since weights are kept).
 
@@ -104,4 +112,4 @@ def results(*names: str, seed: int = 0) -> dict[str, Run]:
 
 
 __all__ = ["BEYOND", "BRIEF", "EXPERIMENTS", "SEEDS", "ConfigurationError", "Run", "StoredResultError", "get",
-           "result", "results", "seed_runs", "seeds", "trained_model", "training_allowed"]  # fmt: skip
+           "beyond_runs", "result", "results", "seed_runs", "seeds", "trained_model", "training_allowed"]  # fmt: skip

@@ -151,11 +151,12 @@ def confusion_heatmap(run, normalize: bool = True):
     return fig
 
 
-def comparison(summary, x: str = "params", size: str = "seconds"):
+def comparison(summary, x: str = "params", size: str = "seconds", key: bool = True):
     """Test accuracy against `x` (log scale), one panel per dataset side by side; the disc's area shows `size`.
 
-    Each model is marked with its number beside its disc, where it covers no other number nor disc (a line
-    joins it to its disc where it has to stand farther off), and a key below the panels names it.
+    Each model is marked with its number (its row in `summary`, from 1) beside its disc, where it covers no other
+    number nor disc (a line joins it to its disc where it has to stand farther off), and a key below the panels
+    names it; `key=False` leaves the key out, for a figure whose numbers are those of a table's rows.
     """
     labels = {"params": "paramètres", "macs": "MAC par image", "seconds": "temps d'apprentissage (s)",
               "compute": "calcul de l'apprentissage (10¹² multiplications-additions)"}
@@ -177,17 +178,19 @@ def comparison(summary, x: str = "params", size: str = "seconds"):
                    for n, name in zip(numbers, rows["experiment"], strict=True)]  # fmt: skip
         per_column = -(-len(entries) // n_columns)  # rounded up
         keys += ["\n".join(entries[i * per_column : (i + 1) * per_column]) for i in range(n_columns)]
-    key_lines = max(key.count("\n") + 1 for key in keys)
-    key_height = (key_lines * 1.2 * KEY_FONT + 6) / 72
+    key_lines = max(entries.count("\n") + 1 for entries in keys)
+    key_height = (key_lines * 1.2 * KEY_FONT + 6) / 72 if key else 0
     fig = Figure(figsize=(PAGE_WIDTH, PANEL_HEIGHT + key_height), layout="constrained")
     fig.get_layout_engine().set(h_pad=0.02)
-    top, bottom = fig.subfigures(2, 1, height_ratios=[PANEL_HEIGHT, key_height])
+    top = fig
+    if key:
+        top, bottom = fig.subfigures(2, 1, height_ratios=[PANEL_HEIGHT, key_height])
+        key_axes = bottom.subplots(1, sum(columns), squeeze=False, gridspec_kw={
+            "width_ratios": [width / n for width, n in zip(widths, columns, strict=True) for _ in range(n)]})[0]
+        for key_ax, entries in zip(key_axes, keys, strict=True):
+            key_ax.axis("off")
+            key_ax.text(0, 1, entries, va="top", fontsize=KEY_FONT, transform=key_ax.transAxes)
     axes = top.subplots(1, len(datasets), squeeze=False, gridspec_kw={"width_ratios": widths})[0]
-    key_axes = bottom.subplots(1, sum(columns), squeeze=False, gridspec_kw={
-        "width_ratios": [width / n for width, n in zip(widths, columns, strict=True) for _ in range(n)]})[0]
-    for key_ax, key in zip(key_axes, keys, strict=True):
-        key_ax.axis("off")
-        key_ax.text(0, 1, key, va="top", fontsize=KEY_FONT, transform=key_ax.transAxes)
     scale = DISC_AREA / summary[size].max()
     for ax, (dataset, rows, _), color in zip(axes, numbered, PALETTE, strict=False):
         ax.scatter(rows[x], rows["test_accuracy"], s=rows[size] * scale, alpha=0.35, color=color,

@@ -168,6 +168,14 @@ def enumeration(items) -> str:
 
 
 @as_markdown
+def question_span(ids) -> str:
+    """The first and last of brief ids as the book numbers them: « 4.6 à 5.6 » (« 4.6 » for one)."""
+    numbers = sorted({tuple(int(part) for part in qid.removeprefix("q-").split("-")) for qid in ids})
+    first, last = (".".join(map(str, number)) for number in (numbers[0], numbers[-1]))
+    return first if first == last else f"{first} à {last}"
+
+
+@as_markdown
 def seeds_text(n: int) -> str:
     """How many seeds a figure rests on, in French: « la seule graine 0 » or « 3 graines »."""
     return f"la seule graine{NBSP}0" if n == 1 else f"{n}{NBSP}graines"
@@ -238,47 +246,21 @@ def model_name(name: str) -> str:
     return experiment.title if experiment is not None else name
 
 
-def accuracy_table(runs_by_name: dict):
-    """Accuracies after training and the train − validation gap, mean ± sd over each model's seeds
-    (how many seeds: the book's method says it once).
-
-    Keyed by experiment name (shown as its title) or by a label of the chapter's own (shown as given)."""
+def comparison_table(table_of_seeds: pd.DataFrame, runs_by_name: dict):
+    """One row per model, numbered « (1) » as `lab.figures.comparison` numbers it without its key: its size, the
+    computing cost of one training (the "compute" column of `lab.analysis.cost_table`: multiply-accumulates),
+    the median training time over its seeds, and its accuracies after training, mean ± sd over its seeds (how many
+    seeds: the book's method says it once). Seven columns, as a page holds."""
     rows = []
-    for name, runs in runs_by_name.items():
-        runs = stats.as_runs(runs)
-        rows.append({"jeu": SHORT_DATASET_NAMES[runs[0].config["dataset"]], "modèle": model_name(name),
-                     "apprentissage": mean_pct([r.accuracy("train") for r in runs]),
-                     "validation": mean_pct([r.accuracy("val") for r in runs]),
-                     "test": mean_pct([r.accuracy("test") for r in runs]),
-                     "écart": mean_pts([r.accuracy("train") - r.accuracy("val") for r in runs])})  # fmt: skip
-    return table(pd.DataFrame(rows))
-
-
-def cost_table(table_of_seeds: pd.DataFrame, steps: pd.DataFrame | None = None):
-    """Size and computing cost, one row per model (`lab.stats.seed_table` with its "compute" column:
-    multiply-accumulates of the whole training), and the median training time over the seeds.
-
-    With `steps` (`lab.analysis.step_comparisons`, in the rows' order), each step's model after also shows its test
-    comparison with its model before (« écart de test » : gain and margin) and whether it passes the margin (« hors
-    marge »). The model before is the row above; a step that starts elsewhere (a branch) names that row's number in
-    the model's cell."""
-    names = list(table_of_seeds.index)
-    frame = pd.DataFrame({"modèle": [model_name(name) for name in names],
-                          "paramètres": table_of_seeds["params"],
-                          "calcul (10¹² mult.-add.)": table_of_seeds["compute"] / 1e12,
-                          "temps (médiane)": table_of_seeds["seconds"]}).reset_index(drop=True)  # fmt: skip
-    formats = {"paramètres": num, "calcul (10¹² mult.-add.)": lambda c: dec(c, 1), "temps (médiane)": duration}
-    if steps is not None:
-        arrivals = list(steps["after"])
-        if len(set(arrivals)) < len(arrivals) or not set(arrivals) | set(steps["before"]) <= set(names):
-            raise ValueError("each step arrives at its own model, and every model of a step is a row of the table")
-        frame["écart de test"], frame["hors marge"] = "", ""
-        for step in steps.itertuples():
-            row = names.index(step.after)
-            if row == 0 or names[row - 1] != step.before:
-                frame.loc[row, "modèle"] += f" (comparé à la ligne{NBSP}{names.index(step.before) + 1})"
-            frame.loc[row, ["écart de test", "hors marge"]] = diff(step.on_test), BEYOND_MARGIN[step.on_test.result]
-    return table(frame, **formats)
+    for number, name in enumerate(table_of_seeds.index, start=1):
+        runs = stats.as_runs(runs_by_name[name])
+        rows.append({"modèle": f"({number}){NBSP}{model_name(name)}", "paramètres": table_of_seeds.loc[name, "params"],
+                     "calcul (10¹²)": table_of_seeds.loc[name, "compute"] / 1e12,
+                     "temps": table_of_seeds.loc[name, "seconds"],
+                     **{french: mean_pct([run.accuracy(split) for run in runs]) for split, french in
+                        (("train", "apprentissage"), ("val", "validation"), ("test", "test"))}})
+    formats = {"paramètres": num, "calcul (10¹²)": lambda c: dec(c, 1), "temps": duration}
+    return table(pd.DataFrame(rows), **formats)
 
 
 def shape_progression(layers, dataset: str):
@@ -361,7 +343,7 @@ def steps_table(steps):
     return table(pd.DataFrame(rows))
 
 
-# Whether a comparison passes the margin, in a table's cell (`cost_table`)
+# Whether a comparison passes the margin, in a table's cell (`steps_table`)
 BEYOND_MARGIN = {stats.BETTER: "gain", stats.WORSE: "perte", stats.SAME: "non"}
 
 

@@ -111,6 +111,9 @@ def test_standard_error():
         (report.seeds_text, 1, "la seule graine\u00a00"),
         (report.seeds_text, 3, "3\u00a0graines"),
         (report.enumeration, ["a", "b", "c"], "a, b et c"),
+        (report.question_span, ["q-5-6", "q-4-6", "q-5-1"], "4.6 à 5.6"),
+        (report.question_span, ["q-3-10", "q-3-9"], "3.9 à 3.10"),
+        (report.question_span, ["q-5-5", "q-5-5"], "5.5"),
     ],
 )
 def test_french_formatting(function, value, text):
@@ -185,12 +188,20 @@ def test_provenance_is_raw_and_the_report_writes_it_in_french(tmp_path):
         "CIFAR-10", "copie JPEG hors ligne", "non", "5,81 / 255", "0" * 16 + "…"]
 
 
-def test_the_accuracy_table_names_each_model_for_a_reader(tmp_path):
-    run = make_run(tmp_path, "cifar-dropout")
-    rows = report.accuracy_table({"cifar-dropout": [run], "Modèle final": [run]}).data.splitlines()
-    cells = [[cell.strip() for cell in row.split("|")[1:3]] for row in rows[2:]]
-    assert cells == [["CIFAR", "Premier modèle + deux dropout(0,5)"],  # the title, never the id
-                     ["CIFAR", "Modèle final"]]  # a label of the chapter's own, as given
+def test_the_comparison_table_numbers_and_names_each_model_for_a_reader_with_its_cost_and_accuracies():
+    import lab
+
+    runs = {name: lab.seeds(name) for name in ("cifar-dropout", "cifar-conv6-bn")}
+    costs = analysis.cost_table(runs)
+    rows = report.comparison_table(costs, runs).data.splitlines()
+    header, cells = rows[0], [[cell.strip() for cell in row.split("|")[1:-1]] for row in rows[2:]]
+    assert [cell.strip() for cell in header.split("|")[1:-1]] == [
+        "modèle", "paramètres", "calcul (10¹²)", "temps", "apprentissage", "validation", "test"]
+    assert [row[0] for row in cells] == ["(1)\u00a0Premier modèle + deux dropout(0,5)",  # the title, never the id
+                                         "(2)\u00a06 conv + BatchNorm"]
+    assert cells[1][1] == "370\u00a0650" and cells[1][2] == "4,6"  # 10 epochs of 45 000 images
+    assert cells[1][6] == report.mean_pct([run.accuracy("test") for run in runs["cifar-conv6-bn"]])
+    assert cells[0][4] == report.mean_pct([run.accuracy("train") for run in runs["cifar-dropout"]])
     assert report.model_name("fashion-base") == "Premier modèle, entrées brutes"
 
 
@@ -236,42 +247,18 @@ def test_cost_table_adds_one_trainings_computation_to_the_seed_table():
     assert table.loc["cifar-conv6-bn", "compute"] == 10 * 45_000 * params.count_macs(get("cifar-conv6-bn"))
 
 
-def test_each_step_is_compared_on_test_and_the_cost_table_shows_it_against_the_row_above_or_a_named_row(tmp_path):
+def test_each_step_is_compared_on_test(tmp_path):
     from tests.test_stats import _step
 
-    nbsp = "\u00a0"
     runs = {"cifar-raw": _step(tmp_path, "cifar-raw", [300, 304, 296]),
             "cifar-norm": _step(tmp_path, "cifar-norm", [330, 334, 326]),  # +7.5 points on every seed: beyond
-            "cifar-dropout": _step(tmp_path, "cifar-dropout", [331, 333, 328]),  # +0.2 point: within
-            "cifar-conv4": _step(tmp_path, "cifar-conv4", [200, 204, 196])}  # −32.5 points from cifar-norm: a loss
+            "cifar-dropout": _step(tmp_path, "cifar-dropout", [331, 333, 328])}  # +0.2 point: within
     steps = [("cifar-raw", "cifar-norm"), ("cifar-norm", "cifar-dropout")]
     comparisons = analysis.step_comparisons(steps, runs)
     assert list(comparisons["before"]) == ["cifar-raw", "cifar-norm"]
     assert list(comparisons["after"]) == ["cifar-norm", "cifar-dropout"]
     assert [c.result for c in comparisons["on_test"]] == [stats.BETTER, stats.SAME]
     assert comparisons["on_test"][0] == stats.compare(runs["cifar-raw"], runs["cifar-norm"])
-
-    def cells(markdown):
-        return [[cell.strip() for cell in row.split("|")[1:-1]] for row in markdown.data.splitlines()[2:]]
-
-    # the cost table of these models, in the steps' order: each row compared with the row above, the first with nothing
-    costs = pd.DataFrame({"params": [10, 10, 10, 20], "compute": [1e12, 1e12, 1e12, 2e12], "seconds": [60.0] * 4},
-                         index=list(runs))  # fmt: skip
-    chain = report.cost_table(costs.iloc[:3], comparisons)
-    header = [cell.strip() for cell in chain.data.splitlines()[0].split("|")[1:-1]]
-    assert header[-2:] == ["écart de test", "hors marge"]
-    assert [[row[0], *row[-2:]] for row in cells(chain)] == [
-        ["Premier modèle, entrées brutes", "", ""],
-        ["Premier modèle, entrées / 255", f"+7,5{nbsp}points (±{nbsp}1,5)", "gain"],
-        ["Premier modèle + deux dropout(0,5)", f"+0,2{nbsp}point (±{nbsp}1,0)", "non"]]  # fmt: skip
-    assert len(cells(report.cost_table(costs))[0]) == 4  # without steps: size and cost alone
-    # a branch: the step that does not start from the row above names the row it starts from
-    branch = analysis.step_comparisons([*steps, ("cifar-norm", "cifar-conv4")], runs)
-    branched = cells(report.cost_table(costs, branch))
-    assert [row[0] for row in branched[:3]] == [row[0] for row in cells(chain)]
-    assert branched[3][0] == f"4 conv 3 × 3 (comparé à la ligne{nbsp}2)" and branched[3][-1] == "perte"
-    with pytest.raises(ValueError):  # a step whose model is not a row of the table
-        report.cost_table(costs.iloc[:2], comparisons)
 
 
 def test_the_green_share_counts_the_pixels_where_green_dominates():

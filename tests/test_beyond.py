@@ -154,3 +154,13 @@ def test_the_published_table_sets_ours_beside_theirs():
     assert rows[2][1:3] == ["airbench94 : blocs de 64, 256 et 256 filtres", f"94,0{NBSP}%"]
     assert rows[-1] == ["", "Nous", f"85,1{NBSP}%", "20 époques", "ce rapport"]
     assert [bool(row[4]) for row in rows] == [True, False, True, True, True]  # each source once in a row
+
+
+def test_the_chapter_reads_seeds_0_1_and_2_of_each_step_and_variant():
+    import lab
+
+    runs = lab.beyond_runs()
+    assert list(runs) == [*(name for chain in beyond.CHAINS.values() for name in chain), *beyond.TRIED]
+    # the brief's CIFAR-10 model it starts from has five seeds stored where chapter 5 reads them: the chain, three
+    assert [run.seed for run in runs["cifar-conv6-bn-20"]] == [0, 1, 2]
+    assert [run.seed for run in runs["fashion-vgg-cos-mirror"]] == [0]

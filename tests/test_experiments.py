@@ -106,7 +106,10 @@ def test_the_planned_seeds():
     planned = {name: e.seeds for name, e in EXPERIMENTS.items()}
     cheap = {name for name in NAMES + CONTROL_NAMES if get(name).dataset == "fashion_mnist" or get(name).epochs == 10}
     assert all(planned[name] == (0, 1, 2, 3, 4) for name in cheap)  # their comparisons decided (issue 27)
-    assert all(planned[name] == (0, 1, 2) for name in sorted(set(NAMES) - cheap))
+    # and chapter 5's longer runs, whose comparisons (q-5-5, q-5-6) stayed open on three seeds (issue 26)
+    longer = {"cifar-conv6-bn-20", "cifar-conv6-bn-relu-40", "cifar-conv6-bn-leaky"}
+    assert set(NAMES) - cheap == longer
+    assert all(planned[name] == (0, 1, 2, 3, 4) for name in longer)
     # beyond the brief: three seeds for the steps whose gain the chapter states and for the control it concludes
     # from (without augmentation), one for the mirror it only tries
     steps = {name for chain in experiments.CHAINS.values() for name in chain[1:]}

@@ -11,7 +11,7 @@ from matplotlib.text import Annotation, Text
 from matplotlib.transforms import Bbox
 
 import lab
-from lab import analysis, figures
+from lab import analysis, figures, report
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +70,17 @@ def test_no_two_model_labels_of_the_comparison_overlap(runs):
                     Bbox.from_extents(*(centre - 0.9 * r), *(centre + 0.9 * r))):
                 covered.append(label.get_text())
     assert covered == []
+
+
+def test_the_comparison_without_its_key_numbers_the_models_in_their_row_order(runs):
+    cifar = analysis.summary([run for name, run in runs.items() if run.config["dataset"] == "cifar10"])
+    keyed, bare = (figures.comparison(cifar, x="seconds", size="params", key=key) for key in (True, False))
+    keyed_texts, bare_texts = ({t.get_text() for t in _texts(fig)} for fig in (keyed, bare))
+    numbers = {str(n) for n in range(1, len(cifar) + 1)}
+    assert numbers <= bare_texts and not any(report.model_name(name) in text for text in bare_texts
+                                              for name in cifar["experiment"])  # fmt: skip
+    assert any(report.model_name(cifar["experiment"].iloc[0])[:10] in text for text in keyed_texts)
+    assert bare.get_size_inches()[1] == figures.PANEL_HEIGHT < keyed.get_size_inches()[1]
 
 
 def test_label_placement_moves_a_label_that_would_cover_another():

@@ -17,6 +17,7 @@ from tests.quarto_book import ROOT, to_notebook
 
 matplotlib.use("Agg")
 
+INTRODUCTION = ROOT / "index.qmd"
 CHAPTER_1 = ROOT / "report" / "01-fashion-donnees.qmd"
 CHAPTER_2 = ROOT / "report" / "02-fashion-premier-modele.qmd"
 CHAPTER_3 = ROOT / "report" / "03-cifar-donnees.qmd"
@@ -35,6 +36,21 @@ def run(source: str, **names) -> dict:
     namespace = dict(names)
     exec(compile(source, "<chapter cell>", "exec"), namespace)
     return namespace
+
+
+@pytest.mark.parametrize("a, b", [("cifar-raw", "cifar-norm"), ("cifar-conv6", "cifar-conv6-bn")])
+def test_the_margin_the_introduction_shows_is_lab_s(a, b):
+    """The introduction's NumPy margin, on each seed's correct test images, gives lab.stats.compare's gain and margin
+    (three seeds, and five where stored)."""
+    import lab
+    from lab import stats
+
+    runs = {name: lab.seeds(name) for name in (a, b)}
+    compared = stats.compare(runs[a], runs[b])
+    correct = {name: [run.y_pred == run.y_true for run in runs[name]] for name in (a, b)}
+    gain, margin = run(shown_cell(INTRODUCTION, "def ecart_et_marge"))["ecart_et_marge"](correct[a], correct[b])
+    assert gain == pytest.approx(compared.gain) and margin == pytest.approx(compared.margin)
+    assert compared.seeds == len(runs[a]) and compared.result != stats.SAME  # both established: a margin that decides
 
 
 def test_the_fashion_class_list_is_lab_s():
@@ -310,6 +326,19 @@ def test_the_frequent_errors_and_the_gallery_s_selection_are_lab_s():
         plt.close("all")
 
 
+def test_the_gradient_measure_5_2_shows_is_lab_s_probe():
+    """5.2 shows the gradient probe on seed 0's untrained six-convolution network: the sizes lab.probes computes."""
+    import lab
+    from lab import probes
+
+    setup = next(cell.source for cell in to_notebook(CHAPTER_5).cells if cell.cell_type == "code")
+    assert "n_gradient_images = 500" in setup and "_, (x_val, y_val), (x_test_norm, y_test), _ = data.prepared_data(" in setup
+    _, (x_val, y_val), _, _ = data.prepared_data(lab.get("cifar-conv6-bn"))
+    shown = run(shown_cell(CHAPTER_5, "tf.GradientTape()"), lab=lab, probes=probes, x_val=x_val, y_val=y_val)
+    expected = probes.gradient_sizes(probes.untrained_model(lab.get("cifar-conv6"), 0), x_val[:500], y_val[:500])
+    np.testing.assert_allclose(shown["sizes"], list(expected.values()), rtol=1e-5)
+
+
 def test_table_5_1_shows_the_means_of_the_shown_recalls_precisions_and_counts_of_each_seed():
     """5.3 predicts with each seed's reloaded BatchNormalization model (the stored predictions) and computes
     each class's recall, precision and predicted count: lab's, whose means over the seeds (± sd) Table 5.1 shows."""
@@ -324,8 +353,8 @@ def test_table_5_1_shows_the_means_of_the_shown_recalls_precisions_and_counts_of
     assert options_removed(shown_cell(CHAPTER_5, "tbl-classes-bn")).strip() == "report.class_table(bn_seeds)"
     _, _, (x_test_norm, y_test), _ = data.prepared_data(lab.get("cifar-conv6-bn"))
     shown = run(shown_cell(CHAPTER_5, "recall_score("), np=np, lab=lab, x_test_norm=x_test_norm, y_test=y_test)
-    assert [stored.seed for stored in runs] == [0, 1, 2]
-    assert len(shown["recalls"]) == len(shown["precisions"]) == len(shown["counts"]) == 3
+    assert [stored.seed for stored in runs] == [0, 1, 2, 3, 4]
+    assert len(shown["recalls"]) == len(shown["precisions"]) == len(shown["counts"]) == 5
     assert np.mean(shown["y_pred"] == runs[-1].y_pred) > 0.999  # Keras' predictions now are the stored ones
     columns = {"recall": shown["recalls"], "precision": shown["precisions"], "predicted": shown["counts"]}
     for stored, *values in zip(runs, *columns.values(), strict=True):

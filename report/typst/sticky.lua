@@ -1,5 +1,6 @@
 -- In the PDF, a paragraph that announces code (it ends with a colon and a code block or a code cell follows it)
--- stays on the page of that code: Typst never breaks between a `sticky` block and the block after it.
+-- stays on the page of that code, and a cell's code stays on the page of what it prints: Typst never breaks
+-- between a `sticky` block and the block after it.
 if not quarto.doc.is_format("typst") then
   return {}
 end
@@ -16,13 +17,35 @@ local function is_code(block)
   return block ~= nil and (block.t == "CodeBlock" or (block.t == "Div" and block.classes:includes("cell")))
 end
 
+local function sticky(block)
+  return pandoc.Blocks({pandoc.RawBlock("typst", "#block(sticky: true)["), block, pandoc.RawBlock("typst", "]")})
+end
+
+local function is_printed(block)
+  return block ~= nil and block.t == "Div" and block.classes:includes("cell-output-stdout")
+end
+
+function Div(div)
+  if not div.classes:includes("cell") then
+    return nil
+  end
+  local kept = pandoc.Blocks({})
+  for i, block in ipairs(div.content) do
+    if block.t == "CodeBlock" and is_printed(div.content[i + 1]) then
+      kept:extend(sticky(block))
+    else
+      kept:insert(block)
+    end
+  end
+  div.content = kept
+  return div
+end
+
 function Blocks(blocks)
   local kept = pandoc.Blocks({})
   for i, block in ipairs(blocks) do
     if announces(block) and is_code(blocks[i + 1]) then
-      kept:insert(pandoc.RawBlock("typst", "#block(sticky: true)["))
-      kept:insert(block)
-      kept:insert(pandoc.RawBlock("typst", "]"))
+      kept:extend(sticky(block))
     else
       kept:insert(block)
     end
