@@ -161,6 +161,5 @@ def test_the_chapter_reads_seeds_0_1_and_2_of_each_step_and_variant():
 
     runs = lab.beyond_runs()
     assert list(runs) == [*(name for chain in beyond.CHAINS.values() for name in chain), *beyond.TRIED]
-    # the brief's CIFAR-10 model it starts from has five seeds stored where chapter 5 reads them: the chain, three
-    assert [run.seed for run in runs["cifar-conv6-bn-20"]] == [0, 1, 2]
-    assert [run.seed for run in runs["fashion-vgg-cos-mirror"]] == [0]
+    # the brief's CIFAR-10 model it starts from has five seeds stored: the book reads three
+    assert all([run.seed for run in seeds] == [0, 1, 2] for seeds in runs.values())
