@@ -207,6 +207,9 @@ def test_q_3_11_the_worst_class_is_worst_in_recall_and_precision_and_cat_dog_lea
     top = analysis.frequent_errors(drop, 1).iloc[0]
     claim({top.true_name, top.predicted_name} == {"Chat", "Chien"}, "q-3-11", "cat ↔ dog is the top confusion")
     claim(analysis.worst_in_every_seed(drop), "q-3-11", "the worst class is among the two worst of every seed")
+    lowest = [analysis.class_metrics(run)["recall"].idxmin() for run in drop]
+    claim(lowest.count(analysis.worst_class(drop, "recall")) < len(drop), "q-3-11",
+          "the worst class on average is not the lowest on every seed ('la plus basse sur 2 d'entre elles')")
 
 
 # Chapter 4 (more convolutions, padding, dropout after pooling)
@@ -377,6 +380,9 @@ def test_q_5_3_batch_normalisation_trains_higher_at_every_epoch_and_validates_le
           "the worst precision is that of one of the two worst-recalled classes")  # fmt: skip
     claim(classes["predicted"].max() > 1000, "q-5-3", "one class is predicted more often than it occurs")
     claim(analysis.worst_in_every_seed(bn, among=3), "q-5-3", "the worst class is among the three worst of every seed")
+    pair = set(classes["recall"].nsmallest(2).index)
+    claim(all(set(analysis.class_metrics(run)["recall"].nsmallest(2).index) == pair for run in bn), "q-5-3",
+          "the two worst classes are the two lowest of every seed ('les deux plus bas sur chaque graine')")
 
 
 def test_q_5_4_validation_still_rises_at_the_end_of_10_epochs():

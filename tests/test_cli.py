@@ -94,7 +94,8 @@ def test_status_with_nothing_stored(capsys, results_root):
         assert f"{name} " in out
     assert out.count("seed-0: missing") == len(EXPERIMENTS)
     assert f"{'fashion-base':<{cli.NAME_WIDTH}} seed-0: missing  seed-1: missing  seed-2: missing" in out
-    assert f"{'fashion-vgg-cos-mirror':<{cli.NAME_WIDTH}} seed-0: missing\n" in out  # planned with one seed
+    three = f"{'fashion-vgg-cos-mirror':<{cli.NAME_WIDTH}} seed-0: missing  seed-1: missing  seed-2: missing\n"
+    assert three in out  # planned with three seeds (a variant tried on a step)
     assert len(f"{'fashion-dense128-alone-norm':<{cli.NAME_WIDTH}} ") == cli.NAME_WIDTH + 1  # the longest fits
     assert out.splitlines()[-1] == f"0 present, 0 stale, {PLANNED_RUNS} missing, 0 corrupt"
 
@@ -128,7 +129,8 @@ def test_train_missing_skips_fresh_runs(fake_training, results_root):
 
 def test_train_without_seeds_trains_the_planned_ones(fake_training, results_root):
     assert cli.main(["train", "fashion-base", "fashion-vgg-cos-mirror"]) == 0
-    assert fake_training == [("fashion-base", seed) for seed in range(5)] + [("fashion-vgg-cos-mirror", 0)]
+    assert fake_training == [("fashion-base", seed) for seed in range(5)] + [
+        ("fashion-vgg-cos-mirror", seed) for seed in range(3)]
 
 
 def test_status_reports_and_train_missing_retrains_a_corrupt_run(capsys, fake_training, results_root):
