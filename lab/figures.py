@@ -74,7 +74,7 @@ def learning_curves(runs: dict, metrics=("loss", "accuracy")):
     epochs 2 and later in full (`_bound_to_later_epochs`); the first epoch may lie outside it, as the panel says.
     """
     titles = {"loss": "Perte (entropie croisée)", "accuracy": "Exactitude"}
-    fig = Figure(figsize=(PAGE_WIDTH, 3.3), layout="constrained")
+    fig = Figure(figsize=(PAGE_WIDTH, 2.9), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)
     palette = PALETTE[: len(runs)]
     for ax, metric in zip(axes[0], metrics, strict=True):
@@ -119,7 +119,7 @@ def _note_out_of_frame(ax, runs, metric: str, first: int, frame: tuple[float, fl
 
 def learning_curves_side_by_side(runs: dict, metric: str = "accuracy"):
     """One panel per run: training (solid) and validation (dashed) `metric`, on shared axes."""
-    fig = Figure(figsize=(PAGE_WIDTH, 3.1), layout="constrained")
+    fig = Figure(figsize=(PAGE_WIDTH, 2.8), layout="constrained")
     axes = fig.subplots(1, len(runs), sharey=True, squeeze=False)[0]
     for ax, (label, run) in zip(axes, runs.items(), strict=True):
         _curve(ax, run, metric, label="apprentissage")
