@@ -54,7 +54,7 @@ def test_q_2_4_the_first_model_overfits():
 def test_q_2_5_dropout_removes_overfitting_and_underfits():
     base, drop = seeds("fashion-base"), seeds("fashion-dropout")
     halved = [analysis.overfitting_gap(d) < analysis.overfitting_gap(b) / 2 for b, d in zip(base, drop, strict=False)]
-    claim(all(halved), "q-2-5", "dropout at least halves the train − validation gap ('disparaît')")
+    claim(all(halved), "q-2-5", "dropout at least halves the train − validation gap ('recule nettement')")
     claim(all(analysis.min_val_loss_epoch(r) >= len(r.history) - 4 for r in drop), "q-2-5",
           "with dropout the validation loss no longer rises")  # fmt: skip
     claim(all(d.accuracy("train") < b.accuracy("train") - 0.05 for b in base for d in drop), "q-2-5",
@@ -110,7 +110,7 @@ def test_q_2_7_a_dense_layer_does_not_help_and_normalised_inputs_do():
           "('Elle n'apporte alors de gain établi sur aucune des deux échelles')")  # fmt: skip
     train = lambda runs: stats.seed_mean(runs, lambda r: r.accuracy("train"))  # noqa: E731
     claim(train(alone_norm) <= train(drop_norm) + 0.002, "q-2-7",
-          "on inputs / 255 the extra layer does not raise the training accuracy ('n'aide même pas')")  # fmt: skip
+          "on inputs / 255 the extra layer does not raise the training accuracy ('ne monte même pas')")  # fmt: skip
     tops = {"T-shirts", "Pulls", "Manteaux", "Chemises"}
     frequent = analysis.frequent_errors(drop, 3)
     claim(set(frequent["true_name"]) | set(frequent["predicted_name"]) <= tops, "q-2-7",
