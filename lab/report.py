@@ -168,14 +168,6 @@ def enumeration(items) -> str:
 
 
 @as_markdown
-def question_span(ids) -> str:
-    """The first and last of brief ids as the book numbers them: « 4.6 à 5.6 » (« 4.6 » for one)."""
-    numbers = sorted({tuple(int(part) for part in qid.removeprefix("q-").split("-")) for qid in ids})
-    first, last = (".".join(map(str, number)) for number in (numbers[0], numbers[-1]))
-    return first if first == last else f"{first} à {last}"
-
-
-@as_markdown
 def seeds_text(n: int) -> str:
     """How many seeds a figure rests on, in French: « la seule graine 0 » or « 3 graines »."""
     return f"la seule graine{NBSP}0" if n == 1 else f"{n}{NBSP}graines"

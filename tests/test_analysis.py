@@ -111,9 +111,6 @@ def test_standard_error():
         (report.seeds_text, 1, "la seule graine\u00a00"),
         (report.seeds_text, 3, "3\u00a0graines"),
         (report.enumeration, ["a", "b", "c"], "a, b et c"),
-        (report.question_span, ["q-5-6", "q-4-6", "q-5-1"], "4.6 à 5.6"),
-        (report.question_span, ["q-3-10", "q-3-9"], "3.9 à 3.10"),
-        (report.question_span, ["q-5-5", "q-5-5"], "5.5"),
     ],
 )
 def test_french_formatting(function, value, text):

@@ -332,7 +332,8 @@ def test_the_gradient_measure_5_2_shows_is_lab_s_probe():
     from lab import probes
 
     setup = next(cell.source for cell in to_notebook(CHAPTER_5).cells if cell.cell_type == "code")
-    assert "n_gradient_images = 500" in setup and "_, (x_val, y_val), (x_test_norm, y_test), _ = data.prepared_data(" in setup
+    assert "n_gradient_images = 500" in setup
+    assert "_, (x_val, y_val), (x_test_norm, y_test), _ = data.prepared_data(" in setup
     _, (x_val, y_val), _, _ = data.prepared_data(lab.get("cifar-conv6-bn"))
     shown = run(shown_cell(CHAPTER_5, "tf.GradientTape()"), x_val=x_val, y_val=y_val)
     expected = probes.gradient_sizes(probes.untrained_model(lab.get("cifar-conv6"), 0), x_val[:500], y_val[:500])
