@@ -159,6 +159,19 @@ def test_the_committed_freeze_is_the_book_as_executed(executed, chapter, to):
     assert stale == [], f"{chapter}: the frozen {to} book shows other values than lab computes: {stale[:5]}; {refresh}"
 
 
+@pytest.mark.parametrize("to", list(quarto_book.FREEZE_FORMATS))
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_the_committed_freeze_holds_every_line_of_the_chapter_s_prose(chapter, to):
+    """Quarto hashes a chapter when it has executed it: a chapter edited while a render executed it is frozen with
+    its new hash and its old text. Every prose line without an inline value must stand in the frozen Markdown."""
+    frozen = quarto_book.frozen(chapter, to)
+    assert frozen is not None, f"{chapter}: nothing frozen for {to}"
+    prose = [line.strip() for line in quarto_book.without_code((ROOT / chapter).read_text()).splitlines()]
+    missing = [line for line in prose if line and "`{python}" not in line and line not in frozen["result"]["markdown"]]
+    assert missing == [], (f"{chapter}: the frozen {to} book lacks these lines (frozen while it was edited); delete "
+                           f"_freeze/{Path(chapter).with_suffix('')} and render again: {missing[:3]}")  # fmt: skip
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_every_inline_value_renders_as_written(executed, chapter):
