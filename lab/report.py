@@ -136,6 +136,15 @@ def mean_pct(values, digits: int = 1) -> str:
     return _mean_and_spread(values, digits, lambda mean: pct(mean, digits), lambda mean: ("", "%"))
 
 
+def mean_pcts(groups) -> list[MarkdownText]:
+    """`mean_pct` of each group of values, all with the same decimals: two where one sd would read « ± 0,0 » (the cells
+    of one table column or row read alike: « 10,70 ± 0,40 % » beside « 10,88 ± 0,05 % »)."""
+    groups = [list(values) for values in groups]
+    spreads = [stats.mean_sd(values)[1] for values in groups if len(values) > 1]
+    digits = 2 if any(0 < sd and round(100 * sd, 1) == 0 for sd in spreads) else 1
+    return [mean_pct(values, digits) for values in groups]
+
+
 def test_accuracy(runs) -> MarkdownText:
     """The test accuracy of a model's seeds, mean ± sd: « 89,3 ± 0,2 % »."""
     return mean_pct([run.accuracy("test") for run in runs])

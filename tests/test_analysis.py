@@ -117,6 +117,14 @@ def test_french_formatting(function, value, text):
     assert function(value) == text
 
 
+def test_means_in_one_table_take_the_same_decimals():
+    nbsp = "\u00a0"
+    assert report.mean_pcts([[0.107, 0.103, 0.111], [0.1088, 0.1084, 0.1092]]) == [
+        f"10,70{nbsp}±{nbsp}0,40{nbsp}%", f"10,88{nbsp}±{nbsp}0,04{nbsp}%"]
+    assert report.mean_pcts([[0.107, 0.103, 0.111], [0.2, 0.21]]) == [
+        report.mean_pct([0.107, 0.103, 0.111]), report.mean_pct([0.2, 0.21])]  # one decimal where it is enough
+
+
 def test_every_formatter_returns_markdown_text():
     """Quarto writes an inline value's text/markdown as is; a plain str would be escaped (tests/quarto_book.py)."""
     comparison = stats.Comparison(stats.BETTER, 0.012, 0.006, 0.003, None, 1)
