@@ -224,7 +224,8 @@ CONV6_BN = _with_batch_norm(CONV6)
 # The cheap models (Fashion-MNIST, and CIFAR-10 in 10 epochs: 2 to 8 minutes each) are planned with five
 # seeds: with three, Student's quantile is 4.3 and the margins of their comparisons reach several points;
 # with five it is 2.8, and the comparisons the answers rest on can be decided (issue 27). So are the longer
-# runs of q-5-5 and q-5-6 (12 to 25 minutes each), whose comparisons stayed open on three seeds (issue 26).
+# runs of q-5-5 and q-5-6 (12 to 25 minutes each): the book moves to five seeds for every model at once
+# (`lab.SEEDS`), once all are stored.
 FIVE_SEEDS = (0, 1, 2, 3, 4)
 FASHION = {"dataset": "fashion_mnist", "normalize": False, "epochs": 20, "seeds": FIVE_SEEDS}
 CIFAR = {"dataset": "cifar10", "normalize": True, "epochs": 10}

@@ -238,9 +238,6 @@ def parameters(experiment, cost: bool = True):
     return table(params.french(frame[columns]), **{params.COLUMNS[column]: num for column in columns[4:]})
 
 
-SHORT_DATASET_NAMES = {"fashion_mnist": "Fashion", "cifar10": "CIFAR"}
-
-
 def model_name(name: str) -> str:
     """The name a reader sees for an experiment: its title, never its internal id (a label is kept as given)."""
     experiment = experiments.EXPERIMENTS.get(name)

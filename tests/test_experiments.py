@@ -106,7 +106,7 @@ def test_the_planned_seeds():
     planned = {name: e.seeds for name, e in EXPERIMENTS.items()}
     cheap = {name for name in NAMES + CONTROL_NAMES if get(name).dataset == "fashion_mnist" or get(name).epochs == 10}
     assert all(planned[name] == (0, 1, 2, 3, 4) for name in cheap)  # their comparisons decided (issue 27)
-    # and chapter 5's longer runs, whose comparisons (q-5-5, q-5-6) stayed open on three seeds (issue 26)
+    # and chapter 5's longer runs: the book moves to five seeds for every model at once (lab.SEEDS)
     longer = {"cifar-conv6-bn-20", "cifar-conv6-bn-relu-40", "cifar-conv6-bn-leaky"}
     assert set(NAMES) - cheap == longer
     assert all(planned[name] == (0, 1, 2, 3, 4) for name in longer)
