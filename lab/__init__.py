@@ -67,7 +67,7 @@ def seed_runs(name: str, wanted=None) -> list[Run]:
     """The runs of an experiment over several seeds: seed 0 as `result()` gives it, then each
     other seed of `wanted` whose stored result is present and fresh (the others are not yet trained).
 
-    `wanted`: by default `SEEDS` (an experiment planned with fewer, as a variant tried on one seed, has those).
+    `wanted`: by default `SEEDS`, the seeds the book reads.
     A corrupt one is refused (`CorruptResultError`), never left out: its seed would be missing silently."""
     wanted = wanted or list(SEEDS)
     runs = [result(name, wanted[0])]
@@ -84,6 +84,13 @@ def seed_runs(name: str, wanted=None) -> list[Run]:
 
 
 seeds = seed_runs  # the name the chapters call
+
+
+def trainings() -> dict[str, list[Run]]:
+    """Every training the book reads, by experiment (the introduction counts them, the appendix times them): the
+    book's seeds of each experiment but the test-time views, which evaluate the weights of the step before again."""
+    return {name: seed_runs(name) for name, experiment in EXPERIMENTS.items()
+            if not (experiment.test_time_flip or experiment.test_time_shift)}
 
 
 def beyond_runs() -> dict[str, list[Run]]:
@@ -114,4 +121,5 @@ def results(*names: str, seed: int = 0) -> dict[str, Run]:
 
 
 __all__ = ["BEYOND", "BRIEF", "EXPERIMENTS", "SEEDS", "ConfigurationError", "Run", "StoredResultError", "get",
-           "beyond_runs", "result", "results", "seed_runs", "seeds", "trained_model", "training_allowed"]  # fmt: skip
+           "beyond_runs", "result", "results", "seed_runs", "seeds", "trained_model", "training_allowed",
+           "trainings"]  # fmt: skip

@@ -117,6 +117,11 @@ def effect(comparison) -> MarkdownText:
     return md(EFFECTS[comparison.result])
 
 
+def _reads_zero(sd: float, digits: int) -> bool:
+    """Whether a non-zero sd, in points of percentage with `digits` decimals, would read « ± 0,0 »."""
+    return sd > 0 and round(100 * sd, digits) == 0
+
+
 def _mean_and_spread(values, digits: int, single, unit_of) -> str:
     """`single(mean)` for one value, else "mean ± sd unit" (both in points of percentage), with one more
     digit where the sd would read « ± 0,0 »."""
@@ -124,7 +129,7 @@ def _mean_and_spread(values, digits: int, single, unit_of) -> str:
     mean, sd = stats.mean_sd(values)
     if len(values) < 2:
         return single(mean)
-    if sd > 0 and round(100 * sd, digits) == 0:
+    if _reads_zero(sd, digits):
         digits += 1
     sign, unit = unit_of(mean)
     return f"{sign}{dec(abs(100 * mean), digits)}{NBSP}±{NBSP}{dec(100 * sd, digits)}{NBSP}{unit}"
@@ -141,7 +146,7 @@ def mean_pcts(groups) -> list[MarkdownText]:
     of one table column or row read alike: « 10,70 ± 0,40 % » beside « 10,88 ± 0,05 % »)."""
     groups = [list(values) for values in groups]
     spreads = [stats.mean_sd(values)[1] for values in groups if len(values) > 1]
-    digits = 2 if any(0 < sd and round(100 * sd, 1) == 0 for sd in spreads) else 1
+    digits = 2 if any(_reads_zero(sd, 1) for sd in spreads) else 1
     return [mean_pct(values, digits) for values in groups]
 
 

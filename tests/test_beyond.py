@@ -163,3 +163,14 @@ def test_the_chapter_reads_seeds_0_1_and_2_of_each_step_and_variant():
     assert list(runs) == [*(name for chain in beyond.CHAINS.values() for name in chain), *beyond.TRIED]
     # the brief's CIFAR-10 model it starts from has five seeds stored: the book reads three
     assert all([run.seed for run in seeds] == [0, 1, 2] for seeds in runs.values())
+
+
+def test_the_book_s_trainings_leave_out_the_test_time_views():
+    import lab
+
+    runs = lab.trainings()
+    views = {name for name, experiment in experiments.EXPERIMENTS.items()
+             if experiment.test_time_flip or experiment.test_time_shift}
+    assert views == {"fashion-vgg-cos-mirror", "cifar-vgg-20-aug-cos-views"} and not views & set(runs)
+    assert set(runs) | views == set(experiments.EXPERIMENTS)
+    assert all([run.seed for run in seeds] == [0, 1, 2] for seeds in runs.values())
