@@ -93,6 +93,12 @@ def trainings() -> dict[str, list[Run]]:
             if not (experiment.test_time_flip or experiment.test_time_shift)}
 
 
+def brief_runs(dataset: str) -> dict[str, list[Run]]:
+    """The book's seeds of each model of `BRIEF` on `dataset` ("fashion_mnist" or "cifar10"), in the brief's order
+    (our two models of `OURS_IN_BRIEF` included): question 5.7 compares those of CIFAR-10, the conclusion sums up."""
+    return {name: seed_runs(name) for name in BRIEF if get(name).dataset == dataset}
+
+
 def beyond_runs() -> dict[str, list[Run]]:
     """The runs the chapter "Aller plus loin" reads (`lab.beyond`): the book's seeds of each step of its chains and
     of each variant tried, where stored."""
@@ -121,5 +127,5 @@ def results(*names: str, seed: int = 0) -> dict[str, Run]:
 
 
 __all__ = ["BEYOND", "BRIEF", "EXPERIMENTS", "SEEDS", "ConfigurationError", "Run", "StoredResultError", "get",
-           "beyond_runs", "result", "results", "seed_runs", "seeds", "trained_model", "training_allowed",
+           "beyond_runs", "brief_runs", "result", "results", "seed_runs", "seeds", "trained_model", "training_allowed",
            "trainings"]  # fmt: skip

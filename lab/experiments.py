@@ -391,7 +391,7 @@ def get(name: str) -> Experiment:
 
 
 def brief_steps(dataset: str) -> tuple[tuple[str, str], ...]:
-    """The steps of `BRIEF_STEPS` from one model of `dataset` to the next (chapter 6's table, the conclusion)."""
+    """The steps of `BRIEF_STEPS` from one model of `dataset` to the next (question 5.7's table, the conclusion)."""
     return tuple((before, after) for before, after in BRIEF_STEPS if get(before).dataset == dataset)
 
 

@@ -196,13 +196,9 @@ def _diff_block(diff: str):
     return Markdown(f"```diff\n{diff}\n```")
 
 
-def show_changes(base, experiment, hunks: int | None = None):
-    """What changes from `base`'s model to `experiment`'s, as a Markdown diff block; with `hunks`, only the
-    first ones (a change repeated in every block is shown once, the prose saying where else it goes)."""
-    diff = changes(base, experiment)
-    if hunks is not None and diff.count("\n...\n") >= hunks:
-        diff = "\n...\n".join(diff.split("\n...\n")[:hunks]) + "\n..."
-    return _diff_block(diff)
+def show_changes(base, experiment):
+    """What changes from `base`'s model to `experiment`'s, as a Markdown diff block."""
+    return _diff_block(changes(base, experiment))
 
 
 def show_line_changes(before: str, after: str):

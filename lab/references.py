@@ -41,11 +41,11 @@ REFERENCES = (
     Reference("fashion_mnist", "MobileNet", 0.950, "augmentation (miroir)", FASHION_README, checked=True),
     # Keras' own small network (the docstring also gives 75 % after 25 epochs)
     Reference("cifar10", "CNN « simple » de Keras (4 conv, 2 poolings)", 0.79,
-              "CIFAR-10 d'origine, augmentation (translations, miroir), 50 époques", KERAS_EXAMPLE, checked=True,
+              "CIFAR-10 d'origine, 50 époques, miroir, translations", KERAS_EXAMPLE, checked=True,
               epochs=50),
     # A network that trains CIFAR-10 fast on a GPU, with its own training recipe
-    Reference("cifar10", "airbench94 : blocs de 64, 256 et 256 filtres", 0.9401,
-              "CIFAR-10 d'origine, 9,9 époques, miroir et translations de 2 pixels, plusieurs vues en prédiction",
+    Reference("cifar10", "airbench94 (blocs de 64, 256, 256 filtres)", 0.9401,
+              "CIFAR-10 d'origine, 9,9 époques, miroir, translations, plusieurs vues",
               AIRBENCH, checked=True, epochs=9.9),
 )  # fmt: skip
 

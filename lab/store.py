@@ -467,7 +467,7 @@ def _check_predictions(run: Run, path: Path, retrain: str) -> None:
     """The predictions file exists, carries the digest of its name, and gives the stored accuracy."""
     predictions = run.folder / str(run.record["predictions"])
     _check_digest(predictions, path, retrain)
-    for split in SPLITS:  # every split whose predictions are stored (test always; validation since chapter 7)
+    for split in SPLITS:  # every split whose predictions are stored (test always; validation for « Aller plus loin »)
         try:
             pair = run.predictions(split)
             measured = None if pair is None else float(np.mean(pair[0].argmax(axis=1) == pair[1]))

@@ -151,7 +151,7 @@ def test_the_published_table_sets_ours_beside_theirs():
     ours = references.Reference("cifar10", "Nous", 0.8512, "20 époques", "ce rapport", checked=True)
     rows = _cells(report.published_table([*beyond.published("fashion_mnist")[:2], *beyond.published("cifar10"), ours]))
     assert [row[0] for row in rows] == ["Fashion-MNIST", "", "CIFAR-10", "", ""]  # where the data set changes
-    assert rows[2][1:3] == ["airbench94 : blocs de 64, 256 et 256 filtres", f"94,0{NBSP}%"]
+    assert rows[2][1:3] == ["airbench94 (blocs de 64, 256, 256 filtres)", f"94,0{NBSP}%"]
     assert rows[-1] == ["", "Nous", f"85,1{NBSP}%", "20 époques", "ce rapport"]
     assert [bool(row[4]) for row in rows] == [True, False, True, True, True]  # each source once in a row
 

@@ -92,14 +92,6 @@ def test_the_shown_changes_turn_the_base_model_into_the_variant(base, variant):
     assert any(line.startswith(("+ ", "- ")) for line in diff.splitlines())
 
 
-def test_a_repeated_change_can_be_shown_in_its_first_block_only():
-    base, leaky = EXPERIMENTS["cifar-conv6-bn-20"], EXPERIMENTS["cifar-conv6-bn-leaky"]
-    whole, first = keras_code.show_changes(base, leaky).data, keras_code.show_changes(base, leaky, hunks=1).data
-    assert first.count("\n...") == 1 and first.rstrip("`\n").endswith("...")  # one hunk, then a sign that more follow
-    assert first.split("\n...")[0] == whole.split("\n...")[0]  # the first hunk, as the whole diff shows it
-    assert "LeakyReLU" in first and len(first.splitlines()) < len(whole.splitlines()) / 2
-
-
 def test_mixed_precision_is_the_global_policy_with_a_float32_output():
     code = keras_code.model_code(EXPERIMENTS["cifar-vgg-20-aug-cos"].replace(precision="mixed_bfloat16"))
     assert code.splitlines()[0] == 'keras.mixed_precision.set_global_policy("mixed_bfloat16")'

@@ -481,3 +481,15 @@ def test_seed_runs_reads_the_book_s_seeds_stored_so_far(results_root):
     for seed in (0, 1, 2):
         store.save(make_record(one, seed), *make_predictions(seed=seed), root=results_root)
     assert [run.seed for run in lab.seed_runs("fashion-vgg")] == [0, 1, 2]
+
+
+def test_brief_runs_are_the_brief_s_models_of_one_data_set_in_its_order(results_root):
+    fashion = [name for name, experiment in lab.BRIEF.items() if experiment.dataset == "fashion_mnist"]
+    for name in [*fashion, "cifar-raw"]:
+        for seed in lab.SEEDS:
+            store.save(make_record(get(name), seed), *make_predictions(seed=seed), root=results_root)
+    runs = lab.brief_runs("fashion_mnist")
+    assert list(runs) == fashion and fashion[0] == "fashion-base" and "fashion-dropout-norm" in fashion  # ours too
+    assert all([run.seed for run in seeds] == list(lab.SEEDS) for seeds in runs.values())
+    with pytest.raises(lab.StoredResultError, match="cifar-norm"):  # a model not stored is said, not left out
+        lab.brief_runs("cifar10")
