@@ -13,7 +13,9 @@ Imports from lab: analysis, data, experiments, params, stats (none of them impor
 from __future__ import annotations
 
 import functools
+import re
 
+import numpy as np
 import pandas as pd
 
 from lab import analysis, experiments, params, stats
@@ -226,7 +228,17 @@ def table(frame: pd.DataFrame, index: bool = False, **formats):
     for column, formatter in formats.items():
         frame[column] = [formatter(value) if pd.notna(value) else "" for value in frame[column]]
     frame = frame.astype(object).where(frame.notna(), "")
+    frame = frame.map(_not_a_list)
     return Markdown(frame.to_markdown(index=index, disable_numparse=True))
+
+
+# A cell that starts as a Markdown list item ("+ Dense(128)", "1. …") would be drawn as a list, its marker lost
+_LIST_MARKER = re.compile(r"^(\d*)([-+*.)])(?=\s)")
+
+
+def _not_a_list(cell):
+    """The cell, its leading list marker escaped (« \\+ Dense(128) »): Markdown then shows it as written."""
+    return _LIST_MARKER.sub(r"\1\\\2", cell) if isinstance(cell, str) else cell
 
 
 def parameters(experiment, cost: bool = True):
@@ -266,6 +278,21 @@ def comparison_table(table_of_seeds: pd.DataFrame, runs_by_name: dict):
     return table(pd.DataFrame(rows), **formats)
 
 
+def gradient_table(layers: list[str], sizes: dict):
+    """The size of each layer's gradient (`lab.probes.gradient_sizes`), one row per layer from the input, one
+    column per labelled network and moment; each a mean over the seeds (rows of the arrays `sizes` holds, one
+    column per layer), in thousandths, with three significant digits (« 289 », « 7,44 », « 0,385 »)."""
+    columns = {label: [_significant(1e3 * value) for value in np.asarray(per_seed).mean(axis=0)]
+               for label, per_seed in sizes.items()}
+    return table(pd.DataFrame({"couche": layers, **columns}))
+
+
+def _significant(value: float, digits: int = 3) -> str:
+    """A positive number with `digits` significant digits and a decimal comma (whole above 10 ** digits)."""
+    decimals = max(0, digits - 1 - int(np.floor(np.log10(value))))
+    return num(round(value)) if decimals == 0 else dec(value, decimals)
+
+
 def shape_progression(layers, dataset: str):
     """How the maps shrink layer after layer; a layer that cannot be built says so, in French."""
     frame = params.shape_progression(layers, params.INPUT_SHAPES[dataset])
@@ -275,14 +302,15 @@ def shape_progression(layers, dataset: str):
 
 
 def error_table(runs: dict):
-    """Error rates on training, validation and test, one row per labelled model (mean ± sd over its seeds)."""
-    rows = []
-    for label, seeds in runs.items():
-        seeds = stats.as_runs(seeds)
-        errors = {f"erreur {french}": mean_pct([1 - run.accuracy(split) for run in seeds])
-                  for split, french in SPLIT_NAMES.items()}  # fmt: skip
-        rows.append({"modèle": label, "graines": len(seeds), "époques": len(seeds[0].history), **errors})
-    return table(pd.DataFrame(rows))
+    """One row per labelled model: its parameters and its error rates (1 − accuracy) on training (after it),
+    validation and test, mean ± sd over its seeds, each column with the decimals its cells need (`mean_pcts`)."""
+    seeds = {label: stats.as_runs(runs_of_label) for label, runs_of_label in runs.items()}
+    columns = {f"erreur {french}": mean_pcts([[1 - run.accuracy(split) for run in runs_of_label]
+                                              for runs_of_label in seeds.values()])
+               for split, french in SPLIT_NAMES.items()}  # fmt: skip
+    frame = pd.DataFrame({"modèle": list(seeds), "paramètres": [num(runs_of_label[0]["params_total"])
+                                                                 for runs_of_label in seeds.values()], **columns})
+    return table(frame)
 
 
 def class_table(runs, f1: bool = False):

@@ -210,6 +210,40 @@ def test_the_comparison_table_numbers_and_names_each_model_for_a_reader_with_its
     assert report.model_name("fashion-base") == "Premier modèle, entrées brutes"
 
 
+def test_the_gradient_table_gives_each_layer_its_mean_over_the_seeds_in_thousandths_with_three_digits():
+    import numpy as np
+
+    sizes = {"sans BN": np.array([[0.2891, 0.00744, 0.000385], [0.2891, 0.00744, 0.000385]]),
+             "avec BN": np.array([[0.1, 0.002, 0.0005], [0.3, 0.004, 0.0007]])}  # two seeds, three layers
+    rows = report.gradient_table(["convolution 1 (16)", "dense (256)", "sortie (10)"], sizes).data.splitlines()
+    cells = [[cell.strip() for cell in row.split("|")[1:-1]] for row in rows[2:]]
+    assert cells == [["convolution 1 (16)", "289", "200"], ["dense (256)", "7,44", "3,00"],
+                     ["sortie (10)", "0,385", "0,600"]]
+
+
+def test_a_table_cell_that_starts_as_a_list_item_is_shown_as_written():
+    import pandas as pd
+
+    markdown = report.table(pd.DataFrame({"modèle": ["+ Dense(128)", "1. bloc", "+3,1 points", "- 0,5"]})).data
+    cells = [row.split("|")[1].strip() for row in markdown.splitlines()[2:]]
+    assert cells == ["\\+ Dense(128)", "1\\. bloc", "+3,1 points", "\\- 0,5"]  # a signed number stays as it is
+
+
+def test_the_error_table_gives_each_model_its_parameters_and_error_rates_with_the_same_decimals():
+    import lab
+
+    runs = {"avec dropout": lab.seeds("fashion-dropout"), "entrées / 255": lab.seeds("fashion-norm")}
+    rows = report.error_table(runs).data.splitlines()
+    header, cells = rows[0], [[cell.strip() for cell in row.split("|")[1:-1]] for row in rows[2:]]
+    assert [cell.strip() for cell in header.split("|")[1:-1]] == [
+        "modèle", "paramètres", "erreur apprentissage", "erreur validation", "erreur test"]
+    assert [row[:2] for row in cells] == [["avec dropout", "244\u00a0298"], ["entrées / 255", "244\u00a0298"]]
+    test_errors = [[1 - run.accuracy("test") for run in seeds] for seeds in runs.values()]
+    assert [row[4] for row in cells] == report.mean_pcts(test_errors)  # 1 − accuracy, one column's decimals
+    assert cells[1][2] == report.mean_pcts([[1 - run.accuracy("train") for run in seeds]
+                                            for seeds in runs.values()])[1]
+
+
 def test_the_confusion_of_several_seeds_adds_their_counts():
     import lab
 

@@ -93,7 +93,8 @@ def test_q_2_6_validation_beats_test_by_chance_and_40_epochs_help_only_with_drop
     claim(longer.result == stats.SAME and longer.gain > 0, "q-2-6",
           "40 epochs gain on test, not beyond the margin ('peut-être', 'pas de gain établi')")  # fmt: skip
     claim(stats.compare(seeds("fashion-base"), seeds("fashion-dropout-long")).result == stats.WORSE, "q-2-6",
-          "in 40 epochs the dropout model stays below the one without ('la durée seule n'explique pas')")  # fmt: skip
+          "in 40 epochs the dropout model stays below the one without ('Même en 40 époques, le modèle avec dropout "
+          "reste sous celui sans')")  # fmt: skip
 
 
 def test_q_2_7_a_dense_layer_does_not_help_and_normalised_inputs_do():
@@ -107,10 +108,11 @@ def test_q_2_7_a_dense_layer_does_not_help_and_normalised_inputs_do():
           "the margin leaves a gain of some points possible ('n'exclut pas un gain allant jusqu'à')")  # fmt: skip
     claim(all(stats.compare(a, b).result != stats.BETTER for a, b in ((drop, alone), (drop_norm, alone_norm))),
           "q-2-7", "without its dropout, the extra layer gains beyond the margin on neither scale "
-          "('Elle n'apporte alors de gain établi sur aucune des deux échelles')")  # fmt: skip
+          "('Elle n'apporte alors de gain établi ni sur entrées brutes ni sur entrées / 255')")  # fmt: skip
     train = lambda runs: stats.seed_mean(runs, lambda r: r.accuracy("train"))  # noqa: E731
     claim(train(alone_norm) <= train(drop_norm) + 0.002, "q-2-7",
-          "on inputs / 255 the extra layer does not raise the training accuracy ('ne monte même pas')")  # fmt: skip
+          "on inputs / 255 the extra layer does not lower the training error ('son erreur d'apprentissage ne baisse "
+          "même pas', Table 2.3)")  # fmt: skip
     tops = {"T-shirts", "Pulls", "Manteaux", "Chemises"}
     frequent = analysis.frequent_errors(drop, 3)
     claim(set(frequent["true_name"]) | set(frequent["predicted_name"]) <= tops, "q-2-7",
@@ -359,7 +361,7 @@ def test_q_5_2_the_gradient_does_not_vanish_toward_the_input():
             claim(trained[0] / trained[5] > start[name, seed][0] / start[name, seed][5], "q-5-2",
                   f"{name}, seed {seed}: after 10 epochs the ratio is larger still ('plus encore après 10 époques')")
     claim(all((start["cifar-conv6-bn", seed] > start["cifar-conv6", seed]).all() for seed in lab.SEEDS), "q-5-2",
-          "at the start, normalisation makes every layer's gradient larger ('agrandit surtout tous les gradients')")
+          "at the start, normalisation makes every layer's gradient larger ('agrandit tous les gradients au départ')")
 
 
 def test_q_5_3_batch_normalisation_trains_higher_at_every_epoch_and_validates_less_steadily():
