@@ -110,7 +110,7 @@ def seed_gains(comparison) -> MarkdownText:
 
 # What a comparison says, after « soit +1,2 pt (± 0,6) : » (`lab.stats.compare`: result, seeds' directions), in the
 # introduction's words: a difference is « établi » beyond its margin, « non établi » within it.
-EFFECTS = {stats.BETTER: "gain établi", stats.WORSE: "perte établie", stats.SAME: "non établi"}
+EFFECTS = {stats.BETTER: "gain établi", stats.WORSE: "baisse établie", stats.SAME: "non établi"}
 
 
 def effect(comparison) -> MarkdownText:
@@ -375,7 +375,7 @@ def steps_table(steps):
 
 
 # Whether a comparison passes the margin, in a table's cell (`steps_table`)
-BEYOND_MARGIN = {stats.BETTER: "gain", stats.WORSE: "perte", stats.SAME: "non"}
+BEYOND_MARGIN = {stats.BETTER: "gain", stats.WORSE: "baisse", stats.SAME: "non"}
 
 
 def _where_it_changes(values) -> list:

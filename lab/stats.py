@@ -5,7 +5,8 @@ A comparison of two models is decided here, once, from every seed stored for bot
 - `gain`: the mean, over the seeds both models have, of the accuracy difference on the
   split compared (b − a, same seed, same images: test, or validation to decide);
 - `image_error`: the standard error of that mean due to the images (paired: the
-  per-image differences of correctness, per seed), as if the trained models were fixed;
+  per-image differences of correctness, averaged over the seeds first, since every seed is
+  tested on the same images), as if the trained models were fixed;
 - `seed_error`: the standard error due to training itself, from the spread of the
   per-seed differences (seed-to-seed; unknown with a single seed);
 - `margin`: the half-width of the interval the report quotes, combining both:
@@ -74,9 +75,13 @@ def compare(a, b, split: str = "test") -> Comparison:
     """b against a, over the seeds both have (each may be a run or a list of runs), on the test
     images (or on the validation images: `split="val"`, to decide before reading the test)."""
     pairs = paired_runs(a, b)
-    differences = [paired_difference(run_a, run_b, split) for run_a, run_b in pairs]
-    image_error = float(np.sqrt(np.mean([error**2 for _, error in differences]) / len(pairs)))
-    return _decided([gain for gain, _ in differences], image_error, split)
+    # seeds × images: each seed's per-image difference of correctness
+    differences = np.array([_correct(run_b, split) - _correct(run_a, split) for run_a, run_b in pairs])
+    # the seeds share their images: the images' error is that of the per-image mean over the seeds (the seeds'
+    # errors are not independent, and averaging them as if they were would shrink it up to √n times)
+    per_image = differences.mean(axis=0)
+    image_error = float(per_image.std(ddof=1) / np.sqrt(per_image.size))
+    return _decided(differences.mean(axis=1), image_error, split)
 
 
 def _decided(per_seed_gains, image_error: float, split: str) -> Comparison:

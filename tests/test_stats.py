@@ -49,6 +49,16 @@ def test_seeds_that_disagree_are_not_a_change(tmp_path):
     assert comparison.seed_error > comparison.image_error
 
 
+def test_the_image_error_is_that_of_the_seeds_mean_since_they_share_their_images(tmp_path):
+    """Three seeds whose per-image differences are the same: averaging them leaves the image error of one seed
+    (the seeds' errors are not independent; dividing by √3 as if they were would shrink the margin)."""
+    a, b = _runs(tmp_path, "a", [300, 300, 300]), _runs(tmp_path, "b", [340, 340, 340])
+    comparison = stats.compare(a, b)
+    one_seed = stats.paired_difference(a[0], b[0])[1]
+    assert comparison.image_error == pytest.approx(one_seed)
+    assert comparison.margin == pytest.approx(2 * one_seed)  # no spread between the seeds
+
+
 def test_the_margin_combines_seed_spread_and_image_error(tmp_path):
     comparison = stats.compare(_runs(tmp_path, "a", [300, 300, 300]), _runs(tmp_path, "b", [310, 320, 330]))
     t = stats.student_quantile(3)
