@@ -143,6 +143,10 @@ def test_the_axes_of_the_learning_curves_are_bounded_to_the_epochs_after_the_fir
     # each panel says how far the first epoch went
     assert [text.get_text() for text in loss.texts] == ["époque 1 hors cadre : jusqu'à 6,0 ↑"]
     assert [text.get_text() for text in accuracy.texts] == ["époque 1 hors cadre : dès 0,20 ↓"]
+    # on a white ground above the curves, which pass under it
+    notes = [*loss.texts, *accuracy.texts]
+    assert all(note.get_bbox_patch().get_facecolor()[:3] == (1.0, 1.0, 1.0) for note in notes)
+    assert all(note.get_zorder() > max(line.get_zorder() for line in [*loss.lines, *accuracy.lines]) for note in notes)
 
 
 def test_no_note_when_the_first_epoch_stays_in_the_frame(tmp_path):
