@@ -288,7 +288,7 @@ def gradient_table(layers: list[str], sizes: dict):
 
 
 def _significant(value: float, digits: int = 3) -> str:
-    """A positive number with `digits` significant digits and a decimal comma (whole above 10 ** digits)."""
+    """A positive number with `digits` significant digits and a decimal comma (whole from 10 ** (digits - 1))."""
     decimals = max(0, digits - 1 - int(np.floor(np.log10(value))))
     return num(round(value)) if decimals == 0 else dec(value, decimals)
 

@@ -65,12 +65,6 @@ def _correct(run, split: str = "test") -> np.ndarray:
     return (probabilities.argmax(axis=1) == truth).astype(float)
 
 
-def paired_difference(a, b, split: str = "test") -> tuple[float, float]:
-    """Accuracy of run b minus run a on `split`, and its paired standard error over its images."""
-    difference = _correct(b, split) - _correct(a, split)
-    return float(difference.mean()), float(difference.std(ddof=1) / np.sqrt(len(difference)))
-
-
 def compare(a, b, split: str = "test") -> Comparison:
     """b against a, over the seeds both have (each may be a run or a list of runs), on the test
     images (or on the validation images: `split="val"`, to decide before reading the test)."""

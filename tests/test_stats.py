@@ -20,14 +20,14 @@ def _seeded(run, seed):
     return run
 
 
-def test_paired_difference_and_its_standard_error(tmp_path):
+def test_a_single_seed_s_image_error_is_the_paired_standard_error_of_its_images(tmp_path):
     truth = [0] * 100
     a = make_run(tmp_path / "a", y_true=truth, y_pred=[0] * 80 + [1] * 20)
     b = make_run(tmp_path / "b", y_true=truth, y_pred=[0] * 90 + [1] * 10)
-    gain, error = stats.paired_difference(a, b)
-    assert gain == pytest.approx(0.10)
+    comparison = stats.compare(a, b)
+    assert comparison.gain == pytest.approx(0.10)
     differences = np.array([0] * 80 + [1] * 10 + [0] * 10)
-    assert error == pytest.approx(differences.std(ddof=1) / 10)
+    assert comparison.image_error == pytest.approx(differences.std(ddof=1) / 10)
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ def test_the_image_error_is_that_of_the_seeds_mean_since_they_share_their_images
     (the seeds' errors are not independent; dividing by √3 as if they were would shrink the margin)."""
     a, b = _runs(tmp_path, "a", [300, 300, 300]), _runs(tmp_path, "b", [340, 340, 340])
     comparison = stats.compare(a, b)
-    one_seed = stats.paired_difference(a[0], b[0])[1]
+    one_seed = stats.compare(a[0], b[0]).image_error
     assert comparison.image_error == pytest.approx(one_seed)
     assert comparison.margin == pytest.approx(2 * one_seed)  # no spread between the seeds
 
