@@ -57,10 +57,9 @@ def result(name: str, seed: int = 0) -> Run:
     return train.train(experiment, seed)
 
 
-# The seeds the book reads, the same for every model: 0, 1 and 2 until every model of the brief and every control
-# has its five planned seeds stored (seeds 3 and 4 land as they are trained; the book moves to five for all at once,
-# never for the models whose three seeds did not decide, which would bias its verdicts).
-SEEDS = (0, 1, 2)
+# The seeds the book reads, the same for every model of the brief and every control: the five each is planned
+# with (`experiments.FIVE_SEEDS`). Chapter "Aller plus loin" reads its chains on three (`beyond.SEEDS`).
+SEEDS = experiments.FIVE_SEEDS
 
 
 def seed_runs(name: str, wanted=None) -> list[Run]:
@@ -89,8 +88,9 @@ seeds = seed_runs  # the name the chapters call
 def trainings() -> dict[str, list[Run]]:
     """Every training the book reads, by experiment (the introduction counts them, the appendix times them): the
     book's seeds of each experiment but the test-time views, which evaluate the weights of the step before again."""
-    return {name: seed_runs(name) for name, experiment in EXPERIMENTS.items()
-            if not (experiment.test_time_flip or experiment.test_time_shift)}
+    trained = [name for name, experiment in EXPERIMENTS.items()
+               if not (experiment.test_time_flip or experiment.test_time_shift)]
+    return {name: seed_runs(name, beyond.SEEDS if name in BEYOND else SEEDS) for name in trained}
 
 
 def brief_runs(dataset: str) -> dict[str, list[Run]]:
@@ -100,10 +100,11 @@ def brief_runs(dataset: str) -> dict[str, list[Run]]:
 
 
 def beyond_runs() -> dict[str, list[Run]]:
-    """The runs the chapter "Aller plus loin" reads (`lab.beyond`): the book's seeds of each step of its chains and
-    of each variant tried, where stored."""
+    """The runs the chapter "Aller plus loin" reads (`lab.beyond`): the three seeds of `beyond.SEEDS` of each step of
+    its chains and of each variant tried, where stored; the brief's model a chain starts from too (it has five), so
+    that every row of a chain's table is a mean over the same seeds."""
     names = [*(name for chain in beyond.CHAINS.values() for name in chain), *beyond.TRIED]
-    return {name: seed_runs(name) for name in names}
+    return {name: seed_runs(name, beyond.SEEDS) for name in names}
 
 
 def trained_model(name: str, seed: int = 0, model_name: str | None = None):

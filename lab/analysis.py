@@ -11,10 +11,12 @@ Imports from lab: backend, data, experiments, models, params, stats (nothing tha
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from lab import data, models, params
+from lab import data, models, params, stats
 from lab.backend import keras
 from lab.data import CLASS_NAMES
 from lab.experiments import get
@@ -176,6 +178,26 @@ def cost_table(runs_by_name: dict) -> pd.DataFrame:
     table["compute"] = [params.training_macs(get(name), as_runs(runs)[0]["data"]["train_size"])
                         for name, runs in runs_by_name.items()]
     return table
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """Question 5.7's decision: the models' costs, the best on validation, those validation cannot tell from it,
+    and the one chosen among them (`stats.cheapest_within_margin`)."""
+
+    table: pd.DataFrame  # `cost_table`
+    best: str
+    contenders: list[str]
+    choice: str
+
+
+def most_efficient(runs_by_name: dict) -> Efficiency:
+    """The most efficient of the models of `runs_by_name` (name -> runs of its seeds): validation decides; within
+    its margin, the least computation."""
+    table = cost_table(runs_by_name)
+    best = stats.trade_off(table).most_accurate
+    contenders, choice = stats.cheapest_within_margin(table, runs_by_name, best)
+    return Efficiency(table, best, contenders, choice)
 
 
 def step_comparisons(steps, runs_by_name: dict) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from lab import experiments, references, stats
 
 CHAINS = experiments.CHAINS
 TRIED = experiments.TRIED
+SEEDS = experiments.THREE_SEEDS  # the seeds each step and variant is planned with, and the chapter reads
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,12 @@ def claim(condition: bool, section: str, sentence: str) -> None:
 # Introduction
 
 
-def test_methode_every_model_of_the_brief_has_its_three_seeds():
+def test_methode_every_model_of_the_brief_has_its_five_seeds_and_chapter_6_s_steps_three():
     names = [*lab.BRIEF, *experiments.CONTROLS]
-    claim(all([run.seed for run in seeds(name)] == [0, 1, 2] for name in names), "methode",
-          "every model is read with the three seeds 0, 1 and 2 (those still training are named)")
+    claim(all([run.seed for run in seeds(name)] == [0, 1, 2, 3, 4] for name in names), "methode",
+          "every model of the brief and every control is read with the five seeds 0 to 4 ('cinq graines')")
+    claim(all([run.seed for run in runs] == [0, 1, 2] for runs in lab.beyond_runs().values()), "methode",
+          "the models of chapter 6 are read with three seeds ('trois pour ceux du chapitre 6')")
 
 
 def test_methode_the_brief_s_runs_had_no_gpu():
@@ -88,11 +90,10 @@ def test_q_2_6_validation_beats_test_by_chance_and_40_epochs_help_only_with_drop
     claim(all(analysis.min_val_loss_epoch(r) <= 10 for r in seeds("fashion-base")), "q-2-6",
           "without dropout the validation loss is lowest within the first epochs ('Sans dropout, non')")  # fmt: skip
     claim(all(analysis.min_val_loss_epoch(r) > 20 for r in seeds("fashion-dropout-long")), "q-2-6",
-          "with dropout the validation loss still falls after epoch 20 ('Avec dropout, peut-être')")  # fmt: skip
+          "with dropout the validation loss still falls after epoch 20 ('Avec dropout, oui')")  # fmt: skip
     longer = stats.compare(seeds("fashion-dropout"), seeds("fashion-dropout-long"), "val")
-    claim(longer.result == stats.SAME and longer.gain > 0 and all(g > 0 for g in longer.per_seed), "q-2-6",
-          "40 epochs gain on validation in every seed, not beyond the margin ('peut-être', 'pas de gain "
-          "établi')")  # fmt: skip
+    claim(longer.result == stats.BETTER, "q-2-6",
+          "40 epochs gain on validation beyond the margin ('Avec dropout, oui', 'gain établi')")  # fmt: skip
     claim(stats.compare(seeds("fashion-base"), seeds("fashion-dropout-long")).result == stats.WORSE, "q-2-6",
           "in 40 epochs the dropout model stays below the one without ('Même en 40 époques, le modèle avec dropout "
           "reste sous celui sans')")  # fmt: skip
@@ -105,8 +106,8 @@ def test_q_2_7_a_dense_layer_does_not_help_and_normalised_inputs_do():
     claim(dense.result == stats.SAME, "q-2-7",
           "the extra dense layer (with its dropout) makes no difference beyond the margin ('aucune différence "
           "établie')")  # fmt: skip
-    claim(dense.gain + dense.margin > 0.02, "q-2-7",
-          "the margin leaves a gain of some points possible ('n'exclut pas un gain allant jusqu'à')")  # fmt: skip
+    claim(dense.gain + dense.margin > 0, "q-2-7",
+          "the margin leaves a gain possible ('n'exclut pas un gain allant jusqu'à')")  # fmt: skip
     claim(all(stats.compare(a, b).result != stats.BETTER for a, b in ((drop, alone), (drop_norm, alone_norm))),
           "q-2-7", "without its dropout, the extra layer gains beyond the margin on neither scale "
           "('Elle n'apporte alors de gain établi ni sur entrées brutes ni sur entrées / 255')")  # fmt: skip
@@ -368,8 +369,9 @@ def test_q_5_2_the_gradient_does_not_vanish_toward_the_input():
 def test_q_5_3_batch_normalisation_trains_higher_at_every_epoch_and_validates_less_steadily():
     conv6, bn = seeds("cifar-conv6"), seeds("cifar-conv6-bn")
     normalised = stats.compare(conv6, bn)
-    claim(normalised.result == stats.SAME and normalised.margin - normalised.gain < 0.005, "q-5-3",
-          "the gain over the model without normalisation is not established, by a narrow margin ('de justesse')")
+    claim(normalised.result == stats.BETTER and normalised.gain - normalised.margin < 0.005, "q-5-3",
+          "the gain over the model without normalisation is established, by a narrow margin ('un gain établi, de "
+          "justesse')")  # fmt: skip
     claim((mean_curve(bn, "accuracy") > mean_curve(conv6, "accuracy")).all(), "q-5-3",
           "on Figure 5.1, its training accuracy is above the model without normalisation at every epoch")  # fmt: skip
     above = mean_curve(bn, "val_accuracy") > mean_curve(conv6, "val_accuracy")
@@ -383,9 +385,6 @@ def test_q_5_3_batch_normalisation_trains_higher_at_every_epoch_and_validates_le
           "the worst precision is that of one of the two worst-recalled classes")  # fmt: skip
     claim(classes["predicted"].max() > 1000, "q-5-3", "one class is predicted more often than it occurs")
     claim(analysis.worst_in_every_seed(bn, among=3), "q-5-3", "the worst class is among the three worst of every seed")
-    pair = set(classes["recall"].nsmallest(2).index)
-    claim(all(set(analysis.class_metrics(run)["recall"].nsmallest(2).index) == pair for run in bn), "q-5-3",
-          "the two worst classes are the two lowest of every seed ('les deux plus bas sur chaque graine')")
 
 
 def test_q_5_4_validation_still_rises_at_the_end_of_10_epochs():
@@ -400,11 +399,10 @@ def test_q_5_4_validation_still_rises_at_the_end_of_10_epochs():
           "the rise over the last three epochs is of the order of the epoch-to-epoch jolts ('du même ordre')")
 
 
-def test_q_5_5_the_ten_added_epochs_gain_within_the_margin_and_widen_the_gap():
+def test_q_5_5_the_ten_added_epochs_gain_beyond_the_margin_and_widen_the_gap():
     bn, bn20 = seeds("cifar-conv6-bn"), seeds("cifar-conv6-bn-20")
     longer = stats.compare(bn, bn20)
-    claim(longer.result == stats.SAME and longer.gain > 0, "q-5-5",
-          "the mean gain of 20 epochs is within the margin ('un gain non établi')")
+    claim(longer.result == stats.BETTER, "q-5-5", "the gain of 20 epochs is beyond the margin ('un gain établi')")
     pairs = stats.paired_runs(bn, bn20)
     for a, b in pairs:
         claim(np.allclose(a.history["loss"].to_numpy(), b.history["loss"].iloc[: len(a.history)].to_numpy()), "q-5-5",
@@ -430,49 +428,37 @@ def test_q_5_6_no_difference_between_leaky_relu_and_relu_is_established_at_equal
     (_, _), (x_val, _), _, _ = data.prepared_data(lab.get("cifar-conv6-bn-relu-40"))
     silent = [share for run in relu40
               for share in probes.silent_units(lab.trained_model(run.name, run.seed), x_val[:1000]).values()]
-    claim(max(silent) <= 0.05, "q-5-6", "dead ReLU units are rare: at most 5 % of a layer's units never fire")
+    claim(max(silent) < 0.1, "q-5-6", "dead ReLU units are rare: under one in ten of a layer's units never fire")
 
 
 # Question 5.7 (chapter 5: the comparison and the choice)
 
 
-def _cifar_trade_off():
+def test_q_5_7_validation_cannot_tell_the_two_40_epoch_networks_apart_and_keeps_leaky_relu():
     runs = lab.brief_runs("cifar10")
-    table = analysis.cost_table(runs)
-    return table, runs, stats.trade_off(table)
-
-
-def test_q_5_7_the_most_accurate_model_and_the_one_at_half_its_computation():
-    table, runs, trade = _cifar_trade_off()
-    forty = ("cifar-conv6-bn-relu-40", "cifar-conv6-bn-leaky")
-    claim(trade.most_accurate in forty and trade.cheaper == "cifar-conv6-bn-20", "q-5-7",
-          "the most accurate model is a 40-epoch one, the best at half its computation the 20-epoch one")
-    claim(table["test_accuracy"].idxmax() in forty, "q-5-7", "a 40-epoch network is the most accurate on test too")
-    relu40, leaky = (runs[name] for name in forty)
-    claim(stats.compare(relu40, leaky, "val").result == stats.compare(relu40, leaky).result == stats.SAME, "q-5-7",
-          "the 40-epoch networks cannot be told apart on validation nor on test ('ne se distinguent ni')")
-    claim(stats.compare(runs[trade.most_accurate], runs[trade.cheaper]).result == stats.SAME, "q-5-7",
-          "at half the computation, the test accuracy is within the margin of the best ('dans notre marge')")
-
-
-def test_q_5_7_validation_cannot_tell_three_models_apart_and_the_cheapest_is_chosen():
-    table, runs, trade = _cifar_trade_off()
-    best = trade.most_accurate
-    contenders = {name for name in table.index
-                  if name == best or stats.compare(runs[best], runs[name], "val").result == stats.SAME}
-    claim(contenders == {"cifar-conv6-bn-20", "cifar-conv6-bn-relu-40", "cifar-conv6-bn-leaky"}, "q-5-7",
-          "three models stay within the margin of the best on validation: the 20-epoch and the two 40-epoch ones")
-    claim(min(contenders, key=lambda name: table.loc[name, "compute"]) == "cifar-conv6-bn-20", "q-5-7",
-          "the least computation of the three is the 20-epoch model's ('Le plus efficace est donc')")
-    relu40, leaky, bn20 = (runs[name]
-                           for name in ("cifar-conv6-bn-relu-40", "cifar-conv6-bn-leaky", "cifar-conv6-bn-20"))
-    claim(stats.compare_gaps(leaky, bn20).result == stats.SAME, "q-5-7",
-          "the chosen model's gap is within the margin of LeakyReLU's ('ne change pas ce choix', 'dans notre marge')")
-    claim(table.loc["cifar-conv6-bn-20", "gap"] < min(table.loc["cifar-conv6-bn-leaky", "gap"],
-                                                      table.loc["cifar-conv6-bn-relu-40", "gap"]), "q-5-7",
-          "the chosen model overfits the least of the three ('ne change pas ce choix')")  # fmt: skip
+    efficient = analysis.most_efficient(runs)
+    table, forty = efficient.table, ["cifar-conv6-bn-relu-40", "cifar-conv6-bn-leaky"]
+    claim(efficient.contenders == forty, "q-5-7", "validation cannot tell the best from ReLU at 40 epochs, and "
+          "separates it from every other model ('la marge ne le sépare pas de ..., quand elle sépare tous les autres')")
+    claim(table.loc[forty, "compute"].nunique() == table.loc[forty, "params"].nunique() == 1, "q-5-7",
+          "the two 40-epoch networks have the same size and computation ('de même taille et de même calcul')")
+    claim(efficient.best == efficient.choice == "cifar-conv6-bn-leaky", "q-5-7",
+          "the best on validation, the LeakyReLU network, is chosen ('Le plus efficace est donc')")
+    relu40, leaky, bn20 = (runs[name] for name in (*forty, "cifar-conv6-bn-20"))
+    nearest = max((name for name in runs if name not in forty),
+                  key=lambda name: stats.compare(leaky, runs[name], "val").gain)
+    claim(nearest == "cifar-conv6-bn-20" and table.loc[forty[1], "compute"] == 2 * table.loc[nearest, "compute"],
+          "q-5-7", "the nearest model validation separates is the 20-epoch one, at half the computation "
+          "('Pour 2 fois moins de calcul')")  # fmt: skip
+    claim(stats.compare(leaky, bn20).result == stats.WORSE, "q-5-7",
+          "the 20-epoch model's test accuracy falls beyond the margin ('baisse établie')")
+    claim(table.loc["cifar-conv6-bn-20", "gap"] < table.loc["cifar-conv6-bn-leaky", "gap"]
+          < table.loc["cifar-conv6-bn-relu-40", "gap"], "q-5-7",
+          "LeakyReLU overfits less than ReLU and more than the 20-epoch model")  # fmt: skip
     claim(stats.compare_gaps(relu40, leaky).result == stats.WORSE, "q-5-7",
-          "at equal settings LeakyReLU narrows ReLU's gap beyond the margin")
+          "at equal settings LeakyReLU narrows ReLU's gap beyond the margin ('réduit', 'établi')")
+    claim(stats.compare_gaps(leaky, bn20).result == stats.WORSE, "q-5-7",
+          "the 20-epoch model overfits less than LeakyReLU beyond the margin ('surapprend moins', 'établi')")
 
 
 # Chapter 6 (Aller plus loin), rewritten on lab.beyond: its claims, decorated @beyond_chapter, hold once the
@@ -694,6 +680,14 @@ def test_plus_loin_our_model_stands_where_the_text_says_among_published_results(
 
 
 @beyond_chapter
+def test_plus_loin_cifar_the_chain_starts_at_half_the_computation_of_the_40_epoch_networks():
+    start = lab.get(beyond.CHAINS["cifar10"][0])
+    claim(all(params.training_macs(lab.get(name), 1) == 2 * params.training_macs(start, 1)
+              for name in ("cifar-conv6-bn-relu-40", "cifar-conv6-bn-leaky")), "sec-plus-loin-cifar",
+          "the chain starts from a model at half the computation of the 40-epoch ones ('moitié moins coûteux')")
+
+
+@beyond_chapter
 def test_conclusion_the_vgg_blocks_make_each_chain_s_largest_step_on_validation():
     runs = _chapter_runs()
     for dataset, chain in beyond.CHAINS.items():
@@ -724,6 +718,6 @@ def test_conclusion_only_some_of_the_brief_s_cifar_steps_pass_the_margin():
     claim(stats.WORSE not in results, "conclusion",
           "no CIFAR-10 step of the brief loses beyond the margin ('restent à établir', not 'dégradent')")
     passing = {after for (_, after), result in zip(steps, results, strict=True) if result == stats.BETTER}
-    claim(passing == {"cifar-norm", "cifar-conv4-pool4", "cifar-conv4-same"}, "conclusion",
-          "the steps with an established gain are the division by 255 and those of questions 4.1 and 4.5, whose "
-          "cause is not isolated ('hors la division par 255, la cause de ces gains n'est pas isolée')")
+    claim(passing == {"cifar-norm", "cifar-conv4-pool4", "cifar-conv4-same", "cifar-conv6-bn", "cifar-conv6-bn-20"},
+          "conclusion", "the steps with an established gain are the division by 255, those of questions 4.1 and 4.5 "
+          "(whose cause is not isolated) and BatchNormalization and the ten added epochs (questions 5.2 and 5.5)")

@@ -41,7 +41,7 @@ def run(source: str, **names) -> dict:
 @pytest.mark.parametrize("a, b", [("cifar-raw", "cifar-norm"), ("cifar-conv4", "cifar-conv4-same")])
 def test_the_margin_the_introduction_shows_is_lab_s(a, b):
     """The introduction's NumPy margin, on each seed's correct test images, gives lab.stats.compare's gain and margin
-    (the book's three seeds)."""
+    (the book's five seeds)."""
     import lab
     from lab import stats
 
@@ -167,7 +167,7 @@ def test_the_cifar_image_grid_shows_the_first_25_images_with_their_class(cifar):
         plt.close("all")
 
 
-def test_the_cifar_heatmap_draws_lab_s_confusion_matrix_of_the_three_seeds_by_row():
+def test_the_cifar_heatmap_draws_lab_s_confusion_matrix_of_the_five_seeds_by_row():
     """The shown cell predicts with Keras (each seed's model reloaded): the matrix of the stored predictions."""
     import matplotlib.pyplot as plt
 
@@ -182,7 +182,7 @@ def test_the_cifar_heatmap_draws_lab_s_confusion_matrix_of_the_three_seeds_by_ro
         stored = np.concatenate([run.probabilities.argmax(axis=1) for run in runs])
         assert np.mean(shown["y_pred"] == stored) > 0.999  # Keras' predictions now are the stored ones
         counts = sum(analysis.confusion(run) for run in runs)
-        assert len(runs) == 3 and counts.sum() == 30_000
+        assert len(runs) == 5 and counts.sum() == 50_000
         np.testing.assert_allclose(shown["matrix"], counts / counts.sum(axis=1, keepdims=True), atol=2e-3)
         drawn = shown["ax"].collections[0].get_array().reshape(10, 10)  # the colours: rows are true classes
         np.testing.assert_allclose(drawn, shown["matrix"])
@@ -301,7 +301,7 @@ def test_the_frequent_errors_and_the_gallery_s_selection_are_lab_s():
     errors = analysis.frequent_errors(runs, 3)
     _, _, (x_test_norm, y_test), _ = data.prepared_data(lab.get("cifar-conv4-same-dropout"))
     found = run(shown_cell(CHAPTER_4, "np.unravel_index("), np=np, lab=lab, x_test_norm=x_test_norm, y_test=y_test)
-    assert len(runs) == len(found["probabilities"]) == 3
+    assert len(runs) == len(found["probabilities"]) == 5
     for stored, predicted in zip(runs, found["probabilities"], strict=True):  # float16 when stored
         np.testing.assert_allclose(predicted, stored.probabilities, atol=2e-3, err_msg=f"seed {stored.seed}")
     assert np.array_equal(found["y_pred"], np.concatenate([r.y_pred for r in runs]))
@@ -358,8 +358,8 @@ def test_table_5_1_shows_the_means_of_the_shown_recalls_precisions_and_counts_of
     assert options_removed(shown_cell(CHAPTER_5, "tbl-classes-bn")).strip() == "report.class_table(bn_seeds)"
     _, _, (x_test_norm, y_test), _ = data.prepared_data(lab.get("cifar-conv6-bn"))
     shown = run(shown_cell(CHAPTER_5, "recall_score("), np=np, lab=lab, x_test_norm=x_test_norm, y_test=y_test)
-    assert [stored.seed for stored in runs] == [0, 1, 2]
-    assert len(shown["recalls"]) == len(shown["precisions"]) == len(shown["counts"]) == 3
+    assert [stored.seed for stored in runs] == [0, 1, 2, 3, 4]
+    assert len(shown["recalls"]) == len(shown["precisions"]) == len(shown["counts"]) == 5
     assert np.mean(shown["y_pred"] == runs[-1].y_pred) > 0.999  # Keras' predictions now are the stored ones
     columns = {"recall": shown["recalls"], "precision": shown["precisions"], "predicted": shown["counts"]}
     for stored, *values in zip(runs, *columns.values(), strict=True):
