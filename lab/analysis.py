@@ -182,22 +182,21 @@ def cost_table(runs_by_name: dict) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Efficiency:
-    """Question 5.7's decision: the models' costs, the best on validation, those validation cannot tell from it,
-    and the one chosen among them (`stats.cheapest_within_margin`)."""
+    """What question 5.7 weighs: the models' costs (`cost_table`), the most accurate on validation, the models
+    validation cannot tell from it, and the most accurate of those that need at most half its computation."""
 
-    table: pd.DataFrame  # `cost_table`
-    best: str
+    table: pd.DataFrame
+    most_accurate: str
     contenders: list[str]
-    choice: str
+    at_half: str | None
 
 
-def most_efficient(runs_by_name: dict) -> Efficiency:
-    """The most efficient of the models of `runs_by_name` (name -> runs of its seeds): validation decides; within
-    its margin, the least computation."""
+def efficiency(runs_by_name: dict) -> Efficiency:
+    """Question 5.7's trade-off between accuracy and computation for `runs_by_name` (name -> runs of its seeds)."""
     table = cost_table(runs_by_name)
-    best = stats.trade_off(table).most_accurate
-    contenders, choice = stats.cheapest_within_margin(table, runs_by_name, best)
-    return Efficiency(table, best, contenders, choice)
+    trade = stats.trade_off(table)
+    return Efficiency(table, trade.most_accurate, stats.within_margin(runs_by_name, trade.most_accurate),
+                      trade.cheaper)
 
 
 def step_comparisons(steps, runs_by_name: dict) -> pd.DataFrame:

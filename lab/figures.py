@@ -106,16 +106,18 @@ def _bound_to_later_epochs(ax, runs, metric: str, first: int = 2) -> None:
 def _note_out_of_frame(ax, runs, metric: str, first: int, frame: tuple[float, float]) -> None:
     """Say in the panel how far the epochs before `first` go when the axis leaves them out (above or below), on a
     white ground that the curves pass under (a note crossed by a curve reads badly)."""
-    note = {"xycoords": "axes fraction", "va": "top", "fontsize": SMALLEST_FONT, "color": "0.3", "zorder": 5,
+    note = {"xycoords": "axes fraction", "fontsize": SMALLEST_FONT, "color": "0.3", "zorder": 5,
             "bbox": {"boxstyle": "square,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.9}}
     earlier = [value for run in runs for one in as_runs(run) for column in (metric, f"val_{metric}")
                for value in one.history[column].loc[: first - 1]]  # fmt: skip
     epochs = "époque 1" if first == 2 else f"époques 1 à {first - 1}"
     if earlier and max(earlier) > frame[1]:
-        ax.annotate(f"{epochs} hors cadre : jusqu'à {dec(max(earlier), 1)} ↑", xy=(0.5, 0.97), ha="center", **note)
+        ax.annotate(f"{epochs} hors cadre : jusqu'à {dec(max(earlier), 1)} ↑", xy=(0.5, 0.97), ha="center", va="top",
+                    **note)  # fmt: skip
     elif earlier and min(earlier) < frame[0]:
-        # top left: where rising curves (accuracies) leave room
-        ax.annotate(f"{epochs} hors cadre : dès {dec(min(earlier), 2)} ↓", xy=(0.03, 0.97), ha="left", **note)
+        # bottom right: where rising curves (accuracies) leave room, once they have risen
+        ax.annotate(f"{epochs} hors cadre : dès {dec(min(earlier), 2)} ↓", xy=(0.97, 0.03), ha="right", va="bottom",
+                    **note)  # fmt: skip
 
 
 def learning_curves_side_by_side(runs: dict, metric: str = "accuracy"):

@@ -61,11 +61,8 @@ def describe(layer: dict) -> str:
     return str(kind)  # flatten, batch_norm, global_avg_pool
 
 
-def plan(layers, input_shape, complete: bool = True) -> list[PlannedLayer]:
-    """Check a layer spec and compute each layer's output shape (batch axis left out).
-
-    With `complete=False` the spec may be the beginning of a model (no output layer yet).
-    """
+def plan(layers, input_shape) -> list[PlannedLayer]:
+    """Check a layer spec and compute each layer's output shape (batch axis left out)."""
     if not layers:
         raise SpecError("the spec has no layers")
     shape, planned = tuple(input_shape), []
@@ -74,7 +71,7 @@ def plan(layers, input_shape, complete: bool = True) -> list[PlannedLayer]:
         output_shape = _output_shape(index, layer, shape)
         planned.append(PlannedLayer(index, dict(layer), shape, output_shape))
         shape = output_shape
-    if complete and planned[-1].kind != "output":
+    if planned[-1].kind != "output":
         raise SpecError(f"layer {len(layers)} ({describe(layers[-1])}): the last layer must be of type 'output'")
     return planned
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lab.models import INPUT_SHAPES, SpecError, describe, plan
+from lab.models import INPUT_SHAPES, describe, plan
 
 COLUMNS = {
     "layer": "couche",
@@ -92,23 +92,6 @@ def training_macs(experiment, images: int) -> int:
     What the training costs on any machine (the backward pass costs about twice the forward one,
     for every model alike), where a time depends on the machine and on what else it ran."""
     return experiment.epochs * images * count_macs(experiment)
-
-
-def shape_progression(layers, input_shape) -> pd.DataFrame:
-    """Each layer's output shape, to show how the image shrinks through the network.
-
-    The walk stops at the first layer that cannot be built: its row gives the reason
-    in `error` instead of a shape.
-    """
-    rows = [{"layer": "input", "output_shape": _shape_text(input_shape), "error": ""}]
-    for end in range(1, len(layers) + 1):
-        try:
-            last = plan(layers[:end], input_shape, complete=False)[-1]
-        except SpecError as error:
-            rows.append({"layer": describe(layers[end - 1]), "output_shape": "", "error": str(error)})
-            break
-        rows.append({"layer": describe(last.spec), "output_shape": _shape_text(last.output_shape), "error": ""})
-    return pd.DataFrame(rows)
 
 
 def french(table: pd.DataFrame) -> pd.DataFrame:

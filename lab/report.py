@@ -78,9 +78,10 @@ def pct(value: float, digits: int = 1) -> str:
 @as_markdown
 def pts(value: float, digits: int = 1, signed: bool = True, unit: str | None = None) -> str:
     """A difference of proportions in percentage points, signed: +2,4 points, −0,6 point (or `unit`)."""
-    sign = ("+" if value >= 0 else "−") if signed else ""
+    shown = round(abs(100 * value), digits)
+    sign = ("+" if value >= 0 else "−") if signed and shown else ""  # « 0,0 point », never « −0,0 »
     if unit is None:
-        unit = "points" if round(abs(100 * value), digits) >= 2 else "point"  # French: 1,5 point, 2 points
+        unit = "points" if shown >= 2 else "point"  # French: 1,5 point, 2 points
     return f"{sign}{dec(abs(100 * value), digits)}{NBSP}{unit}"
 
 
@@ -291,14 +292,6 @@ def _significant(value: float, digits: int = 3) -> str:
     """A positive number with `digits` significant digits and a decimal comma (whole from 10 ** (digits - 1))."""
     decimals = max(0, digits - 1 - int(np.floor(np.log10(value))))
     return num(round(value)) if decimals == 0 else dec(value, decimals)
-
-
-def shape_progression(layers, dataset: str):
-    """How the maps shrink layer after layer; a layer that cannot be built says so, in French."""
-    frame = params.shape_progression(layers, params.INPUT_SHAPES[dataset])
-    frame.loc[frame["error"] != "", "output_shape"] = "impossible : carte d'entrée plus petite que le noyau"
-    frame = frame.drop(columns="error").rename(columns={"layer": "couche", "output_shape": "forme de sortie"})
-    return table(frame)
 
 
 def error_table(runs: dict):

@@ -164,14 +164,10 @@ def trade_off(table) -> TradeOff:
     return TradeOff(frontier, most_accurate, cheaper)
 
 
-def cheapest_within_margin(table, runs_by_name: dict, best: str) -> tuple[list[str], str]:
-    """The models validation cannot tell from `best` (itself included), and the one of them that needs the least
-    computation, then the fewest parameters, then (as cheap and as large) the best on validation: the rule
-    "validation decides; within the margin, the cheaper"."""
-    contenders = [name for name in table.index
-                  if name == best or compare(runs_by_name[best], runs_by_name[name], "val").result == SAME]
-    return contenders, min(contenders, key=lambda name: (table.loc[name, "compute"], table.loc[name, "params"],
-                                                         -table.loc[name, "val_accuracy"]))
+def within_margin(runs_by_name: dict, best: str) -> list[str]:
+    """The models validation cannot tell from `best` (itself included), in the order of `runs_by_name`."""
+    return [name for name, runs in runs_by_name.items()
+            if name == best or compare(runs_by_name[best], runs, "val").result == SAME]
 
 
 def seed_table(runs_by_name: dict) -> pd.DataFrame:

@@ -174,6 +174,7 @@ def test_the_class_table_adds_f1_where_asked(tmp_path):
         (report.pts, 0.01996, "+2,0\u00a0points"),  # 1.996 points, written 2,0: plural
         (report.pts, -0.01996, "−2,0\u00a0points"),
         (report.pts, 0.01949, "+1,9\u00a0point"),
+        (report.pts, -0.0004, "0,0\u00a0point"),  # written 0,0: no sign, never « −0,0 »
         (report.mean_pts, [0.01996], "+2,0\u00a0points"),
         (report.mean_pts, [0.0199, 0.02002], "+2,00\u00a0±\u00a00,01\u00a0points"),
     ],
@@ -314,3 +315,19 @@ def test_the_frequent_errors_are_said_with_their_count_per_seed(tmp_path):
     runs = [make_run(tmp_path / seed, y_true=[3, 3, 3, 5], y_pred=y_pred)
             for seed, y_pred in (("a", [5, 5, 3, 3]), ("b", [5, 5, 3, 5]))]  # « Chat → Chien »: 4 in all, 2 a seed
     assert report.frequent_errors_per_seed(runs, 1) == "«\u00a0Chat → Chien\u00a0» (2)"
+
+
+def test_efficiency_is_the_most_accurate_on_validation_its_equals_and_the_best_at_half_its_computation(tmp_path):
+    from tests.test_stats import _step
+
+    runs = {"cifar-conv6-bn": _step(tmp_path, "cifar-conv6-bn", [300, 304, 296]),  # 10 epochs
+            "cifar-conv6-bn-20": _step(tmp_path, "cifar-conv6-bn-20", [330, 334, 326]),  # 20 epochs
+            "cifar-conv6-bn-relu-40": _step(tmp_path, "cifar-conv6-bn-relu-40", [339, 342, 335]),  # 40 epochs
+            "cifar-conv6-bn-leaky": _step(tmp_path, "cifar-conv6-bn-leaky", [340, 343, 337])}  # fmt: skip
+    for run in (run for seeds in runs.values() for run in seeds):
+        run.record["data"]["train_size"] = 45_000  # what the computation counts
+    trade = analysis.efficiency(runs)
+    pd.testing.assert_frame_equal(trade.table, analysis.cost_table(runs))
+    assert trade.most_accurate == "cifar-conv6-bn-leaky"
+    assert trade.contenders == ["cifar-conv6-bn-relu-40", "cifar-conv6-bn-leaky"]  # within the margin of the best
+    assert trade.at_half == "cifar-conv6-bn-20"  # half the 40 epochs' computation; the 10 epochs' is a quarter

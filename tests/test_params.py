@@ -70,14 +70,6 @@ def test_total_row_is_the_sum(name):
     assert params.parameter_table(EXPERIMENTS[name], totals=False)["layer"].iloc[-1] == "output 10"
 
 
-def test_shape_progression():
-    progression = params.shape_progression(get("cifar-conv4").layers, (32, 32, 3))
-    assert list(progression["output_shape"]) == [
-        "(32, 32, 3)", "(30, 30, 16)", "(28, 28, 16)", "(14, 14, 16)", "(12, 12, 32)", "(10, 10, 32)",
-        "(5, 5, 32)", "(800)", "(256)", "(256)", "(128)", "(128)", "(10)",
-    ]  # fmt: skip
-
-
 def test_french_headers():
     table = params.french(params.parameter_table(get("fashion-base")))
     assert list(table.columns) == list(params.COLUMNS.values())
