@@ -98,10 +98,3 @@ def disagreements(chain_steps: list[Step]) -> list[str]:
     validation, which decided, did not foretell the test."""
     return [step.name for step in chain_steps
             if step.on_validation and (step.on_test.gain > 0) != (step.on_validation.gain > 0)]  # fmt: skip
-
-
-def standing(dataset: str, accuracy: float) -> tuple[list[references.Reference], list[references.Reference]]:
-    """The published results on `dataset` that `accuracy` (a test accuracy of ours) passes, and those it does not
-    (each list best first)."""
-    rows = published(dataset)
-    return [row for row in rows if accuracy > row.accuracy], [row for row in rows if accuracy <= row.accuracy]

@@ -95,13 +95,6 @@ def test_a_disagreement_is_a_step_whose_test_goes_the_other_way_from_its_validat
     assert beyond.disagreements(beyond.steps([step, variant], runs)) == []
 
 
-def test_our_standing_among_the_published_results():
-    above, below = beyond.standing("fashion_mnist", 0.94)
-    assert [row.accuracy for row in above] == [0.939]
-    assert [row.accuracy for row in below] == [0.954, 0.950]
-    assert beyond.standing("cifar10", 0.5) == ([], beyond.published("cifar10"))
-
-
 # The tables and the code of the chapter (lab.report)
 
 

@@ -650,17 +650,12 @@ def test_plus_loin_the_networks_and_the_views_are_those_described():
 
 @beyond_chapter
 @pytest.mark.parametrize("dataset", list(beyond.CHAINS))
-def test_plus_loin_our_model_stands_where_the_text_says_among_published_results(dataset):
+def test_plus_loin_the_published_results_are_those_the_text_says(dataset):
     runs, section = _chapter_runs(), f"sec-plus-loin-retenus ({dataset})"
     candidates = beyond.candidates(beyond.CHAINS[dataset], beyond.tried(runs))
     kept = beyond.chosen(candidates, runs)
-    ours = float(np.mean([run.accuracy("test") for run in runs[kept]]))
     rows = references.for_dataset(dataset)
     claim(all(row.checked for row in rows), section, "every published figure of the table was read in its source")
-    passed = sorted(row.accuracy for row in rows if ours > row.accuracy)
-    claim(sorted(row.accuracy for row in beyond.standing(dataset, ours)[0]) == passed, section,
-          f"our kept model passes {len(passed)} of the {len(rows)} published results ('dans | au-dessus de | "
-          "au-dessous de cet intervalle')")
     if dataset == "fashion_mnist":
         strongest = [row for row in rows if not row.model.startswith("2 conv")]
         claim({row.model.split(" ")[0] for row in strongest} == {"DenseNet-BC", "MobileNet"}
