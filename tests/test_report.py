@@ -130,7 +130,7 @@ WORD_BUDGETS = {
     "index.qmd": 505, "report/01-fashion-donnees.qmd": 931, "report/02-fashion-premier-modele.qmd": 1675,
     "report/03-cifar-donnees.qmd": 1883, "report/04-cifar-amelioration.qmd": 1559,
     "report/05-cifar-modifications.qmd": 2160,
-    "report/06-aller-plus-loin.qmd": 1467, "report/conclusion.qmd": 298, "report/annexe-reproductibilite.qmd": 188,
+    "report/06-aller-plus-loin.qmd": 1466, "report/conclusion.qmd": 298, "report/annexe-reproductibilite.qmd": 188,
 }  # fmt: skip
 
 
