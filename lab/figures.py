@@ -154,8 +154,9 @@ def confusion_heatmap(run, normalize: bool = True):
     return fig
 
 
-def comparison(summary, x: str = "params", size: str = "seconds", key: bool = True):
-    """Test accuracy against `x` (log scale), one panel per dataset side by side; the disc's area shows `size`.
+def comparison(summary, x: str = "params", size: str = "seconds", key: bool = True, y: str = "test_accuracy"):
+    """Accuracy `y` ("test_accuracy" or "val_accuracy") against `x` (log scale), one panel per dataset side by side;
+    the disc's area shows `size`.
 
     Each model is marked with its number (its row in `summary`, from 1) beside its disc, where it covers no other
     number nor disc (a line joins it to its disc where it has to stand farther off), and a key below the panels
@@ -196,12 +197,12 @@ def comparison(summary, x: str = "params", size: str = "seconds", key: bool = Tr
     axes = top.subplots(1, len(datasets), squeeze=False, gridspec_kw={"width_ratios": widths})[0]
     scale = DISC_AREA / summary[size].max()
     for ax, (dataset, rows, _), color in zip(axes, numbered, PALETTE, strict=False):
-        ax.scatter(rows[x], rows["test_accuracy"], s=rows[size] * scale, alpha=0.35, color=color,
+        ax.scatter(rows[x], rows[y], s=rows[size] * scale, alpha=0.35, color=color,
                    edgecolor=color, linewidth=0.8)  # fmt: skip
         ax.set(xscale="log", title=DISPLAY_NAMES[dataset])
         ax.margins(x=0.2, y=0.12)
         _french_ticks(ax, percent_y=True)
-    axes[0].set(ylabel="exactitude (test)")
+    axes[0].set(ylabel={"test_accuracy": "exactitude (test)", "val_accuracy": "exactitude (validation)"}[y])
     top.supxlabel(labels.get(x, x), fontsize=matplotlib.rcParams["axes.labelsize"])
     levels = _round_levels(summary[size].max())
     handles = [axes[-1].scatter([], [], s=level * scale, color="grey", alpha=0.5) for level in levels]
@@ -212,7 +213,7 @@ def comparison(summary, x: str = "params", size: str = "seconds", key: bool = Tr
     to_points = fig_points(fig).inverted()
     for ax, (_, rows, numbers) in zip(axes, numbered, strict=False):
         avoid = [tuple(to_points.transform_bbox(legend.get_window_extent()).extents)] if ax is axes[-1] else []
-        _label_points(ax, rows[x].to_numpy(), rows["test_accuracy"].to_numpy(), numbers,
+        _label_points(ax, rows[x].to_numpy(), rows[y].to_numpy(), numbers,
                       radii=np.sqrt(rows[size].to_numpy() * scale) / 2, avoid=avoid)  # fmt: skip
     return fig
 

@@ -83,6 +83,14 @@ def test_the_comparison_without_its_key_numbers_the_models_in_their_row_order(ru
     assert bare.get_size_inches()[1] == figures.PANEL_HEIGHT < keyed.get_size_inches()[1]
 
 
+def test_the_comparison_plots_the_accuracy_it_is_asked_for(runs):
+    cifar = analysis.summary([run for name, run in runs.items() if run.config["dataset"] == "cifar10"])
+    for y, label in (("test_accuracy", "exactitude (test)"), ("val_accuracy", "exactitude (validation)")):
+        ax = figures.comparison(cifar, x="seconds", size="params", key=False, y=y).axes[0]
+        np.testing.assert_allclose(ax.collections[0].get_offsets()[:, 1], cifar[y])
+        assert ax.get_ylabel() == label
+
+
 def test_label_placement_moves_a_label_that_would_cover_another():
     from matplotlib.figure import Figure
 
