@@ -85,17 +85,13 @@ def seed_runs(name: str, wanted=None) -> list[Run]:
 seeds = seed_runs  # the name the chapters call
 
 
-def book_seeds(name: str) -> tuple[int, ...]:
-    """The seeds the book reads of an experiment: three for chapter 6's (`beyond.SEEDS`), five for the others."""
-    return beyond.SEEDS if name in BEYOND else SEEDS
-
-
 def trainings() -> dict[str, list[Run]]:
     """Every training the book reads, by experiment (the introduction counts them, the appendix times them): the
-    book's seeds of each experiment but the test-time views, which evaluate the weights of the step before again."""
+    seeds each experiment is planned with (its book's seeds, and question 5.3's three more), but the test-time
+    views, which evaluate the weights of the step before again."""
     trained = [name for name, experiment in EXPERIMENTS.items()
                if not (experiment.test_time_flip or experiment.test_time_shift)]
-    return {name: seed_runs(name, book_seeds(name)) for name in trained}
+    return {name: seed_runs(name, get(name).seeds) for name in trained}
 
 
 def brief_runs(dataset: str) -> dict[str, list[Run]]:
@@ -133,5 +129,5 @@ def results(*names: str, seed: int = 0) -> dict[str, Run]:
 
 
 __all__ = ["BEYOND", "BRIEF", "EXPERIMENTS", "SEEDS", "ConfigurationError", "Run", "StoredResultError", "get",
-           "beyond_runs", "book_seeds", "brief_runs", "result", "results", "seed_runs", "seeds", "trained_model",
+           "beyond_runs", "brief_runs", "result", "results", "seed_runs", "seeds", "trained_model",
            "training_allowed", "trainings"]  # fmt: skip

@@ -76,6 +76,14 @@ def worst_class(runs, metric: str = "recall") -> str:
     return str(class_metrics(runs)[metric].idxmin())
 
 
+def largest_recall_change(before, after) -> tuple[str, float]:
+    """The class whose mean recall over the seeds changes most from the runs `before` to the runs `after`, and that
+    change (after − before)."""
+    change = class_metrics(after)["recall"] - class_metrics(before)["recall"]
+    name = change.abs().idxmax()
+    return str(name), float(change[name])
+
+
 def worst_in_every_seed(runs, metric: str = "recall", among: int = 2) -> bool:
     """Whether the worst class (mean over seeds) is among the `among` worst of every single seed."""
     worst = worst_class(runs, metric)

@@ -230,6 +230,10 @@ FIVE_SEEDS = (0, 1, 2, 3, 4)
 FASHION = {"dataset": "fashion_mnist", "normalize": False, "epochs": 20, "seeds": FIVE_SEEDS}
 CIFAR = {"dataset": "cifar10", "normalize": True, "epochs": 10}
 CIFAR_SHORT = {**CIFAR, "seeds": FIVE_SEEDS}
+# q-5-3's gain of BatchNormalization passed the margin by a hair on five seeds: it is measured again with three
+# more (5 to 7), which the book reads there only (`REPLICATION_SEEDS`).
+EIGHT_SEEDS = (*FIVE_SEEDS, 5, 6, 7)
+REPLICATION_SEEDS = EIGHT_SEEDS[len(FIVE_SEEDS):]
 
 _ALL = (
     Experiment("fashion-base", layers=FIRST_MODEL, brief=("q-2-2", "q-2-3", "q-2-4"),
@@ -258,9 +262,9 @@ _ALL = (
     Experiment("cifar-conv4-same-dropout", layers=CONV4_SAME_DROPOUT, brief=("q-4-6", "q-4-7"),
                title="4 conv same + dropout(0,25)", **CIFAR_SHORT),
     Experiment("cifar-conv6", layers=CONV6, brief=("q-5-1",),
-               title="6 conv", **CIFAR_SHORT),
+               title="6 conv", **{**CIFAR_SHORT, "seeds": EIGHT_SEEDS}),
     Experiment("cifar-conv6-bn", layers=CONV6_BN, brief=("q-5-2", "q-5-3", "q-5-4"),
-               title="6 conv + BatchNorm", **CIFAR_SHORT),
+               title="6 conv + BatchNorm", **{**CIFAR_SHORT, "seeds": EIGHT_SEEDS}),
     Experiment("cifar-conv6-bn-20", layers=CONV6_BN, brief=("q-5-5",),
                title="6 conv + BatchNorm, 20 époques", **{**CIFAR_SHORT, "epochs": 20}),
     # Beyond the brief (q-5-6): the ReLU model with the LeakyReLU run's epochs and batch size,
@@ -349,29 +353,29 @@ _BEYOND = (
     # evaluation only: every garment of the training set faces one way, a mirror shows a view never seen
     _fashion.replace(name="fashion-vgg-cos-mirror", layers=FASHION_VGG, lr_schedule="cosine", brief=(),
                           test_time_flip=True, title=MIRROR_TITLE),
-    _cifar.replace(name="cifar-conv6-bn-20-aug", augmentation=AUGMENT, brief=(),
-                        title="+ augmentation (miroir, translation)"),
-    _cifar.replace(name="cifar-conv6-bn-20-aug-cos", augmentation=AUGMENT, lr_schedule="cosine", brief=(),
+    _cifar.replace(name="cifar-conv6-bn-20-cos", lr_schedule="cosine", brief=(),
                         title="+ taux d'apprentissage en cosinus"),
-    _cifar.replace(name="cifar-vgg-20-aug-cos", layers=CIFAR_VGG, augmentation=AUGMENT, lr_schedule="cosine",
-                        brief=(), title="blocs VGG et moyenne globale au lieu des six convolutions"),
-    # a control, on three seeds as the steps: the same network and rate without augmentation, which the
-    # six-convolution network at 20 epochs lost (the chapter concludes from it)
+    # a variant of the step before (it loses: the chain goes on without it)
+    _cifar.replace(name="cifar-conv6-bn-20-aug-cos", augmentation=AUGMENT, lr_schedule="cosine", brief=(),
+                        title="+ augmentation (miroir, translation)"),
     _cifar.replace(name="cifar-vgg-20-cos", layers=CIFAR_VGG, lr_schedule="cosine", brief=(),
-                        title="sans augmentation"),
+                        title="blocs VGG et moyenne globale au lieu des six convolutions"),
+    _cifar.replace(name="cifar-vgg-20-aug-cos", layers=CIFAR_VGG, augmentation=AUGMENT, lr_schedule="cosine",
+                        brief=(), title="+ augmentation (miroir, translation)"),
     # evaluation only: the mean of ten views of each image (shifted by 2 pixels, and their mirrors)
     _cifar.replace(name="cifar-vgg-20-aug-cos-views", layers=CIFAR_VGG, augmentation=AUGMENT,
                         lr_schedule="cosine", test_time_flip=True, test_time_shift=2, brief=(), title=SHIFT_TITLE),
 )  # fmt: skip
 BEYOND: dict[str, Experiment] = {experiment.name: experiment for experiment in _BEYOND}
-# The chapter "Aller plus loin" (lab.beyond): from the brief's model to ours, one change per step; and the
-# variants tried on a step (evaluated against that step).
+# The chapter "Aller plus loin" (lab.beyond): from the brief's model to ours, one change per step, each on the
+# last step kept; and the variants tried on a step (evaluated against that step), which leave the chain when they
+# lose on validation: augmentation, tried on the six-convolution network, then again on the VGG network.
 CHAINS = {
     "fashion_mnist": ("fashion-dropout-norm", "fashion-vgg", "fashion-vgg-cos"),
-    "cifar10": ("cifar-conv6-bn-20", "cifar-conv6-bn-20-aug", "cifar-conv6-bn-20-aug-cos", "cifar-vgg-20-aug-cos",
+    "cifar10": ("cifar-conv6-bn-20", "cifar-conv6-bn-20-cos", "cifar-vgg-20-cos", "cifar-vgg-20-aug-cos",
                 "cifar-vgg-20-aug-cos-views"),
 }  # fmt: skip
-TRIED = {"fashion-vgg-cos-mirror": "fashion-vgg-cos", "cifar-vgg-20-cos": "cifar-vgg-20-aug-cos"}
+TRIED = {"fashion-vgg-cos-mirror": "fashion-vgg-cos", "cifar-conv6-bn-20-aug-cos": "cifar-conv6-bn-20-cos"}
 
 EXPERIMENTS: dict[str, Experiment] = {**BRIEF, **CONTROLS, **BEYOND}
 

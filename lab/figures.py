@@ -1,10 +1,10 @@
-"""The report's figures: learning curves, confusion heatmaps, the comparison of the models.
+"""The report's figures: learning curves, the comparison of the models.
 
 Each function returns a matplotlib `Figure` built without pyplot, so that a
 notebook shows it once, where the chapter's cell returns it, and no global figure
 state leaks between cells. Labels are in French, as the report is.
 
-Imports from lab: analysis, data, report, stats.
+Imports from lab: data, report, stats.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from lab import analysis
 from lab.data import DISPLAY_NAMES
 from lab.report import NBSP, dec, model_name, num
 from lab.stats import as_runs
@@ -27,7 +26,7 @@ from lab.stats import as_runs
 PAGE_WIDTH = 6.3  # inches
 SMALLEST_FONT = 7  # points
 # seaborn's "whitegrid" style at its "paper" scale, set through matplotlib: importing seaborn
-# costs 1.6 s, paid only by the chapters that draw a heatmap (`confusion_heatmap`).
+# costs 1.6 s, paid only by the chapters that draw a heatmap (with seaborn, in their shown code).
 PALETTE = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C", "#CCB974",
            "#64B5CD"]  # seaborn's "deep" palette  # fmt: skip
 matplotlib.rcParams.update({
@@ -132,25 +131,6 @@ def learning_curves_side_by_side(runs: dict, metric: str = "accuracy"):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set(ylabel="exactitude" if metric == "accuracy" else metric)
     axes[0].legend()
-    return fig
-
-
-def confusion_heatmap(run, normalize: bool = True):
-    """The test confusion matrix drawn with seaborn's heatmap (rows: true class)."""
-    matrix = analysis.confusion(run)
-    names = analysis.class_names(run)
-    values = matrix / matrix.sum(axis=1, keepdims=True) if normalize else matrix
-    import seaborn as sns
-
-    fig = Figure(figsize=(PAGE_WIDTH, 4.7), layout="constrained")
-    ax = fig.subplots()
-    labels = np.vectorize(lambda value: dec(value, 2) if normalize else num(value))(values)  # decimal commas
-    sns.heatmap(values, annot=labels, fmt="", cmap="Blues", square=True,
-                xticklabels=names, yticklabels=names, cbar_kws={"shrink": 0.8}, ax=ax,
-                annot_kws={"fontsize": SMALLEST_FONT + 0.5})  # fmt: skip
-    _french_ticks(ax.collections[0].colorbar.ax)
-    ax.set(xlabel="classe prédite", ylabel="vraie classe")
-    ax.tick_params(axis="x", rotation=45)
     return fig
 
 

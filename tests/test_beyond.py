@@ -11,7 +11,7 @@ from tests.test_stats import _step
 def chain_runs(tmp_path):
     # validation and test alike (`_step`): 400 images, correct counts per seed
     return {"brief": _step(tmp_path, "cifar-conv6-bn-20", [300, 304, 296]),
-            "bigger": _step(tmp_path, "cifar-conv6-bn-20-aug", [330, 334, 326]),  # +7.5 pt, every seed: beyond
+            "bigger": _step(tmp_path, "cifar-conv6-bn-20-cos", [330, 334, 326]),  # +7.5 pt, every seed: beyond
             "bigger-still": _step(tmp_path, "cifar-conv6-bn-20-aug-cos", [331, 333, 328])}  # +0.2 pt: within
 
 
@@ -116,7 +116,7 @@ def test_the_steps_table_says_each_step_s_validation_comparison_with_the_one_abo
 
     rows = _cells(report.steps_table(beyond.steps(list(named_runs), named_runs)))
     assert rows[0] == ["6 conv + BatchNorm, 20 époques", f"75,0{NBSP}%", f"75,0{NBSP}%", "", ""]
-    assert rows[1][0] == "augmentation (miroir, translation)"  # the title without its « + », not a Typst list item
+    assert rows[1][0] == "taux d'apprentissage en cosinus"  # the title without its « + », not a Typst list item
     assert rows[1][3] == f"+7,5{NBSP}points (±{NBSP}2,5)"  # the seeds err on the same images: one seed's image error
     assert [row[4] for row in rows[1:]] == [{stats.BETTER: "gain", stats.SAME: "non"}[step.on_validation.result]
                                              for step in beyond.steps(list(named_runs), named_runs)[1:]]
@@ -126,15 +126,15 @@ def test_the_tried_table_says_whether_the_rule_keeps_each_variant(named_runs, tm
     from lab import report
 
     named_runs["fashion-vgg-cos-mirror"] = _step(tmp_path, "fashion-vgg-cos-mirror", [333])
-    tried = beyond.tried(named_runs, {"cifar-conv6-bn-20-aug-cos": "cifar-conv6-bn-20-aug",
+    tried = beyond.tried(named_runs, {"cifar-conv6-bn-20-aug-cos": "cifar-conv6-bn-20-cos",
                                       "fashion-vgg-cos-mirror": "cifar-conv6-bn-20"})
     rows = _cells(report.tried_table(tried))
     assert [row[0] for row in rows] == ["CIFAR-10", "Fashion-MNIST"]  # where the data set changes
-    assert [row[1] for row in rows] == ["taux d'apprentissage en cosinus", "prédiction moyennée avec l'image miroir"]
+    assert [row[1] for row in rows] == ["augmentation (miroir, translation)", "prédiction moyennée avec l'image miroir"]
     assert [row[2] for row in rows] == ["3", "1"]  # the seeds compared
     assert [row[5] for row in rows] == ["non", "oui"]
-    same_set = beyond.tried(named_runs, {"cifar-conv6-bn-20-aug-cos": "cifar-conv6-bn-20-aug",
-                                         "cifar-conv6-bn-20-aug": "cifar-conv6-bn-20"})
+    same_set = beyond.tried(named_runs, {"cifar-conv6-bn-20-aug-cos": "cifar-conv6-bn-20-cos",
+                                         "cifar-conv6-bn-20-cos": "cifar-conv6-bn-20"})
     assert [row[0] for row in _cells(report.tried_table(same_set))] == ["CIFAR-10", ""]
 
 

@@ -26,7 +26,6 @@ def _book_figures(runs):
     return {
         "learning_curves": figures.learning_curves({"sans dropout": fashion, "avec dropout": runs["fashion-dropout"]}),
         "side_by_side": figures.learning_curves_side_by_side({"a": runs["cifar-conv4-same"], "b": drop}),
-        "confusion": figures.confusion_heatmap(runs["cifar-dropout"]),
         "comparison": figures.comparison(analysis.summary(runs.values()), x="seconds", size="params"),
     }
 
@@ -119,21 +118,6 @@ def test_no_figure_shows_an_english_decimal_point(runs):
         FigureCanvasAgg(fig).draw()  # tick labels are made at drawing time
         english = [t.get_text() for t in _texts(fig) if re.search(r"\d\.\d", t.get_text())]
         assert english == [], f"{name} shows {english[:5]}"
-
-
-def test_the_confusion_heatmap_draws_each_true_class_as_a_row_of_shares_that_sum_to_one(tmp_path):
-    """Rows are true classes, normalised by their own count (a recall per cell), not by the predicted column."""
-    from tests.test_analysis import make_run
-
-    y_true = [*range(10), 0, 0]  # class 0: three images, two taken for class 1
-    y_pred = [*range(10), 1, 1]
-    fig = figures.confusion_heatmap(make_run(tmp_path, y_true=y_true, y_pred=y_pred))
-    drawn = np.asarray(fig.axes[0].collections[0].get_array()).reshape(10, 10)
-    np.testing.assert_allclose(drawn.sum(axis=1), 1.0)
-    np.testing.assert_allclose(drawn[0, :2], [1 / 3, 2 / 3])
-    np.testing.assert_allclose(drawn[1, :2], [0.0, 1.0])  # by columns: 2/3 and 1/3
-    labels = [text.get_text() for text in fig.axes[0].texts]
-    assert labels[:2] == ["0,33", "0,67"]
 
 
 def test_the_axes_of_the_learning_curves_are_bounded_to_the_epochs_after_the_first(tmp_path):

@@ -83,8 +83,8 @@ def _apply(base: str, diff: str) -> str:
     ("cifar-norm", "cifar-dropout"), ("cifar-conv4", "cifar-conv4-same"),
     ("cifar-conv4-same", "cifar-conv4-same-dropout"), ("cifar-conv4-same-dropout", "cifar-conv6"),
     ("cifar-conv6", "cifar-conv6-bn"), ("cifar-conv6-bn", "cifar-conv6-bn-leaky"),
-    ("cifar-vgg-20-aug-cos", "cifar-vgg-20-cos"), ("cifar-conv6-bn-20", "cifar-conv6-bn-20-aug"),
-    ("cifar-conv6-bn-20-aug-cos", "cifar-vgg-20-aug-cos"),
+    ("cifar-vgg-20-cos", "cifar-vgg-20-aug-cos"), ("cifar-conv6-bn-20-cos", "cifar-conv6-bn-20-aug-cos"),
+    ("cifar-conv6-bn-20-cos", "cifar-vgg-20-cos"),
 ])  # fmt: skip
 def test_the_shown_changes_turn_the_base_model_into_the_variant(base, variant):
     diff = keras_code.changes(EXPERIMENTS[base], EXPERIMENTS[variant])

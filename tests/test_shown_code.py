@@ -17,7 +17,7 @@ from tests.quarto_book import ROOT, to_notebook
 
 matplotlib.use("Agg")
 
-INTRODUCTION = ROOT / "index.qmd"
+APPENDIX = ROOT / "report" / "annexe-reproductibilite.qmd"
 CHAPTER_1 = ROOT / "report" / "01-fashion-donnees.qmd"
 CHAPTER_2 = ROOT / "report" / "02-fashion-premier-modele.qmd"
 CHAPTER_3 = ROOT / "report" / "03-cifar-donnees.qmd"
@@ -39,8 +39,8 @@ def run(source: str, **names) -> dict:
 
 
 @pytest.mark.parametrize("a, b", [("cifar-raw", "cifar-norm"), ("cifar-conv4", "cifar-conv4-same")])
-def test_the_margin_the_introduction_shows_is_lab_s(a, b):
-    """The introduction's NumPy margin, on each seed's correct test images, gives lab.stats.compare's gain and margin
+def test_the_margin_the_appendix_shows_is_lab_s(a, b):
+    """The appendix's NumPy margin, on each seed's correct test images, gives lab.stats.compare's gain and margin
     (the book's five seeds)."""
     import lab
     from lab import stats
@@ -48,7 +48,7 @@ def test_the_margin_the_introduction_shows_is_lab_s(a, b):
     runs = {name: lab.seeds(name) for name in (a, b)}
     compared = stats.compare(runs[a], runs[b])
     correct = {name: [run.y_pred == run.y_true for run in runs[name]] for name in (a, b)}
-    gain, margin = run(shown_cell(INTRODUCTION, "def ecart_et_marge"))["ecart_et_marge"](correct[a], correct[b])
+    gain, margin = run(shown_cell(APPENDIX, "def ecart_et_marge"))["ecart_et_marge"](correct[a], correct[b])
     assert gain == pytest.approx(compared.gain) and margin == pytest.approx(compared.margin)
     assert compared.seeds == len(runs[a]) and compared.result != stats.SAME  # both established: a margin that decides
 
