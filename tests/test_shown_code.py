@@ -53,6 +53,27 @@ def test_the_margin_the_appendix_shows_is_lab_s(a, b):
     assert compared.seeds == len(runs[a]) and compared.result != stats.SAME  # both established: a margin that decides
 
 
+def test_the_training_loop_the_appendix_shows_is_lab_train_s():
+    """The appendix's loop draws each epoch's order as `lab.train.batch_order` does, and calls `fit` with the
+    arguments `lab.train` passes (one epoch at a time, Keras' own shuffle off)."""
+    import inspect
+    import re
+
+    from lab import train
+
+    blocks = re.findall(r"```python\n(.*?)```", APPENDIX.read_text(), re.S)
+    block = next(code for code in blocks if "default_rng" in code)
+    order_line = next(line.strip() for line in block.splitlines() if line.strip().startswith("order ="))
+    for seed, epoch in ((0, 0), (3, 7)):
+        drawn = run(order_line, np=np, seed=seed, epoch=epoch, x_fit=np.zeros(50))["order"]
+        np.testing.assert_array_equal(drawn, train.batch_order(seed, epoch, 50))
+    trained = inspect.getsource(train._train)
+    for argument in ("initial_epoch=epoch", "epochs=epoch + 1", "shuffle=False", "validation_data=(x_val, y_val)"):
+        assert argument in block and argument in trained, argument
+    assert "keras.utils.set_random_seed(seed)" in block
+    assert "keras.utils.set_random_seed" in inspect.getsource(train.set_seed)
+
+
 def test_the_fashion_class_list_is_lab_s():
     assert run(shown_cell(CHAPTER_1, "class_names = ["))["class_names"] == data.FASHION_CLASS_NAMES
 

@@ -1,5 +1,5 @@
 -- In the PDF, a paragraph that announces code (it ends with a colon and a code block or a code cell follows it)
--- stays on the page of that code, and a cell's code stays on the page of what it prints: Typst never breaks
+-- stays on the page of that code, a chapter's opening paragraph on the page of what follows it, and a cell's code stays on the page of what it prints: Typst never breaks
 -- between a `sticky` block and the block after it.
 if not quarto.doc.is_format("typst") then
   return {}
@@ -41,10 +41,15 @@ function Div(div)
   return div
 end
 
+local function opens_chapter(block, before)
+  return block.t == "Para" and before ~= nil and before.t == "Header" and before.level == 1
+end
+
 function Blocks(blocks)
   local kept = pandoc.Blocks({})
   for i, block in ipairs(blocks) do
-    if announces(block) and is_code(blocks[i + 1]) then
+    -- a chapter's opening paragraph stays with what follows (its title is never left with one sentence)
+    if (announces(block) and is_code(blocks[i + 1])) or opens_chapter(block, blocks[i - 1]) then
       kept:extend(sticky(block))
     else
       kept:insert(block)
