@@ -197,8 +197,8 @@ def test_the_cifar_heatmap_draws_lab_s_confusion_matrix_of_the_five_seeds_by_row
 
     runs = lab.seeds("cifar-dropout")
     _, _, (x_test, y_test), _ = data.prepared_data(lab.get("cifar-dropout"))
-    shown = run(shown_cell(CHAPTER_3, "sns.heatmap"), plt=plt, x_test_norm=x_test, y_test=y_test,
-                class_names=data.CIFAR10_CLASS_NAMES)
+    shown = run(shown_cell(CHAPTER_3, "sns.heatmap"), plt=plt, lab=lab, x_test_norm=x_test, y_test=y_test,
+                class_names=data.CIFAR10_CLASS_NAMES)  # lab: imported by 3.7's shown cell
     try:
         stored = np.concatenate([run.probabilities.argmax(axis=1) for run in runs])
         assert np.mean(shown["y_pred"] == stored) > 0.999  # Keras' predictions now are the stored ones
