@@ -57,8 +57,9 @@ def result(name: str, seed: int = 0) -> Run:
     return train.train(experiment, seed)
 
 
-# The seeds the book reads, the same for every model of the brief and every control: the five each is planned
-# with (`experiments.FIVE_SEEDS`). Chapter "Aller plus loin" reads its chains on three (`beyond.SEEDS`).
+# The seeds the book reads, the same for every model of the brief and every control (`experiments.FIVE_SEEDS`;
+# question 5.3 alone reads three more of two models, `experiments.REPLICATION_SEEDS`). Chapter "Aller plus loin"
+# reads its chains on three (`beyond.SEEDS`).
 SEEDS = experiments.FIVE_SEEDS
 
 

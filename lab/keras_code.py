@@ -135,7 +135,7 @@ def training_code(experiment, views: bool = True) -> str:
         schedule
         + f"model.compile(optimizer={optimizer},\n"
         f'              loss={loss}, metrics=["accuracy"])\n'
-        "# valider sur les 10 % dernières images d'apprentissage,\n"
+        "# valider sur les derniers 10 % des images d'apprentissage,\n"
         "# les mêmes pour tous les modèles\n"
         f"history = model.fit(x_fit, y_fit, validation_data=(x_val, y_val), epochs={experiment.epochs},\n"
         f"                    batch_size={experiment.batch_size}, verbose=2)"

@@ -362,9 +362,11 @@ def test_q_5_2_the_gradient_does_not_vanish_toward_the_input():
 def test_q_5_3_the_gain_by_a_hair_is_measured_again_with_three_more_seeds():
     replicated = [seeds(name, experiments.EIGHT_SEEDS) for name in ("cifar-conv6", "cifar-conv6-bn")]
     claim(all([run.seed for run in runs] == [0, 1, 2, 3, 4, 5, 6, 7] for runs in replicated), "q-5-3",
-          "both models have seeds 5 to 7 besides the book's five ('trois graines de plus', 'sur les 8')")  # fmt: skip
+          "both models have seeds 5 to 7 besides the book's five ('trois graines nouvelles')")  # fmt: skip
     claim(all(run.seed not in experiments.REPLICATION_SEEDS for name in lab.BRIEF for run in seeds(name)), "q-5-3",
-          "the book reads seeds 5 to 7 nowhere else ('lues ici seulement')")  # fmt: skip
+          "the book reads seeds 5 to 7 nowhere else")  # fmt: skip
+    alone = stats.compare(*(seeds(name, experiments.REPLICATION_SEEDS) for name in ("cifar-conv6", "cifar-conv6-bn")))
+    claim(alone.gain > 0, "q-5-3", "the three new seeds, read alone, go the same way ('même sens')")
 
 
 def test_q_5_3_batch_normalisation_trains_higher_at_every_epoch_and_validates_less_steadily():
@@ -373,8 +375,6 @@ def test_q_5_3_batch_normalisation_trains_higher_at_every_epoch_and_validates_le
     claim(normalised.result == stats.BETTER and normalised.gain - normalised.margin < 0.005, "q-5-3",
           "the gain over the model without normalisation is established, by a narrow margin ('un gain établi, de "
           "justesse')")  # fmt: skip
-    claim((mean_curve(bn, "accuracy") > mean_curve(conv6, "accuracy")).all(), "q-5-3",
-          "on Figure 5.1, its training accuracy is above the model without normalisation at every epoch")  # fmt: skip
     above = mean_curve(bn, "val_accuracy") > mean_curve(conv6, "val_accuracy")
     claim(not above.iloc[0] and above.iloc[-3:].all(), "q-5-3",
           "its validation is lower at first, then above from an epoch on to the last ('plus basse au départ, passe "
@@ -467,8 +467,6 @@ def test_q_5_7_the_most_accurate_costs_twice_the_most_efficient_for_a_smaller_ga
     claim(table.loc["cifar-conv6-bn-20", "gap"] < table.loc["cifar-conv6-bn-leaky", "gap"]
           < table.loc["cifar-conv6-bn-relu-40", "gap"], "q-5-7",
           "the chosen model overfits less than LeakyReLU, which overfits less than ReLU ('confirme ce choix')")
-    claim(stats.compare_gaps(leaky, bn20).result == stats.WORSE, "q-5-7",
-          "the chosen model's gap is smaller than LeakyReLU's beyond the margin ('plus petit ..., établi')")
 
 
 # Chapter 6 (Aller plus loin), rewritten on lab.beyond: its claims, decorated @beyond_chapter, hold once the
