@@ -109,6 +109,12 @@ def beyond_runs() -> dict[str, list[Run]]:
     return {name: seed_runs(name, beyond.SEEDS) for name in names}
 
 
+def replication_runs() -> list[list[Run]]:
+    """Question 5.3's replication: the seeds of `experiments.REPLICATION_SEEDS` of its model without, then with
+    BatchNormalization (`experiments.REPLICATED`); read alone, never pooled with the book's five."""
+    return [seed_runs(name, experiments.REPLICATION_SEEDS) for name in experiments.REPLICATED]
+
+
 def trained_model(name: str, seed: int = 0, model_name: str | None = None):
     """The Keras model of a stored run, with its trained weights (runs stored since weights are kept).
 
@@ -130,5 +136,5 @@ def results(*names: str, seed: int = 0) -> dict[str, Run]:
 
 
 __all__ = ["BEYOND", "BRIEF", "EXPERIMENTS", "SEEDS", "ConfigurationError", "Run", "StoredResultError", "get",
-           "beyond_runs", "brief_runs", "result", "results", "seed_runs", "seeds", "trained_model",
+           "beyond_runs", "brief_runs", "replication_runs", "result", "results", "seed_runs", "seeds", "trained_model",
            "training_allowed", "trainings"]  # fmt: skip

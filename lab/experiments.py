@@ -278,6 +278,8 @@ _ALL = (
 )  # fmt: skip
 
 BRIEF: dict[str, Experiment] = {experiment.name: experiment for experiment in _ALL}
+# Question 5.3's two models, without and with BatchNormalization, planned with three more seeds (`EIGHT_SEEDS`).
+REPLICATED = tuple(name for name, experiment in BRIEF.items() if experiment.seeds == EIGHT_SEEDS)
 # The two models of BRIEF that the brief does not ask for (marked "Beyond the brief" above): they continue its chain.
 OURS_IN_BRIEF = ("fashion-dropout-norm", "cifar-conv6-bn-relu-40")
 # The comparisons of two successive models the brief's chapters make (the model before, the model after).
@@ -394,9 +396,17 @@ def get(name: str) -> Experiment:
         raise UnknownExperimentError(f"unknown experiment {name!r}; valid names: {valid}") from None
 
 
-def brief_steps(dataset: str) -> tuple[tuple[str, str], ...]:
-    """The steps of `BRIEF_STEPS` from one model of `dataset` to the next (question 5.7's table, the conclusion)."""
-    return tuple((before, after) for before, after in BRIEF_STEPS if get(before).dataset == dataset)
+# Question 4.1 asks what would happen, not for a model: the one we built to answer it (with question 4.5's padding)
+# is a side branch of the brief's chain, which goes on from question 4.2's model.
+SIDE_STEPS = (("cifar-dropout", "cifar-conv4-pool4"),)
+
+
+def brief_steps(dataset: str, asked_only: bool = False) -> tuple[tuple[str, str], ...]:
+    """The steps of `BRIEF_STEPS` from one model of `dataset` to the next (question 5.7's table, the conclusion).
+
+    `asked_only`: without the side steps of `SIDE_STEPS` (the conclusion counts the steps the brief asks for)."""
+    return tuple((before, after) for before, after in BRIEF_STEPS
+                 if get(before).dataset == dataset and not (asked_only and (before, after) in SIDE_STEPS))
 
 
 def from_config(config: dict) -> Experiment:
@@ -412,4 +422,4 @@ def from_config(config: dict) -> Experiment:
 
 
 __all__ = ["BEYOND", "BRIEF", "BRIEF_STEPS", "CHAINS", "CONTROLS", "DATASETS", "EXPERIMENTS", "TRIED", "Experiment",
-           "brief_steps", "from_config", "get"]
+           "REPLICATED", "SIDE_STEPS", "brief_steps", "from_config", "get"]

@@ -169,6 +169,14 @@ def test_the_book_s_trainings_leave_out_the_test_time_views():
     # five seeds for the brief's models and controls (eight for question 5.3's two), three for the chapter's steps
     # and variants: the seeds each is planned with
     assert all([run.seed for run in seeds] == list(experiments.get(name).seeds) for name, seeds in runs.items())
-    assert {name for name, seeds in runs.items() if len(seeds) == 8} == {"cifar-conv6", "cifar-conv6-bn"}
+    assert {name for name, seeds in runs.items() if len(seeds) == 8} == set(experiments.REPLICATED)
     assert all(len(seeds) == (3 if name in lab.BEYOND else 5) for name, seeds in runs.items()
-               if name not in ("cifar-conv6", "cifar-conv6-bn"))
+               if name not in experiments.REPLICATED)
+
+
+def test_question_5_3_s_replication_reads_seeds_5_to_7_of_its_two_models_alone():
+    import lab
+
+    without, with_bn = lab.replication_runs()
+    assert [run.name for run in without + with_bn] == ["cifar-conv6"] * 3 + ["cifar-conv6-bn"] * 3
+    assert [run.seed for run in without] == [run.seed for run in with_bn] == [5, 6, 7]

@@ -360,12 +360,12 @@ def test_q_5_2_the_gradient_does_not_vanish_toward_the_input():
 
 
 def test_q_5_3_the_gain_by_a_hair_is_measured_again_with_three_more_seeds():
-    replicated = [seeds(name, experiments.EIGHT_SEEDS) for name in ("cifar-conv6", "cifar-conv6-bn")]
+    replicated = [seeds(name, experiments.EIGHT_SEEDS) for name in experiments.REPLICATED]
     claim(all([run.seed for run in runs] == [0, 1, 2, 3, 4, 5, 6, 7] for runs in replicated), "q-5-3",
           "both models have seeds 5 to 7 besides the book's five ('trois graines nouvelles')")  # fmt: skip
     claim(all(run.seed not in experiments.REPLICATION_SEEDS for name in lab.BRIEF for run in seeds(name)), "q-5-3",
           "the book reads seeds 5 to 7 nowhere else")  # fmt: skip
-    alone = stats.compare(*(seeds(name, experiments.REPLICATION_SEEDS) for name in ("cifar-conv6", "cifar-conv6-bn")))
+    alone = stats.compare(*lab.replication_runs())
     claim(alone.gain > 0, "q-5-3", "the three new seeds, read alone, go the same way ('même sens')")
 
 
@@ -726,7 +726,7 @@ def test_conclusion_scaling_the_inputs_did_more_than_the_classifier_s_dropout():
 
 
 def test_conclusion_only_some_of_the_brief_s_cifar_steps_pass_the_margin():
-    steps = [step for step in experiments.brief_steps("cifar10") if step[1] != "cifar-conv4-pool4"]  # not 4.1's
+    steps = experiments.brief_steps("cifar10", asked_only=True)
     comparisons = analysis.step_comparisons(steps, {name: seeds(name) for step in steps for name in step})
     results = [comparison.result for comparison in comparisons["on_test"]]
     passed = results.count(stats.BETTER)

@@ -106,6 +106,7 @@ def test_the_planned_seeds():
     planned = {name: e.seeds for name, e in EXPERIMENTS.items()}
     cheap = {name for name in NAMES + CONTROL_NAMES if get(name).dataset == "fashion_mnist" or get(name).epochs == 10}
     replicated = {"cifar-conv6", "cifar-conv6-bn"}  # q-5-3's gain, by a hair on five seeds, measured on three more
+    assert experiments.REPLICATED == ("cifar-conv6", "cifar-conv6-bn")  # without, then with BatchNormalization
     assert all(planned[name] == (0, 1, 2, 3, 4) for name in cheap - replicated)  # their comparisons decided (issue 27)
     assert all(planned[name] == (0, 1, 2, 3, 4, 5, 6, 7) for name in replicated)
     assert experiments.REPLICATION_SEEDS == (5, 6, 7)
@@ -401,3 +402,11 @@ def test_brief_steps_of_a_dataset_keep_the_order_and_the_branches_of_brief_steps
     assert cifar[0] == ("cifar-raw", "cifar-norm") and ("cifar-dropout", "cifar-conv4-pool4") in cifar
     assert all(get(name).dataset == "cifar10" for step in cifar for name in step)
     assert list(cifar) == [step for step in BRIEF_STEPS if step in cifar]
+
+
+def test_the_steps_the_brief_asks_for_leave_out_question_4_1_s_side_branch_only():
+    from lab.experiments import brief_steps
+
+    asked = brief_steps("cifar10", asked_only=True)
+    assert len(asked) == 10 and set(brief_steps("cifar10")) - set(asked) == {("cifar-dropout", "cifar-conv4-pool4")}
+    assert brief_steps("fashion_mnist", asked_only=True) == brief_steps("fashion_mnist")
