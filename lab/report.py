@@ -87,9 +87,9 @@ def pts(value: float, digits: int = 1, signed: bool = True, unit: str | None = N
 
 @as_markdown
 def diff(comparison) -> str:
-    """A comparison of two models, compact: +1,2 point (± 0,6), the margin of `lab.stats` (one unit in the
-    whole book: « point », never « pt »)."""
-    return f"{pts(comparison.gain)} (±{NBSP}{dec(100 * comparison.margin, 1)})"
+    """A comparison of two models, compact: +1,2 point (marge 0,6), the margin of `lab.stats` (one unit in the
+    whole book: « point », never « pt »; « ± » is kept for the seeds' standard deviation)."""
+    return f"{pts(comparison.gain)} (marge{NBSP}{dec(100 * comparison.margin, 1)})"
 
 
 def at_epochs(epochs) -> MarkdownText:
@@ -109,7 +109,7 @@ def seed_gains(comparison) -> MarkdownText:
     return gain_range(comparison.per_seed)
 
 
-# What a comparison says, after « soit +1,2 pt (± 0,6) : » (`lab.stats.compare`: result, seeds' directions), in the
+# What a comparison says, after « soit +1,2 point (marge 0,6) : » (`lab.stats.compare`: result, seeds' directions), in the
 # introduction's words: a difference is « établi » beyond its margin, « non établi » within it.
 EFFECTS = {stats.BETTER: "gain établi", stats.WORSE: "baisse établie", stats.SAME: "non établi"}
 

@@ -132,7 +132,7 @@ def test_every_formatter_returns_markdown_text():
               report.names(["a"]), report.diff(comparison), report.mean_pct([0.5]),
               report.enumeration(["a"])]  # fmt: skip
     assert all(isinstance(value, report.MarkdownText) and value._repr_markdown_() == str(value) for value in values)
-    assert report.diff(comparison) == "+1,2\u00a0point (±\u00a00,6)"
+    assert report.diff(comparison) == "+1,2\u00a0point (marge\u00a00,6)"
 
 
 def test_test_accuracy_is_the_mean_and_sd_of_the_seeds_test_accuracies():
