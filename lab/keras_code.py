@@ -156,12 +156,13 @@ def show(experiment, training: bool = False, imports: bool = False):
     return Markdown(f"```python\n{code}\n```")
 
 
-def changes(base, experiment) -> str:
+def changes(base, experiment, hunks: int | None = None) -> str:
     """The lines of `experiment`'s model code that differ from `base`'s, as a unified diff.
 
     `-` lines are the base model's, `+` lines the new model's; hunks are separated by
     `...`. Each hunk keeps the fewest unchanged lines around it that say where it is: its
     unchanged and removed lines occur only once in the base code.
+    `hunks`: only the first ones (where the others repeat the same change, as the prose then says).
     """
     import difflib
 
@@ -173,7 +174,7 @@ def changes(base, experiment) -> str:
                                      for line in before[i1:i2]]) == 1 for group in groups):  # fmt: skip
             break
     lines = []
-    for group in groups:
+    for group in groups[:hunks]:
         lines += ["..."] if lines else []
         for tag, i1, i2, j1, j2 in group:
             if tag == "equal":
@@ -196,9 +197,9 @@ def _diff_block(diff: str):
     return Markdown(f"```diff\n{diff}\n```")
 
 
-def show_changes(base, experiment):
-    """What changes from `base`'s model to `experiment`'s, as a Markdown diff block."""
-    return _diff_block(changes(base, experiment))
+def show_changes(base, experiment, hunks: int | None = None):
+    """What changes from `base`'s model to `experiment`'s, as a Markdown diff block (its first `hunks` only)."""
+    return _diff_block(changes(base, experiment, hunks))
 
 
 def show_line_changes(before: str, after: str):

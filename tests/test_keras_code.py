@@ -92,6 +92,19 @@ def test_the_shown_changes_turn_the_base_model_into_the_variant(base, variant):
     assert any(line.startswith(("+ ", "- ")) for line in diff.splitlines())
 
 
+def test_5_6_shows_the_first_block_s_change_which_every_convolution_and_hidden_dense_layer_repeats():
+    base, leaky = EXPERIMENTS["cifar-conv6-bn-20"], EXPERIMENTS["cifar-conv6-bn-leaky"]
+    shown = keras_code.changes(base, leaky, hunks=1)
+    assert shown == keras_code.changes(base, leaky).split("\n...\n")[0] and "..." not in shown
+    assert shown.count("+     layers.LeakyReLU(negative_slope=0.3),") == 2  # the first block's two convolutions
+    # « de même pour les deux autres et pour les deux couches denses cachées »: the six convolutions and two dense
+    repeated = [new for line in keras_code.model_code(base).splitlines()
+                for new in ([line.replace(', activation="relu"', ""), "    layers.LeakyReLU(negative_slope=0.3),"]
+                            if 'activation="relu"' in line else [line])]
+    assert "\n".join(repeated) == keras_code.model_code(leaky)
+    assert keras_code.model_code(leaky).count("LeakyReLU") == 8
+
+
 def test_mixed_precision_is_the_global_policy_with_a_float32_output():
     code = keras_code.model_code(EXPERIMENTS["cifar-vgg-20-aug-cos"].replace(precision="mixed_bfloat16"))
     assert code.splitlines()[0] == 'keras.mixed_precision.set_global_policy("mixed_bfloat16")'
