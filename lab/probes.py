@@ -4,7 +4,9 @@
   ("dead" neurons, q-5-6: the reason usually given for LeakyReLU);
 - `gradient_sizes`: how large the gradient of each layer's weights is, from the input to the output
   (q-5-2: does the gradient vanish toward the input, which BatchNormalization is said to prevent?),
-  on a trained network or on one as it starts (`untrained_model`).
+  on a trained network or on one as it starts (`untrained_model`);
+- `weight_movement`: how far each layer's weights moved in training, relative to where they started (q-5-2:
+  with Adam, which rescales every step, a small gradient need not mean a layer that learns little).
 
 They work on any Keras model built by `lab.models.build` (a trained one: `lab.trained_model`).
 
@@ -68,3 +70,14 @@ def gradient_sizes(model, x, y) -> dict[str, float]:
     model.set_weights(weights)
     return {layer.name: float(np.sqrt(np.mean(np.square(np.asarray(gradient)))))
             for layer, gradient in zip(layers, gradients, strict=True)}  # fmt: skip
+
+
+def weight_movement(start, trained) -> dict[str, float]:
+    """Per layer with weights, in order from the input: ‖w_trained − w_start‖ / ‖w_start‖ of its kernel, between a
+    network as its training started (`untrained_model`) and the same network trained (`lab.trained_model`)."""
+    layers = [layer for layer in trained.layers if getattr(layer, "kernel", None) is not None]
+    moved = {}
+    for layer in layers:
+        before, after = (np.asarray(model.get_layer(layer.name).kernel) for model in (start, trained))
+        moved[layer.name] = float(np.linalg.norm(after - before) / np.linalg.norm(before))
+    return moved

@@ -279,12 +279,15 @@ def comparison_table(table_of_seeds: pd.DataFrame, runs_by_name: dict):
     return table(pd.DataFrame(rows), **formats)
 
 
-def gradient_table(layers: list[str], sizes: dict):
+def gradient_table(layers: list[str], sizes: dict, moved: dict | None = None):
     """The size of each layer's gradient (`lab.probes.gradient_sizes`), one row per layer from the input, one
     column per labelled network and moment; each a mean over the seeds (rows of the arrays `sizes` holds, one
-    column per layer), in thousandths, with three significant digits (« 289 », « 7,44 », « 0,385 »)."""
+    column per layer), in thousandths, with three significant digits (« 289 », « 7,44 », « 0,385 »).
+    `moved`: columns of how far each layer's weights moved (`lab.probes.weight_movement`), with two decimals."""
     columns = {label: [_significant(1e3 * value) for value in np.asarray(per_seed).mean(axis=0)]
                for label, per_seed in sizes.items()}
+    columns |= {label: [dec(value, 2) for value in np.asarray(per_seed).mean(axis=0)]
+                for label, per_seed in (moved or {}).items()}
     return table(pd.DataFrame({"couche": layers, **columns}))
 
 

@@ -220,6 +220,9 @@ def test_the_gradient_table_gives_each_layer_its_mean_over_the_seeds_in_thousand
     cells = [[cell.strip() for cell in row.split("|")[1:-1]] for row in rows[2:]]
     assert cells == [["convolution 1 (16)", "289", "200"], ["dense (256)", "7,44", "3,00"],
                      ["sortie (10)", "0,385", "0,600"]]
+    moved = {"déplacement": np.array([[0.5, 2.0, 1.0], [0.6, 2.2, 1.0]])}
+    rows = report.gradient_table(["c", "d", "s"], sizes, moved).data.splitlines()
+    assert [row.split("|")[-2].strip() for row in rows[2:]] == ["0,55", "2,10", "1,00"]
 
 
 def test_a_table_cell_that_starts_as_a_list_item_is_shown_as_written():

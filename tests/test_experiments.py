@@ -40,7 +40,7 @@ def types(experiment):
 
 
 CONTROL_NAMES = ["fashion-norm", "fashion-dense128-alone", "fashion-dense128-alone-norm", "cifar-conv4-gap",
-                 "cifar-conv4-same-gap"]
+                 "cifar-conv4-same-gap", "cifar-norm-20", "cifar-dropout-20"]
 
 
 def test_each_step_of_the_chains_changes_one_thing_of_the_previous():
@@ -402,6 +402,13 @@ def test_brief_steps_of_a_dataset_keep_the_order_and_the_branches_of_brief_steps
     assert cifar[0] == ("cifar-raw", "cifar-norm") and ("cifar-dropout", "cifar-conv4-pool4") in cifar
     assert all(get(name).dataset == "cifar10" for step in cifar for name in step)
     assert list(cifar) == [step for step in BRIEF_STEPS if step in cifar]
+
+
+def test_question_3_9_s_controls_change_only_the_number_of_epochs():
+    for short in ("cifar-norm", "cifar-dropout"):
+        long = get(f"{short}-20")
+        assert long.epochs == 20 and get(short).epochs == 10 and long.seeds == get(short).seeds
+        assert long.replace(name=short, epochs=10, title=get(short).title, brief=get(short).brief) == get(short)
 
 
 def test_the_steps_the_brief_asks_for_leave_out_question_4_1_s_side_branch_only():

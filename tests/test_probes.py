@@ -49,6 +49,14 @@ def test_the_gradient_size_of_a_layer_is_the_root_mean_square_of_its_kernel_s_gr
     assert probes.gradient_sizes(model, x, y) == pytest.approx({"out": 0.5})
 
 
+def test_weight_movement_is_the_kernel_s_change_relative_to_its_start(keras):
+    start = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, use_bias=False, name="out")])
+    trained = keras.models.clone_model(start)
+    start.get_layer("out").set_weights([np.array([[3.0], [4.0]])])  # norm 5
+    trained.get_layer("out").set_weights([np.array([[3.0], [1.0]])])  # moved by 3
+    assert probes.weight_movement(start, trained) == pytest.approx({"out": 0.6})
+
+
 def test_gradient_sizes_go_from_the_input_to_the_output_and_the_untrained_model_follows_its_seed(keras):
     from lab import experiments
 

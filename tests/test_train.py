@@ -22,6 +22,17 @@ def tiny_run(tmp_path_factory, fashion):
     return run, root, epochs
 
 
+def test_a_training_starts_from_the_weights_of_the_untrained_model_of_its_seed(tmp_path, fashion):
+    from lab import probes
+
+    # a rate so small that one epoch leaves the weights where they started (q-5-2 measures how far they moved)
+    still = TINY.replace(learning_rate=1e-12)
+    run = train.train(still, seed=3, root=tmp_path)
+    for start, trained in zip(probes.untrained_model(still, 3).get_weights(), run.weights(), strict=True):
+        np.testing.assert_allclose(trained, start, atol=1e-6)
+    assert not np.allclose(probes.untrained_model(still, 4).get_weights()[0], run.weights()[0])
+
+
 def test_train_stores_a_run_that_reads_back(tiny_run):
     run, root, _ = tiny_run
     assert run.folder == root / "fashion-base" / "seed-0"
