@@ -181,6 +181,16 @@ def test_q_3_9_dropout_narrows_the_gap_and_stops_the_validation_loss_rising():
           "on test the two dropout layers make no difference beyond the margin ('aucune différence n'est établie')")
 
 
+def test_q_3_9_in_20_epochs_dropout_gains_ten_more_epochs_lose_without_it_and_gain_with_it():
+    norm, drop, norm20, drop20 = (seeds(name) for name in ("cifar-norm", "cifar-dropout", "cifar-norm-20",
+                                                           "cifar-dropout-20"))
+    claim(all(len(runs) == 5 for runs in (norm20, drop20)), "q-3-9", "the 20-epoch controls have their five seeds")
+    claim(stats.compare(norm20, drop20).result == stats.BETTER, "q-3-9",
+          "in 20 epochs the two dropout(0.5) gain on the test ('le dropout y gagne')")
+    claim(stats.compare(norm, norm20).result == stats.WORSE and stats.compare(drop, drop20).result == stats.BETTER,
+          "q-3-9", "ten more epochs lose without dropout and gain with it (the sentence reads both verdicts)")
+
+
 def test_q_3_10_validation_and_test_agree_in_ranking_and_test_is_harder():
     names = ("cifar-raw", "cifar-norm", "cifar-dropout")
     by_val = sorted(names, key=lambda name: stats.seed_mean(seeds(name), lambda r: r.accuracy("val")))
