@@ -109,8 +109,8 @@ def seed_gains(comparison) -> MarkdownText:
     return gain_range(comparison.per_seed)
 
 
-# What a comparison says, after « soit +1,2 point (marge 0,6) : » (`lab.stats.compare`: result, seeds' directions), in the
-# introduction's words: a difference is « établi » beyond its margin, « non établi » within it.
+# What a comparison says, after « soit +1,2 point (marge 0,6) : » (`lab.stats.compare`: result, seeds'
+# directions), in the introduction's words: a difference is « établi » beyond its margin, « non établi » within it.
 EFFECTS = {stats.BETTER: "gain établi", stats.WORSE: "baisse établie", stats.SAME: "non établi"}
 
 

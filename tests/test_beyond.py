@@ -117,7 +117,8 @@ def test_the_steps_table_says_each_step_s_validation_comparison_with_the_one_abo
     rows = _cells(report.steps_table(beyond.steps(list(named_runs), named_runs)))
     assert rows[0] == ["6 conv + BatchNorm, 20 époques", f"75,0{NBSP}%", f"75,0{NBSP}%", "", ""]
     assert rows[1][0] == "taux d'apprentissage en cosinus"  # the title without its « + », not a Typst list item
-    assert rows[1][3] == f"+7,5{NBSP}points (marge{NBSP}2,5)"  # the seeds err on the same images: one seed's image error
+    # the seeds err on the same images: one seed's image error
+    assert rows[1][3] == f"+7,5{NBSP}points (marge{NBSP}2,5)"
     assert [row[4] for row in rows[1:]] == [{stats.BETTER: "gain", stats.SAME: "non"}[step.on_validation.result]
                                              for step in beyond.steps(list(named_runs), named_runs)[1:]]
 
