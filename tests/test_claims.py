@@ -740,6 +740,13 @@ def test_conclusion_scaling_the_inputs_did_more_than_the_classifier_s_dropout():
           "dividing by 255 did more for the first CIFAR-10 model than the dropout added to its classifier")  # fmt: skip
 
 
+def test_conclusion_the_dropout_of_question_3_9_gains_in_20_epochs_only():
+    claim(stats.compare(seeds("cifar-norm"), seeds("cifar-dropout")).result == stats.SAME
+          and stats.compare(seeds("cifar-norm-20"), seeds("cifar-dropout-20")).result == stats.BETTER, "conclusion",
+          "question 3.9's two dropout(0.5) gain in 20 epochs, without an established effect in 10 ('nos verdicts "
+          "valent pour nos époques')")
+
+
 def test_conclusion_only_some_of_the_brief_s_cifar_steps_pass_the_margin():
     steps = experiments.brief_steps("cifar10", asked_only=True)
     comparisons = analysis.step_comparisons(steps, {name: seeds(name) for step in steps for name in step})
