@@ -186,7 +186,7 @@ def test_q_3_9_in_20_epochs_dropout_gains_ten_more_epochs_lose_without_it_and_ga
                                                            "cifar-dropout-20"))
     claim(all(len(runs) == 5 for runs in (norm20, drop20)), "q-3-9", "the 20-epoch controls have their five seeds")
     claim(stats.compare(norm20, drop20).result == stats.BETTER, "q-3-9",
-          "in 20 epochs the two dropout(0.5) gain on the test ('le dropout y gagne')")
+          "in 20 epochs the two dropout(0.5) gain on the test ('le dropout gagne', Table 3.3)")
     claim(stats.compare(norm, norm20).result == stats.WORSE and stats.compare(drop, drop20).result == stats.BETTER,
           "q-3-9", "ten more epochs lose without dropout and gain with it (the sentence reads both verdicts)")
 
