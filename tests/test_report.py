@@ -126,8 +126,9 @@ def test_chapter_executes_without_error_or_noise(executed, chapter):
 # Words a reader sees per chapter (quarto_book.words), at most. A ratchet, set at the chapters' length
 # after the cuts of 2026-12-04 (14 700 words in all): lower a chapter's budget as it is cut, towards the
 # 12 000 words of a 30-page TP report (issue 26); never raise one without cutting another. (2026-12-07: chapter
-# 3 raised by 39 for question 3.9's 20-epoch control (its table) and the reason for its 10 epochs, the conclusion by 12 for what it changes, the others cut; a
-# margin reads « (marge 0,6) », one word more than « (± 0,6) » here, none in the PDF, where « ± » counts too.)
+# 3 raised by 39 for question 3.9's 20-epoch control (its table) and the reason for its 10 epochs, the conclusion
+# by 12 for what it changes, the others cut; a margin reads « (marge 0,6) », one word more than « (± 0,6) » here,
+# none in the PDF, where « ± » counts too.)
 WORD_BUDGETS = {
     "index.qmd": 428, "report/01-fashion-donnees.qmd": 932, "report/02-fashion-premier-modele.qmd": 1660,
     "report/03-cifar-donnees.qmd": 1930, "report/04-cifar-amelioration.qmd": 1563,
