@@ -319,6 +319,9 @@ _CONTROLS = (
                title="Premier modèle + deux dropout(0,5), 20 époques", **{**CIFAR_SHORT, "epochs": 20}),
 )  # fmt: skip
 CONTROLS: dict[str, Experiment] = {experiment.name: experiment for experiment in _CONTROLS}
+# Question 3.9's comparison by number of epochs: the first model on inputs / 255 without, then with its two
+# dropout(0.5), in the brief's 10 epochs and in the 20 of its controls (chapter 3 and the conclusion read both).
+DROPOUT_BY_EPOCHS = {10: ("cifar-norm", "cifar-dropout"), 20: ("cifar-norm-20", "cifar-dropout-20")}
 
 # Beyond the brief: the chapter "Aller plus loin", trained with a new batch order every epoch (procedure 2).
 # From the brief's model to ours, each step of each chain changes one thing of the previous step, everything
@@ -428,4 +431,4 @@ def from_config(config: dict) -> Experiment:
 
 
 __all__ = ["BEYOND", "BRIEF", "BRIEF_STEPS", "CHAINS", "CONTROLS", "DATASETS", "EXPERIMENTS", "TRIED", "Experiment",
-           "REPLICATED", "SIDE_STEPS", "brief_steps", "from_config", "get"]
+           "DROPOUT_BY_EPOCHS", "REPLICATED", "SIDE_STEPS", "brief_steps", "from_config", "get"]

@@ -182,8 +182,7 @@ def test_q_3_9_dropout_narrows_the_gap_and_stops_the_validation_loss_rising():
 
 
 def test_q_3_9_in_20_epochs_dropout_gains_ten_more_epochs_lose_without_it_and_gain_with_it():
-    norm, drop, norm20, drop20 = (seeds(name) for name in ("cifar-norm", "cifar-dropout", "cifar-norm-20",
-                                                           "cifar-dropout-20"))
+    (norm, drop), (norm20, drop20) = ([seeds(name) for name in pair] for pair in experiments.DROPOUT_BY_EPOCHS.values())
     claim(all(len(runs) == 5 for runs in (norm20, drop20)), "q-3-9", "the 20-epoch controls have their five seeds")
     claim(stats.compare(norm20, drop20).result == stats.BETTER, "q-3-9",
           "in 20 epochs the two dropout(0.5) gain on the test ('le dropout gagne', Table 3.3)")
@@ -741,8 +740,8 @@ def test_conclusion_scaling_the_inputs_did_more_than_the_classifier_s_dropout():
 
 
 def test_conclusion_the_dropout_of_question_3_9_gains_in_20_epochs_only():
-    claim(stats.compare(seeds("cifar-norm"), seeds("cifar-dropout")).result == stats.SAME
-          and stats.compare(seeds("cifar-norm-20"), seeds("cifar-dropout-20")).result == stats.BETTER, "conclusion",
+    in_10, in_20 = (stats.compare(*(seeds(name) for name in pair)) for pair in experiments.DROPOUT_BY_EPOCHS.values())
+    claim(in_10.result == stats.SAME and in_20.result == stats.BETTER, "conclusion",
           "question 3.9's two dropout(0.5) gain in 20 epochs, without an established effect in 10 ('nos verdicts "
           "valent pour nos époques')")
 

@@ -405,6 +405,8 @@ def test_brief_steps_of_a_dataset_keep_the_order_and_the_branches_of_brief_steps
 
 
 def test_question_3_9_s_controls_change_only_the_number_of_epochs():
+    assert experiments.DROPOUT_BY_EPOCHS == {10: ("cifar-norm", "cifar-dropout"),
+                                             20: ("cifar-norm-20", "cifar-dropout-20")}
     for short in ("cifar-norm", "cifar-dropout"):
         long = get(f"{short}-20")
         assert long.epochs == 20 and get(short).epochs == 10 and long.seeds == get(short).seeds
