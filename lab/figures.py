@@ -14,6 +14,7 @@ import textwrap
 
 import matplotlib
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -119,24 +120,11 @@ def _note_out_of_frame(ax, runs, metric: str, first: int, frame: tuple[float, fl
                     **note)  # fmt: skip
 
 
-def learning_curves_side_by_side(runs: dict, metric: str = "accuracy"):
-    """One panel per run: training (solid) and validation (dashed) `metric`, on shared axes."""
-    fig = Figure(figsize=(PAGE_WIDTH, 2.8), layout="constrained")
-    axes = fig.subplots(1, len(runs), sharey=True, squeeze=False)[0]
-    for ax, (label, run) in zip(axes, runs.items(), strict=True):
-        _curve(ax, run, metric, label="apprentissage")
-        _curve(ax, run, f"val_{metric}", linestyle="--", label="validation")
-        ax.set(title=label, xlabel="époque")
-        _french_ticks(ax)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes[0].set(ylabel="exactitude" if metric == "accuracy" else metric)
-    axes[0].legend()
-    return fig
-
-
-def comparison(summary, x: str = "params", size: str = "seconds", key: bool = True, y: str = "test_accuracy"):
+def comparison(summary, x: str = "params", size: str | None = "seconds", key: bool = True, y: str = "test_accuracy"):
     """Accuracy `y` ("test_accuracy" or "val_accuracy") against `x` (log scale), one panel per dataset side by side;
-    the disc's area shows `size`.
+    the disc's area shows `size` (`None`: every disc alike). Where `summary` has the seeds' standard deviation of
+    `y` ("val_sd" or "test_sd", as `lab.stats.seed_table` names it), a bar shows it; models of the same `x` are set
+    a few hundredths apart, so that their bars do not merge.
 
     Each model is marked with its number (its row in `summary`, from 1) beside its disc, where it covers no other
     number nor disc (a line joins it to its disc where it has to stand farther off), and a key below the panels
@@ -175,27 +163,45 @@ def comparison(summary, x: str = "params", size: str = "seconds", key: bool = Tr
             key_ax.axis("off")
             key_ax.text(0, 1, entries, va="top", fontsize=KEY_FONT, transform=key_ax.transAxes)
     axes = top.subplots(1, len(datasets), squeeze=False, gridspec_kw={"width_ratios": widths})[0]
-    scale = DISC_AREA / summary[size].max()
+    areas = summary[size] * (DISC_AREA / summary[size].max()) if size else pd.Series(SAME_DISC, summary.index)
+    xs = _apart(summary[x])
+    spread = y.replace("_accuracy", "_sd")
     for ax, (dataset, rows, _), color in zip(axes, numbered, PALETTE, strict=False):
-        ax.scatter(rows[x], rows[y], s=rows[size] * scale, alpha=0.35, color=color,
+        ax.scatter(xs[rows.index], rows[y], s=areas[rows.index], alpha=0.35, color=color,
                    edgecolor=color, linewidth=0.8)  # fmt: skip
+        if spread in rows:
+            ax.errorbar(xs[rows.index], rows[y], yerr=rows[spread], fmt="none", ecolor=color, elinewidth=0.8,
+                        capsize=2)  # fmt: skip
         ax.set(xscale="log", title=DISPLAY_NAMES[dataset])
         ax.margins(x=0.2, y=0.12)
         _french_ticks(ax, percent_y=True)
     axes[0].set(ylabel={"test_accuracy": "exactitude (test)", "val_accuracy": "exactitude (validation)"}[y])
     top.supxlabel(labels.get(x, x), fontsize=matplotlib.rcParams["axes.labelsize"])
-    levels = _round_levels(summary[size].max())
-    handles = [axes[-1].scatter([], [], s=level * scale, color="grey", alpha=0.5) for level in levels]
-    texts = [f"{level / 60:.0f} min" if size == "seconds" else num(level) for level in levels]
-    legend = axes[-1].legend(handles, texts, title=labels.get(size, size), loc="lower right", ncols=len(levels),
-                             handletextpad=0.3, columnspacing=0.8)  # fmt: skip
+    legend = None
+    if size:
+        levels = _round_levels(summary[size].max())
+        handles = [axes[-1].scatter([], [], s=level * DISC_AREA / summary[size].max(), color="grey", alpha=0.5)
+                   for level in levels]  # fmt: skip
+        texts = [f"{level / 60:.0f} min" if size == "seconds" else num(level) for level in levels]
+        legend = axes[-1].legend(handles, texts, title=labels.get(size, size), loc="lower right", ncols=len(levels),
+                                 handletextpad=0.3, columnspacing=0.8)  # fmt: skip
     _draw(fig)  # the axes' final positions (keys and legend in place), to place the numbers in printed points
     to_points = fig_points(fig).inverted()
     for ax, (_, rows, numbers) in zip(axes, numbered, strict=False):
-        avoid = [tuple(to_points.transform_bbox(legend.get_window_extent()).extents)] if ax is axes[-1] else []
-        _label_points(ax, rows[x].to_numpy(), rows[y].to_numpy(), numbers,
-                      radii=np.sqrt(rows[size].to_numpy() * scale) / 2, avoid=avoid)  # fmt: skip
+        avoid = ([tuple(to_points.transform_bbox(legend.get_window_extent()).extents)]
+                 if legend and ax is axes[-1] else [])  # fmt: skip
+        _label_points(ax, xs[rows.index].to_numpy(), rows[y].to_numpy(), numbers,
+                      radii=np.sqrt(areas[rows.index].to_numpy()) / 2, avoid=avoid)  # fmt: skip
     return fig
+
+
+def _apart(values: pd.Series, step: float = 1.04) -> pd.Series:
+    """`values` (on a log axis), those that are equal spread around their value by factors of `step`."""
+    spread = values.astype(float).copy()
+    for _, same in values.groupby(values):
+        offsets = np.arange(len(same)) - (len(same) - 1) / 2
+        spread[same.index] = same.to_numpy() * step**offsets
+    return spread
 
 
 def _key_entry(number: str, name: str, width: int) -> str:
@@ -208,6 +214,7 @@ def _key_entry(number: str, name: str, width: int) -> str:
 PANEL_HEIGHT = 1.9  # inches: the comparison's panels, their titles and the axis label below them
 KEY_FONT = SMALLEST_FONT + 1  # points: the key below the comparison's panels, read at body width
 DISC_AREA = 130  # square points: the largest disc of a comparison (about 13 points across)
+SAME_DISC = 30  # square points: a comparison's disc when all are alike (about 6 points across)
 FIGURE_SPACE = "\u2007"  # a space as wide as a digit
 
 

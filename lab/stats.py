@@ -183,6 +183,7 @@ def seed_table(runs_by_name: dict) -> pd.DataFrame:
             "train_accuracy": np.mean([r.accuracy("train") for r in runs]),
             "val_accuracy": np.mean([r.accuracy("val") for r in runs]),
             "test_accuracy": np.mean([r.accuracy("test") for r in runs]),
+            "val_sd": mean_sd([r.accuracy("val") for r in runs])[1],
             "test_sd": mean_sd([r.accuracy("test") for r in runs])[1],
             "gap": np.mean([r.accuracy("train") - r.accuracy("val") for r in runs]),
             "seconds": float(np.median([r["wall_seconds"] for r in runs])),

@@ -39,8 +39,9 @@ def types(experiment):
     return [layer["type"] for layer in experiment.layers]
 
 
-CONTROL_NAMES = ["fashion-norm", "fashion-dense128-alone", "fashion-dense128-alone-norm", "cifar-conv4-gap",
-                 "cifar-conv4-same-gap", "cifar-norm-20", "cifar-dropout-20"]
+CONTROL_NAMES = ["fashion-norm", "fashion-dropout-half", "fashion-dense128-alone", "fashion-dense128-alone-norm",
+                 "cifar-conv4-gap", "cifar-conv4-same-gap", "cifar-norm-20", "cifar-dropout-20", "cifar-conv4-same-20",
+                 "cifar-conv4-same-dropout-20"]
 
 
 def test_each_step_of_the_chains_changes_one_thing_of_the_previous():
@@ -85,6 +86,7 @@ def test_names_exactly_as_listed_in_order():
 
 def test_each_control_changes_one_thing_of_the_model_it_controls():
     pairs = {"fashion-norm": ("fashion-base", {"normalize"}),
+             "fashion-dropout-half": ("fashion-dropout", {"layers"}),
              "fashion-dense128-alone": ("fashion-dense128", {"layers"}),
              "fashion-dense128-alone-norm": ("fashion-dense128-alone", {"normalize"}),
              "cifar-conv4-same-gap": ("cifar-conv4-gap", {"layers"})}  # fmt: skip
@@ -92,6 +94,9 @@ def test_each_control_changes_one_thing_of_the_model_it_controls():
         mine, theirs = get(name).config(), get(other).config()
         differ = {key for key in mine if key not in ("name", "title", "brief") and mine[key] != theirs[key]}
         assert differ == changed, name
+    # the dropout at half its rates: the same layers, each Dropout at half the rate of the brief's model
+    assert [layer.get("rate", 0) * 2 for layer in get("fashion-dropout-half").layers] == [
+        layer.get("rate", 0) for layer in get("fashion-dropout").layers]
     # the extra dense layer without its dropout: one Dropout fewer than the brief's model
     assert len(get("fashion-dense128").layers) == len(get("fashion-dense128-alone").layers) + 1
     # the padding alone: the same layers but for it, 32 features into the classifier either way
@@ -404,10 +409,14 @@ def test_brief_steps_of_a_dataset_keep_the_order_and_the_branches_of_brief_steps
     assert list(cifar) == [step for step in BRIEF_STEPS if step in cifar]
 
 
-def test_question_3_9_s_controls_change_only_the_number_of_epochs():
-    assert experiments.DROPOUT_BY_EPOCHS == {10: ("cifar-norm", "cifar-dropout"),
-                                             20: ("cifar-norm-20", "cifar-dropout-20")}
-    for short in ("cifar-norm", "cifar-dropout"):
+@pytest.mark.parametrize("pairs", ["DROPOUT_BY_EPOCHS", "POOLING_DROPOUT_BY_EPOCHS"])
+def test_the_controls_of_questions_3_9_and_4_6_change_only_the_number_of_epochs(pairs):
+    brief_pair = {"DROPOUT_BY_EPOCHS": ("cifar-norm", "cifar-dropout"),
+                  "POOLING_DROPOUT_BY_EPOCHS": ("cifar-conv4-same", "cifar-conv4-same-dropout")}[pairs]
+    pairs = getattr(experiments, pairs)
+    assert list(pairs) == [10, 20] and pairs[10] == brief_pair
+    assert pairs[20] == tuple(f"{name}-20" for name in brief_pair)
+    for short in pairs[10]:
         long = get(f"{short}-20")
         assert long.epochs == 20 and get(short).epochs == 10 and long.seeds == get(short).seeds
         assert long.replace(name=short, epochs=10, title=get(short).title, brief=get(short).brief) == get(short)

@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.text import Annotation, Text
 from matplotlib.transforms import Bbox
 
@@ -22,10 +23,8 @@ def runs():
 def _book_figures(runs):
     """One figure of each kind, drawn from the stored runs as the chapters draw them."""
     fashion = [lab.result("fashion-base", seed) for seed in (0, 1, 2)]
-    drop = runs["cifar-conv4-same-dropout"]
     return {
         "learning_curves": figures.learning_curves({"sans dropout": fashion, "avec dropout": runs["fashion-dropout"]}),
-        "side_by_side": figures.learning_curves_side_by_side({"a": runs["cifar-conv4-same"], "b": drop}),
         "comparison": figures.comparison(analysis.summary(runs.values()), x="seconds", size="params"),
     }
 
@@ -55,7 +54,7 @@ def test_no_two_model_labels_of_the_comparison_overlap(runs):
     # nor does a number cover another model's disc (a disc it shares, two models at one point, is its own)
     discs = []
     for ax in fig.axes:
-        for points in ax.collections:
+        for points in (c for c in ax.collections if isinstance(c, PathCollection)):  # the discs, not error bars
             centres = points.get_offsets()  # the size legend's markers have none
             radii = np.broadcast_to(np.sqrt(points.get_sizes()) / 2 * fig.dpi / 72, len(centres))
             discs += [(ax, xy, r) for xy, r in zip(centres, radii, strict=True)]
@@ -88,6 +87,20 @@ def test_the_comparison_plots_the_accuracy_it_is_asked_for(runs):
         ax = figures.comparison(cifar, x="seconds", size="params", key=False, y=y).axes[0]
         np.testing.assert_allclose(ax.collections[0].get_offsets()[:, 1], cifar[y])
         assert ax.get_ylabel() == label
+
+
+def test_the_comparison_shows_the_seeds_spread_and_sets_models_of_equal_cost_apart():
+    import pandas as pd
+
+    table = pd.DataFrame({"experiment": ["a", "b", "c"], "dataset": "cifar10", "compute": [1e12, 1e12, 4e12],
+                          "val_accuracy": [0.60, 0.61, 0.70], "val_sd": [0.01, 0.02, 0.03]})  # fmt: skip
+    ax = figures.comparison(table, x="compute", size=None, key=False, y="val_accuracy").axes[0]
+    xs = ax.collections[0].get_offsets()[:, 0]
+    assert xs[0] < 1 < xs[1] and xs[1] / xs[0] == pytest.approx(1.04) and xs[2] == 4  # in units of 10¹²
+    assert len(set(ax.collections[0].get_sizes())) == 1  # every disc alike: the sizes are in the table
+    bars = [c for c in ax.collections if isinstance(c, LineCollection)]
+    spans = sorted(np.ptp(segment[:, 1]) for c in bars for segment in c.get_segments())
+    np.testing.assert_allclose(spans, [0.02, 0.04, 0.06])  # ± one standard deviation
 
 
 def test_label_placement_moves_a_label_that_would_cover_another():

@@ -97,7 +97,7 @@ def test_5_6_shows_the_first_block_s_change_which_every_convolution_and_hidden_d
     shown = keras_code.changes(base, leaky, hunks=1)
     assert shown == keras_code.changes(base, leaky).split("\n...\n")[0] and "..." not in shown
     assert shown.count("+     layers.LeakyReLU(negative_slope=0.3),") == 2  # the first block's two convolutions
-    # « de même pour les deux autres et pour les deux couches denses cachées »: the six convolutions and two dense
+    # « de même ailleurs », after « suit chaque convolution et couche dense cachée »: the six convolutions and two dense
     repeated = [new for line in keras_code.model_code(base).splitlines()
                 for new in ([line.replace(', activation="relu"', ""), "    layers.LeakyReLU(negative_slope=0.3),"]
                             if 'activation="relu"' in line else [line])]
