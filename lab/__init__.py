@@ -111,7 +111,8 @@ def beyond_runs() -> dict[str, list[Run]]:
 
 def replication_runs() -> list[list[Run]]:
     """Question 5.3's replication: the seeds of `experiments.REPLICATION_SEEDS` of its model without, then with
-    BatchNormalization (`experiments.REPLICATED`); read alone, never pooled with the book's five."""
+    BatchNormalization (`experiments.REPLICATED`); read alone (question 5.3 also pools them with the five, saying that
+    this second look, taken after the first, is not independent)."""
     return [seed_runs(name, experiments.REPLICATION_SEEDS) for name in experiments.REPLICATED]
 
 

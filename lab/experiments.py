@@ -427,9 +427,19 @@ SIDE_STEPS = (("cifar-dropout", "cifar-conv4-pool4"),)
 def brief_steps(dataset: str, asked_only: bool = False) -> tuple[tuple[str, str], ...]:
     """The steps of `BRIEF_STEPS` from one model of `dataset` to the next (question 5.7's table, the conclusion).
 
-    `asked_only`: without the side steps of `SIDE_STEPS` (the conclusion counts the steps the brief asks for)."""
-    return tuple((before, after) for before, after in BRIEF_STEPS
-                 if get(before).dataset == dataset and not (asked_only and (before, after) in SIDE_STEPS))
+    `asked_only`: the steps the brief asks for (the conclusion counts them): without the side steps of `SIDE_STEPS`,
+    and from the brief's model before one of `OURS_IN_BRIEF` straight to the brief's model after it (q-5-6 asks for
+    the 20-epoch model's step to LeakyReLU, 40 epochs, batch 128; our ReLU control splits it in two)."""
+    steps = [(before, after) for before, after in BRIEF_STEPS
+             if get(before).dataset == dataset and not (asked_only and (before, after) in SIDE_STEPS)]
+    if asked_only:
+        for ours in OURS_IN_BRIEF:
+            into = [step for step in steps if step[1] == ours]
+            out = [step for step in steps if step[0] == ours]
+            steps = [step for step in steps if ours not in step]
+            steps += [(before, after) for before, _ in into for _, after in out]
+        steps.sort(key=lambda step: list(BRIEF).index(step[1]))  # in the brief's order
+    return tuple(steps)
 
 
 def from_config(config: dict) -> Experiment:

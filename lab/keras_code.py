@@ -67,16 +67,24 @@ AUGMENTATION_CODE = {
 }
 
 
-_MIRROR_CODE = (
-    "\n# prédire la moyenne des probabilités de chaque image et de son miroir (la largeur est l'axe 2)\n"
-    "probabilities = (model.predict(x_test, verbose=0) + model.predict(x_test[:, :, ::-1], verbose=0)) / 2"
-)
+def _test_images(experiment) -> str:
+    """The name the chapters give the test images the model reads: divided by 255 (`x_test_norm`, question 3.8)
+    where the experiment normalizes its inputs, else `x_test`."""
+    return "x_test_norm" if experiment.normalize else "x_test"
+
+
+def _mirror_code(experiment) -> str:
+    x = _test_images(experiment)
+    return (
+        "\n# prédire la moyenne des probabilités de chaque image et de son miroir (la largeur est l'axe 2)\n"
+        f"probabilities = (model.predict({x}, verbose=0) + model.predict({x}[:, :, ::-1], verbose=0)) / 2"
+    )
 
 
 def _views_code(experiment) -> str:
     """The averaged prediction over the test-time views (`lab.train.test_time_views`), as Keras code."""
     if not experiment.test_time_shift:
-        return _MIRROR_CODE if experiment.test_time_flip else ""
+        return _mirror_code(experiment) if experiment.test_time_flip else ""
     shift = experiment.test_time_shift
     mirrors = ", et leurs miroirs" if experiment.test_time_flip else ""
     pixels = "pixel" if shift == 1 else "pixels"
@@ -90,11 +98,12 @@ def _views_code(experiment) -> str:
 
 def _views_setup(experiment) -> str:
     """The code that makes `views`, the list of the views of the test images the experiment averages."""
+    x = _test_images(experiment)
     if not experiment.test_time_shift:
-        return "views = [x_test, x_test[:, :, ::-1]]" if experiment.test_time_flip else "views = [x_test]"
+        return f"views = [{x}, {x}[:, :, ::-1]]" if experiment.test_time_flip else f"views = [{x}]"
     shift, side = experiment.test_time_shift, INPUT_SHAPES[experiment.dataset][0]
     return (
-        f'padded = np.pad(x_test, ((0, 0), ({shift}, {shift}), ({shift}, {shift}), (0, 0)), mode="symmetric")\n'
+        f'padded = np.pad({x}, ((0, 0), ({shift}, {shift}), ({shift}, {shift}), (0, 0)), mode="symmetric")\n'
         f"moves = [(0, 0), ({shift}, 0), (-{shift}, 0), (0, {shift}), (0, -{shift})]\n"
         f"views = [padded[:, {shift} - dy : {shift} - dy + {side}, {shift} - dx : {shift} - dx + {side}]\n"
         "         for dy, dx in moves]"

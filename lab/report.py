@@ -265,7 +265,7 @@ def model_name(name: str) -> str:
 def comparison_table(table_of_seeds: pd.DataFrame, runs_by_name: dict):
     """One row per model, numbered « (1) » as `lab.figures.comparison` numbers it without its key: its size, the
     computing cost of one training (the "compute" column of `lab.analysis.cost_table`: multiply-accumulates),
-    the median training time over its seeds, and its accuracies after training, mean ± sd over its seeds (how many
+    the shortest training time over its seeds, and its accuracies after training, mean ± sd over its seeds (how many
     seeds: the book's method says it once). Seven columns, as a page holds."""
     rows = []
     for number, name in enumerate(table_of_seeds.index, start=1):

@@ -400,7 +400,10 @@ def test_q_5_3_the_gain_by_a_hair_is_measured_again_with_three_more_seeds():
     claim(all(run.seed not in experiments.REPLICATION_SEEDS for name in lab.BRIEF for run in seeds(name)), "q-5-3",
           "the book reads seeds 5 to 7 nowhere else")  # fmt: skip
     alone = stats.compare(*lab.replication_runs())
-    claim(alone.gain > 0, "q-5-3", "the three new seeds, read alone, go the same way ('même sens')")
+    claim(alone.result == stats.SAME and alone.gain > 0, "q-5-3",
+          "the three new seeds, read alone, gain without an established effect ('lues seules')")
+    claim(stats.compare(*replicated).result == stats.BETTER, "q-5-3",
+          "on the eight seeds together the gain is established (said as a second look, not independent)")
 
 
 def test_q_5_3_batch_normalisation_trains_higher_at_every_epoch_and_validates_less_steadily():
@@ -457,6 +460,9 @@ def test_q_5_6_no_difference_between_leaky_relu_and_relu_is_established_at_equal
           "the margin leaves possible a sizeable LeakyReLU gain ('une marge qui n'exclut pas un gain … allant "
           "jusqu'à')")  # fmt: skip
     bn20 = seeds("cifar-conv6-bn-20")
+    claim(stats.compare(bn20, leaky).result == stats.BETTER, "q-5-6",
+          "the brief's step as a whole, from the 20-epoch model, gains beyond the margin ('un gain établi, de trois "
+          "changements à la fois'; the conclusion counts it)")  # fmt: skip
     longer = stats.compare(bn20, relu40)
     claim(longer.result == stats.SAME and longer.gain > 0, "q-5-6",
           "the settings alone gain, not established ('Les réglages seuls donnent … : un gain non établi')")
@@ -771,11 +777,11 @@ def test_conclusion_only_some_of_the_brief_s_cifar_steps_pass_the_margin():
     comparisons = analysis.step_comparisons(steps, {name: seeds(name) for step in steps for name in step})
     results = [comparison.result for comparison in comparisons["on_test"]]
     passed = results.count(stats.BETTER)
-    claim(0 < passed <= len(steps) / 2, "conclusion",
-          "a few of the brief's CIFAR-10 steps pass the margin, the others do not ('seuls')")
+    claim(0 < passed < len(steps), "conclusion", "some of the brief's CIFAR-10 steps pass the margin, not all")
     claim(stats.WORSE not in results, "conclusion",
           "no CIFAR-10 step of the brief loses beyond the margin ('restent à établir', not 'dégradent')")
     passing = {after for (_, after), result in zip(steps, results, strict=True) if result == stats.BETTER}
-    claim(passing == {"cifar-norm", "cifar-conv4-same", "cifar-conv6-bn", "cifar-conv6-bn-20"},
+    claim(passing == {"cifar-norm", "cifar-conv4-same", "cifar-conv6-bn", "cifar-conv6-bn-20", "cifar-conv6-bn-leaky"},
           "conclusion", "the steps with an established gain are the division by 255, the padding of question 4.5 "
-          "(whose cause is not isolated) and BatchNormalization and the ten added epochs (questions 5.2 and 5.5)")
+          "(whose cause is not isolated), BatchNormalization and the ten added epochs (questions 5.2 and 5.5), and "
+          "question 5.6's settings taken together (none established alone)")

@@ -422,9 +422,14 @@ def test_the_controls_of_questions_3_9_and_4_6_change_only_the_number_of_epochs(
         assert long.replace(name=short, epochs=10, title=get(short).title, brief=get(short).brief) == get(short)
 
 
-def test_the_steps_the_brief_asks_for_leave_out_question_4_1_s_side_branch_only():
+def test_the_steps_the_brief_asks_for_leave_out_question_4_1_s_side_branch_and_go_around_our_models():
     from lab.experiments import brief_steps
 
     asked = brief_steps("cifar10", asked_only=True)
-    assert len(asked) == 10 and set(brief_steps("cifar10")) - set(asked) == {("cifar-dropout", "cifar-conv4-pool4")}
-    assert brief_steps("fashion_mnist", asked_only=True) == brief_steps("fashion_mnist")
+    assert len(asked) == 9 and set(brief_steps("cifar10")) - set(asked) == {
+        ("cifar-dropout", "cifar-conv4-pool4"), ("cifar-conv6-bn-20", "cifar-conv6-bn-relu-40"),
+        ("cifar-conv6-bn-relu-40", "cifar-conv6-bn-leaky")}
+    assert set(asked) - set(brief_steps("cifar10")) == {("cifar-conv6-bn-20", "cifar-conv6-bn-leaky")}  # q-5-6's step
+    assert [after for _, after in asked] == [name for name in experiments.BRIEF if name in {a for _, a in asked}]
+    fashion = brief_steps("fashion_mnist")
+    assert brief_steps("fashion_mnist", asked_only=True) == tuple(s for s in fashion if "fashion-dropout-norm" not in s)

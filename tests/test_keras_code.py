@@ -146,9 +146,10 @@ def test_every_optimizer_lab_trains_with_has_its_keras_class(name):
 def test_test_time_flipping_shows_the_mirrored_prediction():
     code = keras_code.training_code(EXPERIMENTS["fashion-vgg-cos-mirror"])
     assert code.splitlines()[-1] == (
-        "probabilities = (model.predict(x_test, verbose=0) + model.predict(x_test[:, :, ::-1], verbose=0)) / 2"
-    )
-    assert "x_test[:, :, ::-1]" not in keras_code.training_code(EXPERIMENTS["fashion-vgg-cos"])
+        "probabilities = (model.predict(x_test_norm, verbose=0)"
+        " + model.predict(x_test_norm[:, :, ::-1], verbose=0)) / 2"
+    )  # the test images divided by 255, as the model learned them (question 3.8's name)
+    assert "[:, :, ::-1]" not in keras_code.training_code(EXPERIMENTS["fashion-vgg-cos"])
     compile(code.replace("math.ceil", "round"), "training_code", "exec")  # valid Python
 
 
@@ -179,7 +180,8 @@ def test_the_shown_test_time_views_predict_as_lab_does(name, flip, shift):
     assert f"de {train.view_count(experiment)} vues" in views
     shape = (3, *models.INPUT_SHAPES[experiment.dataset])
     x_test = np.random.default_rng(0).random(shape)
-    namespace = {"np": np, "x_test": x_test, "model": _FakeModel()}
+    assert experiment.normalize and "x_test_norm" in views and "x_test," not in views  # never the raw images
+    namespace = {"np": np, "x_test_norm": x_test, "model": _FakeModel()}
     exec(views, namespace)
     expected = train.predict(_FakeModel(), x_test, flip=flip, shift=shift)
     np.testing.assert_allclose(namespace["probabilities"], expected, rtol=1e-12)
