@@ -133,7 +133,7 @@ WORD_BUDGETS = {
     "index.qmd": 428, "report/01-fashion-donnees.qmd": 932, "report/02-fashion-premier-modele.qmd": 1688,
     "report/03-cifar-donnees.qmd": 1930, "report/04-cifar-amelioration.qmd": 1608,
     "report/05-cifar-modifications.qmd": 2230,
-    "report/06-aller-plus-loin.qmd": 1431, "report/conclusion.qmd": 337, "report/annexe-reproductibilite.qmd": 243,
+    "report/06-aller-plus-loin.qmd": 1435, "report/conclusion.qmd": 337, "report/annexe-reproductibilite.qmd": 243,
 }  # fmt: skip
 
 
@@ -144,9 +144,9 @@ def test_no_chapter_is_longer_than_its_budget(executed):
             if quarto_book.words(executed[chapter]) > budget}  # fmt: skip
     assert over == {}, f"cut these chapters to their budget (words, budget): {over}"
     # 10 700 until the controls of questions 2.5 and 4.6 (dropout at half its rates, and in 20 epochs), 5.3's eight
-    # seeds and 5.6's whole step added their answers: 10 827, for about 11 900 words in the PDF (pdftotext), which
-    # holds at most 12 000
-    assert sum(WORD_BUDGETS.values()) <= 10_827, "the budgets only go down (the PDF holds at most 12 000 words)"
+    # seeds, 5.6's whole step and the size chapter 6's table does not give added their answers: 10 831, for about
+    # 11 900 words in the PDF (pdftotext), which holds at most 12 000
+    assert sum(WORD_BUDGETS.values()) <= 10_831, "the budgets only go down (the PDF holds at most 12 000 words)"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
