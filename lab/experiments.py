@@ -455,4 +455,5 @@ def from_config(config: dict) -> Experiment:
 
 
 __all__ = ["BEYOND", "BRIEF", "BRIEF_STEPS", "CHAINS", "CONTROLS", "DATASETS", "EXPERIMENTS", "TRIED", "Experiment",
-           "DROPOUT_BY_EPOCHS", "REPLICATED", "SIDE_STEPS", "brief_steps", "from_config", "get"]
+           "DROPOUT_BY_EPOCHS", "POOLING_DROPOUT_BY_EPOCHS", "REPLICATED", "SIDE_STEPS", "brief_steps", "from_config",
+           "get"]

@@ -66,12 +66,13 @@ def _curve(ax, runs, column: str, **style):
                         alpha=0.15, linewidth=0)  # fmt: skip
 
 
-def learning_curves(runs: dict, metrics=("loss", "accuracy")):
+def learning_curves(runs: dict, metrics=("loss", "accuracy"), marked_epoch: int | None = None):
     """Training (solid) and validation (dashed) curves of each run, per epoch.
 
     A value of `runs` may be a list of runs of the same experiment (several seeds): the
     curve is then their mean, inside a band from the lowest to the highest seed. Each axis shows
     epochs 2 and later in full (`_bound_to_later_epochs`); the first epoch may lie outside it, as the panel says.
+    `marked_epoch`: a dotted vertical line there (where the shorter runs that these continue ended).
     """
     titles = {"loss": "Perte (entropie croisée)", "accuracy": "Exactitude"}
     fig = Figure(figsize=(PAGE_WIDTH, 2.9), layout="constrained")
@@ -85,6 +86,8 @@ def learning_curves(runs: dict, metrics=("loss", "accuracy")):
         _bound_to_later_epochs(ax, runs.values(), metric)
         _french_ticks(ax)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if marked_epoch is not None:
+            ax.axvline(marked_epoch, color="0.4", linestyle=":", linewidth=1)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=2)
     return fig

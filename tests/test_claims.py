@@ -402,6 +402,8 @@ def test_q_5_3_the_gain_by_a_hair_is_measured_again_with_three_more_seeds():
     alone = stats.compare(*lab.replication_runs())
     claim(alone.result == stats.SAME and alone.gain > 0, "q-5-3",
           "the three new seeds, read alone, gain without an established effect ('lues seules')")
+    claim([[run.seed for run in runs] for runs in lab.replication_runs(pooled=True)] == [[*range(8)]] * 2, "q-5-3",
+          "'sur les 8': the pooled comparison reads the book's five seeds and the three new ones")
     claim(stats.compare(*replicated).result == stats.BETTER, "q-5-3",
           "on the eight seeds together the gain is established (said as a second look, not independent)")
 

@@ -89,6 +89,14 @@ def test_the_comparison_plots_the_accuracy_it_is_asked_for(runs):
         assert ax.get_ylabel() == label
 
 
+def test_learning_curves_mark_the_epoch_where_the_shorter_runs_ended(runs):
+    def dotted(fig):
+        return [[line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"] for ax in fig.axes]
+
+    assert dotted(figures.learning_curves({"a": runs["fashion-base"]}, marked_epoch=10)) == [[10], [10]]
+    assert dotted(figures.learning_curves({"a": runs["fashion-base"]})) == [[], []]
+
+
 def test_the_comparison_shows_the_seeds_spread_and_sets_models_of_equal_cost_apart():
     import pandas as pd
 
