@@ -154,6 +154,13 @@ def overfitting_gap(run) -> float:
     return run.accuracy("train") - run.accuracy("val")
 
 
+def first_weights_spread(run) -> float:
+    """The standard deviation of the first convolution's trained weights per unit of raw pixel (0 to 255), so that
+    models on raw inputs and on inputs / 255 compare: with inputs / 255, a weight w acts as w / 255 on a raw pixel."""
+    kernel = run.weights()[0]
+    return float(kernel.std() / (255 if run.config["normalize"] else 1))
+
+
 def summary(runs) -> pd.DataFrame:
     """One row per run: size, cost, accuracies, gap, time."""
     rows = []

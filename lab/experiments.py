@@ -121,6 +121,12 @@ def conv(filters: int, kernel: int = 3, padding: str = "valid") -> dict:
     return {"type": "conv2d", "filters": filters, "kernel_size": kernel, "padding": padding}
 
 
+def _first_weights_scaled(layers, scale):
+    """The first convolution's initial weights (Keras' default draw) multiplied by `scale`."""
+    first, *rest = layers
+    return ({**first, "init_scale": scale}, *rest)
+
+
 def pool(size: int = 2) -> dict:
     return {"type": "max_pool", "pool_size": size}
 
@@ -172,6 +178,13 @@ FIRST_MODEL_HALF_DROPOUT = tuple(dropout(layer["rate"] / 2) if layer["type"] == 
 # The same extra layer without the extra dropout: the capacity it adds, alone (control of q-2-7).
 FIRST_MODEL_DENSE128_ALONE = FIRST_MODEL_DROPOUT[:-1] + (dense(128), output())
 
+# Controls of q-3-8, which tell the start of training from its steps. Inputs / 255 and the first convolution's
+# initial weights × 255 compute at the start exactly what the network computes on raw inputs: only how far a step
+# of Adam (the same in the weights) moves that layer's outputs differs, 255 times less. Raw inputs and the first
+# weights / 255: the start of the network on inputs / 255, with the steps of raw inputs.
+FIRST_MODEL_LARGE_START = _first_weights_scaled(FIRST_MODEL, 255)
+FIRST_MODEL_SMALL_START = _first_weights_scaled(FIRST_MODEL, 1 / 255)
+
 # Part 3: the first model on CIFAR-10, then two dropout(0.5) in the classifier (q-3-9).
 CIFAR_DROPOUT = (
     conv(16, 5), pool(), conv(32, 3), pool(), flatten(),
@@ -187,6 +200,12 @@ CONV4_SAME = _with_padding(CONV4, "same")
 CONV4_SAME_DROPOUT = _after_each(CONV4_SAME, "max_pool", dropout(0.25))
 
 
+def _before_flatten(layers, extra):
+    """Insert the layers `extra` just before the `Flatten` layer."""
+    at = layers.index(flatten())
+    return layers[:at] + extra + layers[at:]
+
+
 def _global_average(layers):
     """The maps averaged over their positions instead of flattened: as many features whatever the padding."""
     return tuple({"type": "global_avg_pool"} if layer["type"] == "flatten" else layer for layer in layers)
@@ -194,6 +213,9 @@ def _global_average(layers):
 
 # Controls of q-4-5: the padding changed, the classifier's input held at 32 features.
 CONV4_GAP, CONV4_SAME_GAP = _global_average(CONV4), _global_average(CONV4_SAME)
+# ... or held at the 5 × 5 × 32 of padding valid, the Flatten and the dense layers kept: the central 5 × 5 of the
+# 8 × 8 maps of padding same (their outer ring, computed from the image's edges, is left out).
+CONV4_SAME_CROP = _before_flatten(CONV4_SAME, ({"type": "center_crop", "size": 5},))
 
 # q-4-1: two more convolutions, each followed by pooling, on the first model.
 CONV4_POOL4_VALID = (
@@ -203,12 +225,7 @@ CONV4_POOL4_VALID = (
 CONV4_POOL4 = _with_padding(CONV4_POOL4_VALID, "same")
 
 # Part 5: a third block of two 64-filter convolutions, pooling and dropout(0.25) (q-5-1).
-_flatten_at = CONV4_SAME_DROPOUT.index(flatten())
-CONV6 = (
-    CONV4_SAME_DROPOUT[:_flatten_at]
-    + (conv(64, 3, "same"), conv(64, 3, "same"), pool(), dropout(0.25))
-    + CONV4_SAME_DROPOUT[_flatten_at:]
-)
+CONV6 = _before_flatten(CONV4_SAME_DROPOUT, (conv(64, 3, "same"), conv(64, 3, "same"), pool(), dropout(0.25)))
 
 
 def _with_batch_norm(layers):
@@ -311,11 +328,18 @@ _CONTROLS = (
     Experiment("fashion-dense128-alone-norm", layers=FIRST_MODEL_DENSE128_ALONE, brief=("q-2-7",),
                title="Premier modèle + dropout + dense 128 sans dropout, entrées / 255",
                **{**FASHION, "normalize": True}),
+    # q-3-8: the start of the other scaling, the steps of one's own (FIRST_MODEL_LARGE_START, _SMALL_START).
+    Experiment("cifar-norm-large-start", layers=FIRST_MODEL_LARGE_START, brief=("q-3-8",),
+               title="Premier modèle, entrées / 255, premiers poids × 255", **CIFAR_SHORT),
+    Experiment("cifar-raw-small-start", layers=FIRST_MODEL_SMALL_START, brief=("q-3-8",),
+               title="Premier modèle, entrées brutes, premiers poids / 255", **{**CIFAR_SHORT, "normalize": False}),
     # q-4-5: the padding alone, the classifier's input held at 32 features.
     Experiment("cifar-conv4-gap", layers=CONV4_GAP, brief=("q-4-5",),
                title="4 conv, padding valid, moyenne globale", **CIFAR_SHORT),
     Experiment("cifar-conv4-same-gap", layers=CONV4_SAME_GAP, brief=("q-4-5",),
                title="4 conv, padding same, moyenne globale", **CIFAR_SHORT),
+    Experiment("cifar-conv4-same-crop", layers=CONV4_SAME_CROP, brief=("q-4-5",),
+               title="4 conv, padding same, cartes recadrées à 5 × 5", **CIFAR_SHORT),
     # q-3-9: the two dropout(0.5) at the 20 epochs of the first model on Fashion-MNIST (chapter 3 learns in 10;
     # on Fashion-MNIST, 2.6 found dropout slower to learn), the model without them in 20 epochs too.
     Experiment("cifar-norm-20", layers=FIRST_MODEL, brief=("q-3-9",),

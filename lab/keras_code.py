@@ -20,11 +20,21 @@ def _activation(experiment) -> str:
     return "" if experiment.activation == "leaky_relu" else f', activation="{experiment.activation}"'
 
 
+def _initializer_code(spec: dict) -> str:
+    """Keras' default initializer, Glorot uniform, with its weights scaled: `VarianceScaling(255**2, ...)`."""
+    scale = spec.get("init_scale", 1)
+    if scale == 1:
+        return ""
+    variance = f"{scale:g}**2" if scale >= 1 else f"1 / {1 / scale:g}**2"
+    return f',\n        kernel_initializer=keras.initializers.VarianceScaling({variance}, "fan_avg", "uniform")'
+
+
 def _layer_lines(spec: dict, experiment) -> list[str]:
     kind = spec["type"]
     if kind == "conv2d":
         padding = f', padding="{spec["padding"]}"' if spec.get("padding", "valid") != "valid" else ""
-        lines = [f"layers.Conv2D({spec['filters']}, {spec['kernel_size']}{padding}{_activation(experiment)}),"]
+        start = _initializer_code(spec)
+        lines = [f"layers.Conv2D({spec['filters']}, {spec['kernel_size']}{padding}{_activation(experiment)}{start}),"]
     elif kind == "dense":
         lines = [f"layers.Dense({spec['units']}{_activation(experiment)}),"]
     elif kind == "output":
@@ -38,6 +48,8 @@ def _layer_lines(spec: dict, experiment) -> list[str]:
         return [f"layers.Dropout({spec['rate']}),"]
     elif kind == "global_avg_pool":
         return ["layers.GlobalAveragePooling2D(),"]
+    elif kind == "center_crop":
+        return [f"layers.CenterCrop({spec['size']}, {spec['size']}),"]
     else:  # batch_norm
         return ["layers.BatchNormalization(),"]
     if experiment.activation == "leaky_relu":

@@ -25,6 +25,7 @@ REQUIRED_FIELDS = {
     "dropout": ("rate",),
     "batch_norm": (),
     "global_avg_pool": (),
+    "center_crop": ("size",),
     "output": ("units",),
 }
 PADDINGS = ("valid", "same")
@@ -58,6 +59,8 @@ def describe(layer: dict) -> str:
         return f"dropout {layer.get('rate', '?')}"
     if kind == "max_pool":
         return f"max_pool {layer.get('pool_size', '?')}×{layer.get('pool_size', '?')}"
+    if kind == "center_crop":
+        return f"center_crop {layer.get('size', '?')}×{layer.get('size', '?')}"
     return str(kind)  # flatten, batch_norm, global_avg_pool
 
 
@@ -88,13 +91,15 @@ def _check_fields(index: int, layer: dict) -> None:
         raise SpecError(f"layer {index} ({kind}): missing field(s) {', '.join(missing)}")
     if layer.get("padding", "valid") not in PADDINGS:
         raise SpecError(f"layer {index} ({kind}): padding must be 'valid' or 'same', got {layer['padding']!r}")
+    if kind == "conv2d" and not layer.get("init_scale", 1) > 0:
+        raise SpecError(f"layer {index} (conv2d): init_scale must be > 0, got {layer['init_scale']!r}")
     if kind == "dropout" and not 0 <= layer["rate"] < 1:
         raise SpecError(f"layer {index} (dropout): rate must be in [0, 1), got {layer['rate']}")
 
 
 def _output_shape(index: int, layer: dict, shape: tuple[int, ...]) -> tuple[int, ...]:
     kind = layer["type"]
-    if kind in ("conv2d", "max_pool", "global_avg_pool") and len(shape) != 3:
+    if kind in ("conv2d", "max_pool", "global_avg_pool", "center_crop") and len(shape) != 3:
         raise SpecError(f"layer {index} ({describe(layer)}): needs an image input (H, W, C), got {shape}")
     if kind in ("dense", "output") and len(shape) != 1:
         raise SpecError(f"layer {index} ({describe(layer)}): needs a flat input; add a 'flatten' layer before it")
@@ -106,6 +111,8 @@ def _output_shape(index: int, layer: dict, shape: tuple[int, ...]) -> tuple[int,
         return (_product(shape),)
     if kind == "global_avg_pool":
         return (shape[2],)
+    if kind == "center_crop":
+        return _crop_size(index, layer, shape)
     if kind in ("dense", "output"):
         return (layer["units"],)
     return shape  # dropout, batch_norm
@@ -123,6 +130,15 @@ def _conv_size(index, layer, shape):
             "Use padding 'same' or remove a pooling layer before it."
         )
     return height - k + 1, width - k + 1
+
+
+def _crop_size(index, layer, shape):
+    height, width, channels = shape
+    size = layer["size"]
+    if not 0 < size <= min(height, width):
+        raise SpecError(f"layer {index} ({describe(layer)}): its input is {height}×{width}; the crop's size must be "
+                        f"from 1 to {min(height, width)}, got {size}")  # fmt: skip
+    return size, size, channels
 
 
 def _pool_size(index, layer, shape):
@@ -222,6 +238,17 @@ def keras_error(experiment, input_shape=None) -> str | None:
     return None
 
 
+def _kernel_initializer(spec: dict):
+    """Keras' default (Glorot uniform), its weights multiplied by the spec's `init_scale` where it has one."""
+    scale = spec.get("init_scale", 1)
+    if scale == 1:
+        return "glorot_uniform"
+    # Glorot uniform is this variance scaling at scale 1; the variance scales as the square of the weights
+    # (computed as the shown code writes it, `1 / 255**2`, to the last bit)
+    variance = scale**2 if scale >= 1 else 1 / (1 / scale) ** 2
+    return backend.keras().initializers.VarianceScaling(variance, "fan_avg", "uniform")
+
+
 def _keras_layers(n: int, spec: dict, experiment) -> list:
     """One spec layer as Keras layers (a separate LeakyReLU layer where one is used)."""
     layers = backend.keras().layers
@@ -233,7 +260,7 @@ def _keras_layers(n: int, spec: dict, experiment) -> list:
     if kind == "conv2d":
         padding = spec.get("padding", "valid")
         main = layers.Conv2D(spec["filters"], spec["kernel_size"], padding=padding, activation=activation,
-                             name=f"conv2d_{n}", **dtype)  # fmt: skip
+                             kernel_initializer=_kernel_initializer(spec), name=f"conv2d_{n}", **dtype)  # fmt: skip
     elif kind == "dense":
         main = layers.Dense(spec["units"], activation=activation, name=f"dense_{n}", **dtype)
     elif kind == "output":
@@ -248,6 +275,8 @@ def _keras_layers(n: int, spec: dict, experiment) -> list:
         return [layers.Dropout(spec["rate"], name=f"dropout_{n}", **dtype)]
     elif kind == "global_avg_pool":
         return [layers.GlobalAveragePooling2D(name=f"global_avg_pool_{n}", **dtype)]
+    elif kind == "center_crop":
+        return [layers.CenterCrop(spec["size"], spec["size"], name=f"center_crop_{n}", **dtype)]
     else:  # batch_norm
         return [layers.BatchNormalization(name=f"batch_norm_{n}", **dtype)]
     if leaky:

@@ -171,8 +171,22 @@ def test_q_3_8_normalised_inputs_help_but_the_model_still_overfits():
           "the final training accuracies of raw and scaled inputs are close ('voisine'): the gain is on validation")
     claim(all(analysis.min_val_loss_epoch(r) < len(r.history) - 2 for r in norm), "q-3-8",
           "its validation loss is lowest early, then rises")  # fmt: skip
-    first = [stats.seed_mean(runs, lambda r: analysis.accuracy_at(r, 1)) for runs in (seeds("cifar-raw"), norm)]
-    claim(first[0] < first[1], "q-3-8", "the raw inputs start slower: lower validation after the first epoch")
+
+
+def test_q_3_8_the_raw_inputs_start_costs_the_whole_gain_and_a_normalised_start_alone_does_not_help():
+    raw, norm = seeds("cifar-raw"), seeds("cifar-norm")
+    large, small = seeds("cifar-norm-large-start"), seeds("cifar-raw-small-start")
+    claim(stats.compare(norm, large).result == stats.WORSE and stats.compare(raw, large).result == stats.SAME, "q-3-8",
+          "inputs / 255 from the raw inputs' start lose beyond the margin and do not differ from the raw inputs "
+          "('ce départ coûte tout le gain')")  # fmt: skip
+    claim(stats.compare(raw, small).result == stats.SAME, "q-3-8",
+          "raw inputs from the normalised start do not differ from the raw inputs ('n'est pas établi')")
+    spreads = [analysis.first_weights_spread(run) for run in small]
+    start = (2 / (5 * 5 * 3 + 5 * 5 * 16)) ** 0.5 / 255  # Glorot uniform's sd (fans 5·5·3 and 5·5·16), divided by 255
+    claim(min(spreads) > 5 * start and min(spreads) > 5 * stats.seed_mean(norm, analysis.first_weights_spread),
+          "q-3-8", "the first weights divided by 255 grow under Adam's steps, beyond those of inputs / 255 "
+          "('font grandir')")
+    claim(sum(run.accuracy("test") < 0.2 for run in small) == 1, "q-3-8", "one seed diverges ('une graine diverge')")
 
 
 def test_q_3_9_dropout_narrows_the_gap_and_stops_the_validation_loss_rising():
@@ -293,6 +307,15 @@ def test_q_4_5_same_padding_helps_and_the_control_at_equal_classifier_cannot_iso
     control = stats.compare(gap, same_gap)
     claim(control.result == stats.SAME, "q-4-5",
           "at equal classifier (global average), the padding's difference is not established ('écart non établi')")
+    claim(stats.compare(valid, seeds("cifar-conv4-same-crop")).result == stats.SAME, "q-4-5",
+          "with the classifier of padding valid, the cropped maps of padding same make no established difference "
+          "('aucun gain du padding same n'est donc établi')")  # fmt: skip
+    crop = lab.get("cifar-conv4-same-crop")
+    claim(params.count_params(crop) == params.count_params(lab.get("cifar-conv4"))
+          and params.parameter_table(crop)["layer"].tolist()[-7:] == params.parameter_table(lab.get("cifar-conv4"))[
+              "layer"].tolist()[-7:], "q-4-5",
+          "the cropped model has the classifier and the parameter count of padding valid ('pour les … paramètres du "
+          "modèle valid')")  # fmt: skip
 
 
 def test_q_4_6_dropout_after_pooling_narrows_the_gap_and_lowers_training_accuracy():

@@ -324,3 +324,45 @@ def test_global_average_pooling_needs_image_maps():
 def test_unknown_training_options_are_refused(change, message):
     with pytest.raises(models.SpecError, match=message):
         models.build(EXPERIMENTS["cifar-norm"].replace(**change))
+
+
+@pytest.mark.parametrize(("name", "scale"), [("cifar-norm-large-start", 255), ("cifar-raw-small-start", 1 / 255)])
+def test_question_3_8_s_controls_scale_keras_default_first_weights_and_compute_the_other_scaling_s_start(name, scale):
+    from lab.backend import keras
+
+    def first_layer(experiment, images):
+        keras().utils.set_random_seed(0)  # the draw training makes for seed 0
+        model = models.build(experiment)
+        return model.layers[0].get_weights()[0], np.asarray(model.layers[0](images))
+
+    control, images = get(name), np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    other = get("cifar-raw" if control.normalize else "cifar-norm")  # the scaling whose start it copies
+    plain = control.replace(layers=experiments.FIRST_MODEL)
+    weights, scaled = first_layer(control, images)[0], first_layer(plain, images)[0] * scale
+    assert np.allclose(weights, scaled, rtol=0, atol=1e-6 * np.abs(scaled).max())  # the same draw, to float32 rounding
+    outputs = first_layer(control, images / 255 if control.normalize else images)[1]
+    expected = first_layer(other, images if control.normalize else images / 255)[1]
+    assert np.allclose(outputs, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+def test_a_first_weights_scale_must_be_positive():
+    layer = {**experiments.conv(8, 3), "init_scale": 0}
+    with pytest.raises(SpecError, match=r"layer 1 \(conv2d\): init_scale must be > 0, got 0"):
+        plan([layer, experiments.flatten(), experiments.output()], (28, 28, 1))
+
+
+def test_question_4_5_s_crop_keeps_padding_valid_s_classifier_and_its_parameter_count():
+    crop, valid = get("cifar-conv4-same-crop"), get("cifar-conv4")
+    table = params.parameter_table(crop)
+    assert params.layer_row(table, "center_crop")["output_shape"] == params.layer_row(
+        params.parameter_table(valid), "max_pool")["output_shape"] == "(5, 5, 32)"  # fmt: skip
+    assert params.count_params(crop) == params.count_params(valid) == 255_898
+    assert models.describe({"type": "center_crop", "size": 5}) == "center_crop 5×5"
+
+
+def test_a_crop_larger_than_its_maps_is_refused():
+    layers = [experiments.conv(8, 3), experiments.pool(), {"type": "center_crop", "size": 14}, experiments.flatten(),
+              experiments.output()]  # fmt: skip
+    with pytest.raises(SpecError, match=r"layer 3 \(center_crop 14×14\): its input is 13×13; the crop's size must be "
+                                        r"from 1 to 13, got 14"):  # fmt: skip
+        plan(layers, (28, 28, 1))
