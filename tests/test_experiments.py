@@ -40,7 +40,8 @@ def types(experiment):
 
 
 CONTROL_NAMES = ["fashion-norm", "fashion-dropout-half", "fashion-dense128-alone", "fashion-dense128-alone-norm",
-                 "cifar-conv4-gap", "cifar-conv4-same-gap", "cifar-norm-20", "cifar-dropout-20", "cifar-conv4-same-20",
+                 "cifar-norm-large-start", "cifar-raw-small-start", "cifar-conv4-gap", "cifar-conv4-same-gap",
+                 "cifar-conv4-same-crop", "cifar-norm-20", "cifar-dropout-20", "cifar-conv4-same-20",
                  "cifar-conv4-same-dropout-20"]
 
 
