@@ -267,9 +267,12 @@ def initial_outputs(experiment, x: np.ndarray, y: np.ndarray, seed: int = 0) -> 
     probabilities = np.asarray(model(inputs, training=False))
     labels = data.prepare_labels(y)
     loss = -np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, None)).mean()
+    kernel = model.layers[0].get_weights()[0]
     return {
         "input_max": float(inputs.max()),
         "first_layer_std": float(first_layer.std()),
+        # as `first_weights_spread` measures it after training: per unit of raw pixel
+        "first_weights_spread": float(kernel.std() / (255 if experiment.normalize else 1)),
         "max_probability": float(probabilities.max(axis=1).mean()),
         "loss": float(loss),
     }

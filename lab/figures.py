@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from lab.data import DISPLAY_NAMES
-from lab.report import NBSP, dec, model_name, num
+from lab.report import NBSP, dec, model_name, num, pct
 from lab.stats import as_runs
 
 # Figures are drawn at the size they are printed: the body of an A4 page and of the HTML
@@ -84,7 +84,7 @@ def learning_curves(runs: dict, metrics=("loss", "accuracy"), marked_epoch: int 
             _curve(ax, run, f"val_{metric}", color=color, linestyle="--", label=f"{label} (validation)")
         ax.set(title=titles.get(metric, metric), xlabel="époque")
         _bound_to_later_epochs(ax, runs.values(), metric)
-        _french_ticks(ax)
+        _french_ticks(ax, percent_y=metric == "accuracy")  # accuracies in %, as the text gives them
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if marked_epoch is not None:
             ax.axvline(marked_epoch, color="0.4", linestyle=":", linewidth=1)
@@ -114,12 +114,13 @@ def _note_out_of_frame(ax, runs, metric: str, first: int, frame: tuple[float, fl
     earlier = [value for run in runs for one in as_runs(run) for column in (metric, f"val_{metric}")
                for value in one.history[column].loc[: first - 1]]  # fmt: skip
     epochs = "époque 1" if first == 2 else f"époques 1 à {first - 1}"
+    shown = (lambda value: pct(value, 0)) if metric == "accuracy" else (lambda value: dec(value, 1))  # as the axis
     if earlier and max(earlier) > frame[1]:
-        ax.annotate(f"{epochs} hors cadre : jusqu'à {dec(max(earlier), 1)} ↑", xy=(0.5, 0.97), ha="center", va="top",
+        ax.annotate(f"{epochs} hors cadre : jusqu'à {shown(max(earlier))} ↑", xy=(0.5, 0.97), ha="center", va="top",
                     **note)  # fmt: skip
     elif earlier and min(earlier) < frame[0]:
         # bottom right: where rising curves (accuracies) leave room, once they have risen
-        ax.annotate(f"{epochs} hors cadre : dès {dec(min(earlier), 2)} ↓", xy=(0.97, 0.03), ha="right", va="bottom",
+        ax.annotate(f"{epochs} hors cadre : dès {shown(min(earlier))} ↓", xy=(0.97, 0.03), ha="right", va="bottom",
                     **note)  # fmt: skip
 
 

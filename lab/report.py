@@ -88,8 +88,12 @@ def pts(value: float, digits: int = 1, signed: bool = True, unit: str | None = N
 @as_markdown
 def diff(comparison) -> str:
     """A comparison of two models, compact: +1,2 point (marge 0,6), the margin of `lab.stats` (one unit in the
-    whole book: « point », never « pt »; « ± » is kept for the seeds' standard deviation)."""
-    return f"{pts(comparison.gain)} (marge{NBSP}{dec(100 * comparison.margin, 1)})"
+    whole book: « point », never « pt »; « ± » is kept for the seeds' standard deviation). Where the gain and the
+    margin would read alike (« +2,6 points (marge 2,6) »), both take a second decimal, which shows the verdict."""
+    digits = 1
+    if dec(abs(100 * comparison.gain), 1) == dec(100 * comparison.margin, 1):
+        digits = 2
+    return f"{pts(comparison.gain, digits)} (marge{NBSP}{dec(100 * comparison.margin, digits)})"
 
 
 def at_epochs(epochs) -> MarkdownText:

@@ -135,6 +135,16 @@ def test_every_formatter_returns_markdown_text():
     assert report.diff(comparison) == "+1,2\u00a0point (marge\u00a00,6)"
 
 
+def test_a_gain_that_reads_like_its_margin_takes_a_second_decimal():
+    nbsp = "\u00a0"
+    established, not_established = (stats.Comparison(result, gain, 0.0261, 0.003, None, 5)
+                                    for result, gain in ((stats.BETTER, 0.0264), (stats.SAME, 0.0258)))
+    assert report.diff(established) == f"+2,64{nbsp}points (marge{nbsp}2,61)"
+    assert report.diff(not_established) == f"+2,58{nbsp}points (marge{nbsp}2,61)"
+    close_loss = stats.Comparison(stats.WORSE, -0.029, 0.028, 0.003, None, 5)
+    assert report.diff(close_loss) == f"−2,9{nbsp}points (marge{nbsp}2,8)"  # they already read apart
+
+
 def test_test_accuracy_is_the_mean_and_sd_of_the_seeds_test_accuracies():
     class Run:
         def __init__(self, accuracy):

@@ -155,7 +155,10 @@ def test_the_axes_of_the_learning_curves_are_bounded_to_the_epochs_after_the_fir
     assert 0.55 < accuracy.get_ylim()[0] < 0.6  # the accuracy axis too: epochs 2 and 3 go from 0.6 to 0.7
     # each panel says how far the first epoch went
     assert [text.get_text() for text in loss.texts] == ["époque 1 hors cadre : jusqu'à 6,0 ↑"]
-    assert [text.get_text() for text in accuracy.texts] == ["époque 1 hors cadre : dès 0,20 ↓"]
+    assert [text.get_text() for text in accuracy.texts] == ["époque 1 hors cadre : dès 20\u00a0% ↓"]
+    # accuracies in percent, as the text gives them; losses as they are
+    ticks = [accuracy.yaxis.get_major_formatter()(value, 0) for value in (0.6, 0.65)]
+    assert ticks == ["60\u00a0%", "65\u00a0%"] and loss.yaxis.get_major_formatter()(0.8, 0) == "0,8"
     # on a white ground above the curves, which pass under it
     notes = [*loss.texts, *accuracy.texts]
     assert all(note.get_bbox_patch().get_facecolor()[:3] == (1.0, 1.0, 1.0) for note in notes)
