@@ -155,10 +155,14 @@ def overfitting_gap(run) -> float:
 
 
 def first_weights_spread(run) -> float:
-    """The standard deviation of the first convolution's trained weights per unit of raw pixel (0 to 255), so that
-    models on raw inputs and on inputs / 255 compare: with inputs / 255, a weight w acts as w / 255 on a raw pixel."""
-    kernel = run.weights()[0]
-    return float(kernel.std() / (255 if run.config["normalize"] else 1))
+    """The standard deviation of the first convolution's trained weights per unit of raw pixel (0 to 255)."""
+    return _spread_per_raw_pixel(run.weights()[0], run.config["normalize"])
+
+
+def _spread_per_raw_pixel(kernel: np.ndarray, normalize: bool) -> float:
+    """A kernel's standard deviation, comparable between models on raw inputs and on inputs / 255: with inputs
+    / 255, a weight w acts as w / 255 on a raw pixel."""
+    return float(kernel.std() / (255 if normalize else 1))
 
 
 def summary(runs) -> pd.DataFrame:
@@ -271,8 +275,7 @@ def initial_outputs(experiment, x: np.ndarray, y: np.ndarray, seed: int = 0) -> 
     return {
         "input_max": float(inputs.max()),
         "first_layer_std": float(first_layer.std()),
-        # as `first_weights_spread` measures it after training: per unit of raw pixel
-        "first_weights_spread": float(kernel.std() / (255 if experiment.normalize else 1)),
+        "first_weights_spread": _spread_per_raw_pixel(kernel, experiment.normalize),  # as after training
         "max_probability": float(probabilities.max(axis=1).mean()),
         "loss": float(loss),
     }

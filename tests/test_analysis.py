@@ -344,3 +344,15 @@ def test_efficiency_is_the_most_accurate_on_validation_its_equals_and_the_best_a
     assert trade.most_accurate == "cifar-conv6-bn-leaky"
     assert trade.contenders == ["cifar-conv6-bn-relu-40", "cifar-conv6-bn-leaky"]  # within the margin of the best
     assert trade.at_half == "cifar-conv6-bn-20"  # half the 40 epochs' computation; the 10 epochs' is a quarter
+
+
+def test_the_first_weights_spread_is_per_raw_pixel_so_that_both_scalings_compare():
+    """The first weights × 255 on inputs / 255 act on a raw pixel as the raw model's own (question 3.8)."""
+    import lab
+
+    images, labels = np.zeros((2, 32, 32, 3), dtype="uint8"), np.zeros(2, dtype="uint8")
+    raw, large = (analysis.initial_outputs(lab.get(name), images, labels)["first_weights_spread"]
+                  for name in ("cifar-raw", "cifar-norm-large-start"))  # fmt: skip
+    normalised = analysis.initial_outputs(lab.get("cifar-norm"), images, labels)["first_weights_spread"]
+    assert large == pytest.approx(raw, rel=1e-5) and normalised == pytest.approx(raw / 255, rel=1e-5)
+    assert 0.06 < raw < 0.07  # Glorot uniform on 5·5·3 inputs and 5·5·16 outputs: sqrt(2 / 475)
