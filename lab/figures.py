@@ -167,7 +167,8 @@ def comparison(summary, x: str = "params", size: str | None = "seconds", key: bo
             key_ax.axis("off")
             key_ax.text(0, 1, entries, va="top", fontsize=KEY_FONT, transform=key_ax.transAxes)
     axes = top.subplots(1, len(datasets), squeeze=False, gridspec_kw={"width_ratios": widths})[0]
-    areas = summary[size] * (DISC_AREA / summary[size].max()) if size else pd.Series(SAME_DISC, summary.index)
+    scale = DISC_AREA / summary[size].max() if size else None  # square points per unit of `size`
+    areas = summary[size] * scale if size else pd.Series(SAME_DISC, summary.index)
     xs = _apart(summary[x])
     spread = y.replace("_accuracy", "_sd")
     for ax, (dataset, rows, _), color in zip(axes, numbered, PALETTE, strict=False):
@@ -184,8 +185,7 @@ def comparison(summary, x: str = "params", size: str | None = "seconds", key: bo
     legend = None
     if size:
         levels = _round_levels(summary[size].max())
-        handles = [axes[-1].scatter([], [], s=level * DISC_AREA / summary[size].max(), color="grey", alpha=0.5)
-                   for level in levels]  # fmt: skip
+        handles = [axes[-1].scatter([], [], s=level * scale, color="grey", alpha=0.5) for level in levels]
         texts = [f"{level / 60:.0f} min" if size == "seconds" else num(level) for level in levels]
         legend = axes[-1].legend(handles, texts, title=labels.get(size, size), loc="lower right", ncols=len(levels),
                                  handletextpad=0.3, columnspacing=0.8)  # fmt: skip
