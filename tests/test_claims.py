@@ -278,6 +278,8 @@ def test_q_4_4_the_four_convolution_model_is_smaller_and_its_worst_class_the_sam
     gain = stats.compare(seeds("cifar-dropout"), seeds("cifar-conv4"))
     claim(gain.result == stats.SAME and gain.gain > 0, "q-4-4",
           "its gain over the two-convolution model is not established ('un gain non établi')")  # fmt: skip
+    claim(abs(gain.gain) > 0.9 * gain.margin, "q-4-4",
+          "its gain falls short of its margin by less than a tenth of it ('à la limite')")  # fmt: skip
     claim(lab.result("cifar-conv4")["params_total"] < lab.result("cifar-dropout")["params_total"], "q-4-4",
           "the four-convolution model has fewer parameters")  # fmt: skip
     claim(analysis.worst_class(seeds("cifar-conv4")) == analysis.worst_class(seeds("cifar-dropout")), "q-4-4",

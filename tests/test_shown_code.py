@@ -321,7 +321,10 @@ def test_the_frequent_errors_and_the_gallery_s_selection_are_lab_s():
     runs = lab.seeds("cifar-conv4-same-dropout")
     errors = analysis.frequent_errors(runs, 3)
     _, _, (x_test_norm, y_test), _ = data.prepared_data(lab.get("cifar-conv4-same-dropout"))
-    found = run(shown_cell(CHAPTER_4, "np.unravel_index("), np=np, lab=lab, x_test_norm=x_test_norm, y_test=y_test)
+    x_test = np.zeros((len(y_test), 32, 32, 3), dtype=np.uint8)  # the images do not choose which are shown
+    # one listing: the predictions, the categories, then the gallery
+    found = run(shown_cell(CHAPTER_4, "np.unravel_index("), np=np, lab=lab, plt=plt, x_test_norm=x_test_norm,
+                x_test=x_test, y_test=y_test, class_names=data.CIFAR10_CLASS_NAMES)
     assert len(runs) == len(found["probabilities"]) == 5
     for stored, predicted in zip(runs, found["probabilities"], strict=True):  # float16 when stored
         np.testing.assert_allclose(predicted, stored.probabilities, atol=2e-3, err_msg=f"seed {stored.seed}")
@@ -331,10 +334,7 @@ def test_the_frequent_errors_and_the_gallery_s_selection_are_lab_s():
     expected = list(zip(errors["true"], errors["predicted"], strict=True))
     assert [(int(t), int(p)) for t, p in found["categories"]] == expected
     # seed 0's errors of those categories, the most confident first, in turn: the 25 images of the grid
-    x_test = np.zeros((len(y_test), 32, 32, 3), dtype=np.uint8)  # the images do not choose which are shown
-    shown = run(shown_cell(CHAPTER_4, "np.stack(ranked"), np=np, plt=plt, x_test=x_test, y_test=y_test,
-                probabilities=found["probabilities"], categories=found["categories"],
-                class_names=data.CIFAR10_CLASS_NAMES)
+    shown = found
     try:
         seed_0 = types.SimpleNamespace(probabilities=found["probabilities"][0], y_true=y_test,
                                        y_pred=found["probabilities"][0].argmax(axis=1))
