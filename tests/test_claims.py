@@ -131,8 +131,10 @@ def test_q_2_7_a_dense_layer_does_not_help_and_normalised_inputs_do():
 
 def test_q_2_7_scaling_the_inputs_gains_beyond_the_margin_with_and_without_dropout():
     scaling = [("fashion-base", "fashion-norm"), ("fashion-dropout", "fashion-dropout-norm")]
-    claim(all(stats.compare(seeds(a), seeds(b)).result == stats.BETTER for a, b in scaling), "q-2-7",
-          "dividing the inputs by 255 gains beyond the margin, without dropout and with it")  # fmt: skip
+    claim(all(stats.compare(seeds(a), seeds(b), split).result == stats.BETTER for a, b in scaling
+              for split in ("val", "test")), "q-2-7",
+          "dividing the inputs by 255 gains beyond the margin on the validation ('au gain établi en validation'), "
+          "without dropout and with it, and on the test too")  # fmt: skip
 
 
 @pytest.mark.parametrize("name", list(lab.BRIEF))
@@ -171,14 +173,15 @@ def test_q_3_8_normalised_inputs_help_but_the_model_still_overfits():
           "its validation loss is lowest early, then rises")  # fmt: skip
 
 
-def test_q_3_8_the_raw_inputs_start_costs_the_whole_gain_and_a_normalised_start_alone_does_not_help():
+def test_q_3_8_the_raw_inputs_start_costs_the_whole_gain_and_a_normalised_start_alone_concludes_nothing():
     raw, norm = seeds("cifar-raw"), seeds("cifar-norm")
     large, small = seeds("cifar-norm-large-start"), seeds("cifar-raw-small-start")
     claim(stats.compare(norm, large).result == stats.WORSE and stats.compare(raw, large).result == stats.SAME, "q-3-8",
           "inputs / 255 from the raw inputs' start lose beyond the margin and do not differ from the raw inputs "
           "('ce départ coûte tout le gain')")  # fmt: skip
-    claim(stats.compare(raw, small).result == stats.SAME, "q-3-8",
-          "raw inputs from the normalised start do not differ from the raw inputs ('n'est pas établi')")
+    claim(stats.compare(raw, small).result == stats.SAME == stats.compare(norm, small).result, "q-3-8",
+          "raw inputs from the normalised start differ neither from the raw inputs nor from inputs / 255 "
+          "('ne conclut pas', 'ni … ni … n'est établi')")  # fmt: skip
     spreads = [analysis.first_weights_spread(run) for run in small]
     start = (2 / (5 * 5 * 3 + 5 * 5 * 16)) ** 0.5 / 255  # Glorot uniform's sd (fans 5·5·3 and 5·5·16), divided by 255
     claim(min(spreads) > 5 * start and min(spreads) > 5 * stats.seed_mean(norm, analysis.first_weights_spread),
@@ -248,8 +251,6 @@ def test_q_4_1_same_padding_in_the_last_convolution_alone_would_make_the_model_b
           "the trained model has same padding in its four Conv2D ('nous le mettons dans les quatre')")  # fmt: skip
     claim(all(layer["padding"] == "same" for layer in lab.get("cifar-conv4-same").layers if layer["type"] == "conv2d"),
           "q-4-1", "as in question 4.5, whose model has same padding in every convolution")  # fmt: skip
-    claim(stats.compare(seeds("cifar-dropout"), seeds("cifar-conv4-pool4")).result == stats.BETTER, "q-4-1",
-          "the four-convolution model with a pooling after each improves the two-convolution one ('Il améliore')")
     claim(lab.result("cifar-conv4-pool4")["params_total"] < lab.result("cifar-dropout")["params_total"], "q-4-1",
           "with fewer parameters ('fois moins de paramètres')")  # fmt: skip
 
