@@ -27,10 +27,10 @@ class Reference:
     epochs: float | None = None  # where the source states them
 
 
-# As the book's table shows them: short, and breakable in a narrow column (the repositories are in the docstring)
-FASHION_README = "Fashion-MNIST (Zalando), tableau « Benchmark » du README"
-KERAS_EXAMPLE = "Keras 2, exemple cifar10_cnn"
-AIRBENCH = "airbench (K. Jordan), README et script"
+# As the book's table shows them: where a reader finds each figure (the commits read are in the docstring)
+FASHION_README = "github.com/zalandoresearch/fashion-mnist (README)"
+KERAS_EXAMPLE = "github.com/keras-team/keras (Keras 2, cifar10_cnn.py)"
+AIRBENCH = "github.com/KellerJordan/cifar10-airbench"
 
 REFERENCES = (
     # The best two-convolution row of the table (the weaker ones, 93,2 to 93,4 %, are left out)

@@ -133,7 +133,7 @@ WORD_BUDGETS = {
     "index.qmd": 452, "report/01-fashion-donnees.qmd": 925, "report/02-fashion-premier-modele.qmd": 1671,
     "report/03-cifar-donnees.qmd": 2124, "report/04-cifar-amelioration.qmd": 1660,
     "report/05-cifar-modifications.qmd": 2234,
-    "report/06-aller-plus-loin.qmd": 1386, "report/conclusion.qmd": 288, "report/annexe-reproductibilite.qmd": 228,
+    "report/06-aller-plus-loin.qmd": 1387, "report/conclusion.qmd": 288, "report/annexe-reproductibilite.qmd": 228,
 }  # fmt: skip
 
 
@@ -150,8 +150,9 @@ def test_no_chapter_is_longer_than_its_budget(executed):
     # two pages (their running heads and numbers), which paid for 5.1's and 4.4's second changes and 3.1's Keras
     # call: 10 982, for 11 988 words in the PDF; 4.1's uncontrolled comparison and the conclusion's repeated final
     # accuracies cut: 10 948, for 11 966 words in the PDF; then the introduction says when a difference takes two
-    # decimals, 4.1 gives its measured result again with its caveat, and 4.2 its other reading: 10 968, for 11 990
-    assert sum(WORD_BUDGETS.values()) <= 10_968, "the budgets only go down (the PDF holds at most 12 000 words)"
+    # decimals, 4.1 gives its measured result again with its caveat, and 4.2 its other reading: 10 968, for 11 990;
+    # Table 6.4's sources as addresses: 10 969, for 11 981
+    assert sum(WORD_BUDGETS.values()) <= 10_969, "the budgets only go down (the PDF holds at most 12 000 words)"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
