@@ -323,21 +323,20 @@ def test_the_frequent_errors_and_the_gallery_s_selection_are_lab_s():
     _, _, (x_test_norm, y_test), _ = data.prepared_data(lab.get("cifar-conv4-same-dropout"))
     x_test = np.zeros((len(y_test), 32, 32, 3), dtype=np.uint8)  # the images do not choose which are shown
     # one listing: the predictions, the categories, then the gallery
-    found = run(shown_cell(CHAPTER_4, "np.unravel_index("), np=np, lab=lab, plt=plt, x_test_norm=x_test_norm,
+    shown = run(shown_cell(CHAPTER_4, "np.unravel_index("), np=np, lab=lab, plt=plt, x_test_norm=x_test_norm,
                 x_test=x_test, y_test=y_test, class_names=data.CIFAR10_CLASS_NAMES)
-    assert len(runs) == len(found["probabilities"]) == 5
-    for stored, predicted in zip(runs, found["probabilities"], strict=True):  # float16 when stored
+    assert len(runs) == len(shown["probabilities"]) == 5
+    for stored, predicted in zip(runs, shown["probabilities"], strict=True):  # float16 when stored
         np.testing.assert_allclose(predicted, stored.probabilities, atol=2e-3, err_msg=f"seed {stored.seed}")
-    assert np.array_equal(found["y_pred"], np.concatenate([r.y_pred for r in runs]))
-    assert np.array_equal(found["y_true"], np.concatenate([r.y_true for r in runs]))
+    assert np.array_equal(shown["y_pred"], np.concatenate([r.y_pred for r in runs]))
+    assert np.array_equal(shown["y_true"], np.concatenate([r.y_true for r in runs]))
     # the three most frequent confusions, the seeds pooled, as the prose names them
     expected = list(zip(errors["true"], errors["predicted"], strict=True))
-    assert [(int(t), int(p)) for t, p in found["categories"]] == expected
+    assert [(int(t), int(p)) for t, p in shown["categories"]] == expected
     # seed 0's errors of those categories, the most confident first, in turn: the 25 images of the grid
-    shown = found
     try:
-        seed_0 = types.SimpleNamespace(probabilities=found["probabilities"][0], y_true=y_test,
-                                       y_pred=found["probabilities"][0].argmax(axis=1))
+        seed_0 = types.SimpleNamespace(probabilities=shown["probabilities"][0], y_true=y_test,
+                                       y_pred=shown["probabilities"][0].argmax(axis=1))
         assert np.array_equal(shown["shown"], analysis.error_examples(seed_0, errors, n=25))
         # each title stands clear of the image above it, so that it reads as the title of the image below
         shown["fig"].canvas.draw()
