@@ -350,3 +350,46 @@ def error_confidence(run, split: str = "val") -> tuple[float, float]:
     true_probability = probabilities[np.arange(len(y_true)), y_true].astype(np.float64)
     loss = -np.log(np.clip(true_probability, 1e-7, 1.0))  # as Keras clips in its cross-entropy
     return float(probabilities.max(axis=1)[wrong].mean()), float(loss[wrong].sum() / loss.sum())
+
+
+@dataclass(frozen=True)
+class CopyEffect:
+    """How trained models classify the CIFAR-10 test images whose genuine pixels we have: on those pixels (b)
+    against the JPEG copy's (a), the same models and images."""
+
+    images: int
+    comparison: stats.Comparison  # accuracy on the genuine pixels minus on the copy's, over the seeds
+    changed: float  # share of the images whose predicted class changes, mean over the seeds
+
+
+def sample_predictions(experiment, trained_models, pixels: str) -> tuple[np.ndarray, np.ndarray]:
+    """The classes that the models of `experiment` (one per seed) predict for the CIFAR-10 test images whose genuine
+    pixels we have, with the copy's pixels ("copy") or the genuine ones ("genuine"): seeds × images, and the truth."""
+    _, _, (x_test, y_test), provenance = data.prepared_data(experiment)
+    sample = data.genuine_sample("test")
+    if provenance.genuine or sample is None:
+        raise ValueError("the copy's effect needs the JPEG copy and its genuine sample (genuine-sample.npz in "
+                         f"{data.DATA_DIR_VARIABLE}/{data.CIFAR10_JPEG_FOLDER}): the test images loaded are "
+                         f"{'genuine' if provenance.genuine else 'the copy, without its sample'}")
+    index, x_genuine = sample
+    x = data.prepare_images(x_genuine, experiment.normalize) if pixels == "genuine" else x_test[index]
+    # a thousand images make one batch (`predict` would retrace for each model)
+    return np.array([np.asarray(model(x, training=False)).argmax(axis=1) for model in trained_models]), y_test[index]
+
+
+def copy_effect(experiment, trained_models) -> CopyEffect:
+    """`CopyEffect` of the models of `experiment` (one per seed, trained on the JPEG copy)."""
+    trained_models = list(trained_models)
+    (on_copy, truth), (on_genuine, _) = (sample_predictions(experiment, trained_models, pixels)
+                                         for pixels in ("copy", "genuine"))
+    comparison = stats.compare_correct(on_copy == truth, on_genuine == truth)
+    return CopyEffect(len(truth), comparison, float((on_copy != on_genuine).mean()))
+
+
+def copy_training_effect(copy_trained, genuine_trained) -> stats.Comparison:
+    """What the copy changes, training and test together: models trained on the copy's pixels and tested on the
+    copy's (a) against the same models trained and tested on the genuine pixels (b), on the test sample; each
+    argument is (experiment, its models, one per seed, in the same seed order)."""
+    (on_copy, truth), (on_genuine, _) = (sample_predictions(experiment, trained, pixels) for (experiment, trained),
+                                         pixels in ((copy_trained, "copy"), (genuine_trained, "genuine")))
+    return stats.compare_correct(on_copy == truth, on_genuine == truth)

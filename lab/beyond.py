@@ -32,6 +32,8 @@ class Step:
     test_accuracy: float
     on_validation: stats.Comparison | None  # against the previous step: what decides
     on_test: stats.Comparison | None  # the same on the test images: reported only
+    val_per_seed: tuple[float, ...] = ()  # the accuracies the means are taken over, in seed order
+    test_per_seed: tuple[float, ...] = ()
 
     @property
     def title(self) -> str:
@@ -50,7 +52,8 @@ def steps(chain, runs_by_name: dict) -> list[Step]:
         before = runs_by_name[previous] if previous else None
         result.append(Step(name, len(runs), _mean(runs, "val"), _mean(runs, "test"),
                            stats.compare(before, runs, "val") if before else None,
-                           stats.compare(before, runs) if before else None))  # fmt: skip
+                           stats.compare(before, runs) if before else None,
+                           *(tuple(run.accuracy(split) for run in runs) for split in ("val", "test"))))  # fmt: skip
     return result
 
 

@@ -306,6 +306,29 @@ def measure_deviation(sample_npz: Path, x_train: np.ndarray, x_test: np.ndarray)
     return float(np.concatenate([train.ravel(), test.ravel()]).mean())
 
 
+def genuine_sample(split: str = "test") -> tuple[np.ndarray, np.ndarray] | None:
+    """The genuine pixels of the first CIFAR-10 images of each batch file that the JPEG copy's folder keeps, for
+    `split` ("train" or "test"): (their indices in that set, x uint8 (N, 32, 32, 3)); None where no offline folder
+    has them."""
+    for folder in _offline_candidates(CIFAR10_JPEG_FOLDER):
+        if (folder / "genuine-sample.npz").is_file():
+            with np.load(folder / "genuine-sample.npz") as sample:
+                return sample[f"{split}_index"], sample[f"x_{split}"]
+    return None
+
+
+def _train_sample(train, provenance: Provenance, pixels: str):
+    """The training images whose genuine pixels we have, with the copy's pixels or the genuine ones."""
+    sample = genuine_sample("train")
+    if provenance.genuine or sample is None:
+        raise DatasetUnavailableError(
+            f"training on CIFAR-10's sample with the {pixels} pixels needs the JPEG copy and its genuine sample "
+            f"(genuine-sample.npz in ${DATA_DIR_VARIABLE}/{CIFAR10_JPEG_FOLDER}); the training images loaded are "
+            f"{'genuine' if provenance.genuine else 'the copy, without its sample'}")
+    index, x_genuine = sample
+    return (x_genuine if pixels == "genuine" else train[0][index]), train[1][index]
+
+
 def _cached_jpeg_arrays(folder: Path):
     key = _file_digest(folder / "images.zip", folder / "labels.npz")[:16]
     cache = keras_home() / "datasets" / f"cifar-10-jpeg-rebuilt-{key}.npz"
@@ -416,6 +439,8 @@ def prepared_data(experiment):
     """
     loaded = _load_cached(experiment.dataset)
     (x_train, y_train), (x_test, y_test) = loaded
+    if experiment.train_sample:
+        x_train, y_train = _train_sample((x_train, y_train), loaded.provenance, experiment.train_sample)
     if experiment.train_limit:
         x_train, y_train = x_train[: experiment.train_limit], y_train[: experiment.train_limit]
     x_train, x_test = (prepare_images(x, experiment.normalize) for x in (x_train, x_test))

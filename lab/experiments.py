@@ -44,7 +44,7 @@ DESCRIPTIVE_FIELDS = ("title", "brief", "seeds")
 # (as config() writes it): left at it, a field is not part of the config hash.
 OPTIONAL_DEFAULTS = {
     "augmentation": [], "weight_decay": 0.0, "lr_schedule": "constant", "precision": "float32", "test_time_flip": False,
-    "label_smoothing": 0.0, "test_time_shift": 0, "momentum": 0.0,
+    "label_smoothing": 0.0, "test_time_shift": 0, "momentum": 0.0, "train_sample": "",
 }  # fmt: skip
 # Fields that change how a trained model predicts, not how it is trained.
 EVALUATION_FIELDS = ("test_time_flip", "test_time_shift")
@@ -52,6 +52,9 @@ AUGMENTATIONS = ("flip", "translate", "erase")
 LR_SCHEDULES = ("constant", "cosine")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 PRECISIONS = ("float32", "mixed_bfloat16")
+# CIFAR-10's training set (""), or only its images whose genuine pixels the JPEG copy's folder keeps: with the
+# copy's pixels ("copy") or the genuine ones ("genuine"), to measure what the copy changes in training (q-3-1).
+TRAIN_SAMPLES = ("", "copy", "genuine")
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class Experiment:
     label_smoothing: float = 0.0  # train towards 1 - s on the true class and s / classes spread over all
     test_time_shift: int = 0  # also average the views shifted by this many pixels up, down, left and right
     momentum: float = 0.0  # SGD only: Nesterov momentum when > 0
+    train_sample: str = ""  # CIFAR-10 only: see TRAIN_SAMPLES
     seeds: tuple[int, ...] = (0, 1, 2)  # the seeds it is planned with (descriptive)
 
     def config(self) -> dict:
@@ -351,6 +355,12 @@ _CONTROLS = (
                title="4 conv, padding same, 20 époques", **{**CIFAR_SHORT, "epochs": 20}),
     Experiment("cifar-conv4-same-dropout-20", layers=CONV4_SAME_DROPOUT, brief=("q-4-6",),
                title="4 conv same + dropout(0,25), 20 époques", **{**CIFAR_SHORT, "epochs": 20}),
+    # q-3-1: what the JPEG copy changes in training: the model question 5.7 retains, trained on the training images
+    # whose genuine pixels we have, with the copy's pixels, then the genuine ones (one change: the pixels).
+    *(Experiment(f"cifar-conv6-bn-20-sample-{pixels}", layers=CONV6_BN, brief=("q-3-1",),
+                 title=f"6 conv + BatchNorm, 20 époques, échantillon {label}", train_sample=pixels,
+                 **{**CIFAR_SHORT, "epochs": 20})
+      for pixels, label in (("copy", "copie JPEG"), ("genuine", "authentique"))),
 )  # fmt: skip
 CONTROLS: dict[str, Experiment] = {experiment.name: experiment for experiment in _CONTROLS}
 # Question 3.9's comparison by number of epochs: the first model on inputs / 255 without, then with its two

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lab import backend
-from lab.experiments import AUGMENTATIONS, LR_SCHEDULES, PRECISIONS
+from lab.experiments import AUGMENTATIONS, LR_SCHEDULES, PRECISIONS, TRAIN_SAMPLES
 
 INPUT_SHAPES = {"fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
 
@@ -197,6 +197,9 @@ def check_training_options(experiment) -> None:
         raise SpecError(f"momentum is an SGD setting; the optimizer is {experiment.optimizer!r}")
     if experiment.precision not in PRECISIONS:
         raise SpecError(f"unknown precision {experiment.precision!r}; valid: {', '.join(PRECISIONS)}")
+    if experiment.train_sample not in TRAIN_SAMPLES or (experiment.train_sample and experiment.dataset != "cifar10"):
+        raise SpecError(f"train_sample {experiment.train_sample!r} on {experiment.dataset}: valid on cifar10 only, one "
+                        f"of {', '.join(map(repr, TRAIN_SAMPLES))}")
 
 
 def _dtype(experiment) -> dict:

@@ -363,13 +363,16 @@ def step_name(name: str) -> str:
 
 
 def steps_table(steps):
-    """One row per step of a chain (`lab.beyond.steps`): mean validation and test accuracies, and the validation
-    comparison with the step above (what decides): gain and margin, and whether it passes the margin."""
+    """One row per step of a chain (`lab.beyond.steps`): validation and test accuracies (mean ± standard deviation
+    over the seeds), and the validation comparison with the step above (what decides): gain and margin, and whether
+    it passes the margin."""
     rows = []
-    for step in steps:
+    val_cells, test_cells = (mean_pcts(getattr(step, split) for step in steps) for split in ("val_per_seed",
+                                                                                           "test_per_seed"))
+    for step, val_cell, test_cell in zip(steps, val_cells, test_cells, strict=True):
         before = step.on_validation  # None for the first step: nothing above it
-        rows.append({"étape": step_name(step.name), "validation": pct(step.val_accuracy),
-                     "test": pct(step.test_accuracy), "écart de validation": diff(before) if before else "",
+        rows.append({"étape": step_name(step.name), "validation": val_cell,
+                     "test": test_cell, "écart de validation": diff(before) if before else "",
                      "hors marge": BEYOND_MARGIN[before.result] if before else ""})  # fmt: skip
     return table(pd.DataFrame(rows))
 

@@ -32,6 +32,7 @@ import pandas as pd
 
 BETTER, WORSE, SAME = "better", "worse", "same"
 MIN_SEEDS = 3  # fewer seeds in common: compare seed 0 only
+CLOSE = 0.1  # a gain within a tenth of its margin from it is close to it, on either side
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,12 @@ class Comparison:
     def decided_by_seeds(self) -> bool:
         return self.seeds >= 2
 
+    @property
+    def close(self) -> bool:
+        """Whether the gain lies within `CLOSE` of the margin from it: the report's « de justesse » beyond the
+        margin, « à la limite » short of it (one rule for both, which the chapters assert where they say so)."""
+        return abs(abs(self.gain) - self.margin) < CLOSE * self.margin
+
 
 def as_runs(runs) -> list:
     """A run, or several runs of one experiment (seeds), as a list."""
@@ -69,8 +76,15 @@ def compare(a, b, split: str = "test") -> Comparison:
     """b against a, over the seeds both have (each may be a run or a list of runs), on the test
     images (or on the validation images: `split="val"`, to decide before reading the test)."""
     pairs = paired_runs(a, b)
+    correct_a, correct_b = ([_correct(run, split) for run in side] for side in zip(*pairs, strict=True))
+    return compare_correct(correct_a, correct_b, split)
+
+
+def compare_correct(correct_a, correct_b, split: str = "test") -> Comparison:
+    """b against a from their correctness (seeds × images, 1 where an image is classified right; same images and
+    seeds in the same order): `compare` on predictions made outside the stored runs."""
     # seeds × images: each seed's per-image difference of correctness
-    differences = np.array([_correct(run_b, split) - _correct(run_a, split) for run_a, run_b in pairs])
+    differences = np.asarray(correct_b, dtype=float) - np.asarray(correct_a, dtype=float)
     # the seeds share their images: the images' error is that of the per-image mean over the seeds (the seeds'
     # errors are not independent, and averaging them as if they were would shrink it up to √n times)
     per_image = differences.mean(axis=0)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab import analysis, params, report, stats, store
+from lab import analysis, data, params, report, stats, store
 from lab.experiments import get
 
 
@@ -356,3 +356,50 @@ def test_the_first_weights_spread_is_per_raw_pixel_so_that_both_scalings_compare
     normalised = analysis.initial_outputs(lab.get("cifar-norm"), images, labels)["first_weights_spread"]
     assert large == pytest.approx(raw, rel=1e-5) and normalised == pytest.approx(raw / 255, rel=1e-5)
     assert 0.06 < raw < 0.07  # Glorot uniform on 5·5·3 inputs and 5·5·16 outputs: sqrt(2 / 475)
+
+
+class _Memorised:
+    """A stand-in for a trained model: right on the images it was shown (exact pixels), wrong on any other."""
+
+    def __init__(self, x, y):
+        self.labels = {image.astype("uint8").tobytes(): int(label) for image, label in zip(x, y, strict=True)}
+
+    def __call__(self, x, training=False):
+        labels = [self.labels.get(image.astype("uint8").tobytes(), -1) for image in np.asarray(x)]
+        return np.eye(10)[[label if label >= 0 else 9 for label in labels]]
+
+
+def test_copy_effect_compares_the_genuine_pixels_against_the_copy_s(cifar):
+    """A model that knows the genuine pixels alone: right on every genuine image, « Camion » (9) on every copy."""
+    import lab
+
+    index, x_genuine = data.genuine_sample("test")
+    y = data.prepare_labels(cifar[1][1])[index]
+    effect = analysis.copy_effect(lab.get("cifar-raw"), [_Memorised(x_genuine, y)] * 3)
+    assert effect.images == len(index) == 1017
+    assert effect.changed == pytest.approx(np.mean(y != 9))  # the copy's 9 differs from every genuine answer but 9
+    assert effect.comparison.gain == pytest.approx(1 - np.mean(y == 9))  # genuine − copy: all right − the nines
+    assert effect.comparison.result == stats.BETTER
+
+
+def test_copy_effect_needs_the_genuine_sample(cifar, monkeypatch):
+    import lab
+
+    monkeypatch.setattr(data, "genuine_sample", lambda split: None)
+    with pytest.raises(ValueError, match="genuine-sample.npz"):
+        analysis.copy_effect(lab.get("cifar-raw"), [])
+
+
+def test_copy_training_effect_compares_copy_on_copy_with_genuine_on_genuine(cifar):
+    """Models that know the images they were trained on: each right on its own pixels, so nothing changes; a model
+    that knows the genuine pixels alone, read as trained on the copy, loses everything but the nines."""
+    import lab
+
+    index, x_genuine = data.genuine_sample("test")
+    y = data.prepare_labels(cifar[1][1])[index]
+    experiment = lab.get("cifar-raw")
+    on_copy, on_genuine = _Memorised(cifar[1][0][index], y), _Memorised(x_genuine, y)
+    same = analysis.copy_training_effect((experiment, [on_copy] * 3), (experiment, [on_genuine] * 3))
+    assert same.gain == 0 and same.result == stats.SAME
+    lost = analysis.copy_training_effect((experiment, [on_genuine] * 3), (experiment, [on_genuine] * 3))
+    assert lost.gain == pytest.approx(1 - np.mean(y == 9)) and lost.result == stats.BETTER

@@ -115,7 +115,9 @@ def test_the_steps_table_says_each_step_s_validation_comparison_with_the_one_abo
     from lab import report
 
     rows = _cells(report.steps_table(beyond.steps(list(named_runs), named_runs)))
-    assert rows[0] == ["6 conv + BatchNorm, 20 époques", f"75,0{NBSP}%", f"75,0{NBSP}%", "", ""]
+    # mean ± standard deviation over the seeds: 300, 304 and 296 right of 400
+    spread = f"75,0{NBSP}±{NBSP}1,0{NBSP}%"
+    assert rows[0] == ["6 conv + BatchNorm, 20 époques", spread, spread, "", ""]
     assert rows[1][0] == "taux d'apprentissage en cosinus"  # the title without its « + », not a Typst list item
     # the seeds err on the same images: one seed's image error
     assert rows[1][3] == f"+7,5{NBSP}points (marge{NBSP}2,5)"

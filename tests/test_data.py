@@ -413,3 +413,19 @@ def test_without_data_the_dataset_tests_skip_and_ci_fails(tmp_path):
     env["LAB_REQUIRE_DATA"] = "1"
     failed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, cwd=root)
     assert failed.returncode != 0 and "LAB_REQUIRE_DATA" in failed.stdout, failed.stdout[-1500:]
+
+
+def test_the_training_sample_has_the_same_images_and_labels_with_either_pixels(cifar):
+    """Question 3.1's control: one change between its two runs, the pixels of the training images."""
+    import lab
+
+    copy, genuine = (data.prepared_data(lab.get(f"cifar-conv6-bn-20-sample-{pixels}"))
+                     for pixels in ("copy", "genuine"))  # fmt: skip
+    index, x_genuine = data.genuine_sample("train")
+    n_fit = len(index) - len(copy[1][0])  # the last tenth validates, as for every model
+    assert copy[0][0].shape == genuine[0][0].shape == (n_fit, 32, 32, 3) and n_fit == 4577
+    np.testing.assert_array_equal(copy[0][1], genuine[0][1])
+    np.testing.assert_array_equal(copy[0][1], data.prepare_labels(cifar[0][1])[index[:n_fit]])
+    np.testing.assert_array_equal(genuine[0][0], x_genuine[:n_fit] / np.float32(255))
+    np.testing.assert_array_equal(copy[0][0], cifar[0][0][index[:n_fit]] / np.float32(255))
+    np.testing.assert_array_equal(copy[2][0], genuine[2][0])  # the same test set: the copy's

@@ -42,7 +42,7 @@ def types(experiment):
 CONTROL_NAMES = ["fashion-norm", "fashion-dropout-half", "fashion-dense128-alone", "fashion-dense128-alone-norm",
                  "cifar-norm-large-start", "cifar-raw-small-start", "cifar-conv4-gap", "cifar-conv4-same-gap",
                  "cifar-conv4-same-crop", "cifar-norm-20", "cifar-dropout-20", "cifar-conv4-same-20",
-                 "cifar-conv4-same-dropout-20"]
+                 "cifar-conv4-same-dropout-20", "cifar-conv6-bn-20-sample-copy", "cifar-conv6-bn-20-sample-genuine"]
 
 
 def test_each_step_of_the_chains_changes_one_thing_of_the_previous():
@@ -90,7 +90,9 @@ def test_each_control_changes_one_thing_of_the_model_it_controls():
              "fashion-dropout-half": ("fashion-dropout", {"layers"}),
              "fashion-dense128-alone": ("fashion-dense128", {"layers"}),
              "fashion-dense128-alone-norm": ("fashion-dense128-alone", {"normalize"}),
-             "cifar-conv4-same-gap": ("cifar-conv4-gap", {"layers"})}  # fmt: skip
+             "cifar-conv4-same-gap": ("cifar-conv4-gap", {"layers"}),
+             "cifar-conv6-bn-20-sample-genuine": ("cifar-conv6-bn-20-sample-copy", {"train_sample"}),
+             "cifar-conv6-bn-20-sample-copy": ("cifar-conv6-bn-20", {"train_sample"})}  # fmt: skip
     for name, (other, changed) in pairs.items():
         mine, theirs = get(name).config(), get(other).config()
         differ = {key for key in mine if key not in ("name", "title", "brief") and mine[key] != theirs[key]}
@@ -279,7 +281,8 @@ def test_from_config_refuses_unknown_fields():
 
 
 def test_config_hash_is_sha256_of_canonical_json_without_descriptive_fields():
-    experiment = STRONGER.replace(optimizer="sgd", momentum=0.9)  # every optional field in use: all are hashed
+    # every optional field in use: all are hashed
+    experiment = STRONGER.replace(optimizer="sgd", momentum=0.9, train_sample="genuine")
     config = experiment.config()
     del config["title"], config["brief"], config["seeds"]
     text = json.dumps(config, sort_keys=True, separators=(",", ":"))
@@ -292,7 +295,7 @@ CHANGED_VALUES = {
     "activation": "leaky_relu", "negative_slope": 0.1, "optimizer": "sgd", "learning_rate": 1e-2,
     "epochs": 21, "batch_size": 32, "validation_fraction": 0.2, "train_limit": 600,
     "augmentation": ("flip",), "weight_decay": 1e-4, "lr_schedule": "cosine", "precision": "mixed_bfloat16",
-    "test_time_flip": True, "label_smoothing": 0.1, "test_time_shift": 2, "momentum": 0.9,
+    "test_time_flip": True, "label_smoothing": 0.1, "test_time_shift": 2, "momentum": 0.9, "train_sample": "copy",
 }  # fmt: skip
 
 

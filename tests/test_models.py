@@ -366,3 +366,12 @@ def test_a_crop_larger_than_its_maps_is_refused():
     with pytest.raises(SpecError, match=r"layer 3 \(center_crop 14×14\): its input is 13×13; the crop's size must be "
                                         r"from 1 to 13, got 14"):  # fmt: skip
         plan(layers, (28, 28, 1))
+
+
+def test_a_training_sample_is_a_cifar10_option():
+    from lab import experiments, models
+
+    with pytest.raises(SpecError, match="cifar10 only"):
+        models.check_training_options(experiments.get("fashion-base").replace(train_sample="copy"))
+    with pytest.raises(SpecError, match="'genuine'"):
+        models.check_training_options(experiments.get("cifar-raw").replace(train_sample="authentic"))

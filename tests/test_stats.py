@@ -170,3 +170,18 @@ def test_within_margin_lists_the_models_validation_cannot_tell_from_the_best(tmp
     assert stats.within_margin(runs, "far") == ["far"]
 
 
+
+
+def test_compare_correct_is_compare_on_the_runs_correctness(tmp_path):
+    """The comparison of predictions made outside the stored runs (`analysis.copy_effect`) decides as `compare`."""
+    a, b = _runs(tmp_path, "a", [300, 310, 290]), _runs(tmp_path, "b", [340, 330, 345])
+    correct = [[(run.predictions("test")[0].argmax(axis=1) == 0).astype(float) for run in runs] for runs in (a, b)]
+    assert stats.compare_correct(*correct) == stats.compare(a, b)
+
+
+@pytest.mark.parametrize(("gain", "close"), [(0.0262, True), (0.0280, True), (0.0240, True), (0.0230, False),
+                                             (-0.0270, True), (0.0300, False), (0.0100, False)])  # fmt: skip
+def test_a_gain_within_a_tenth_of_its_margin_from_it_is_close(gain, close):
+    """« à la limite » (short of the margin) and « de justesse » (beyond it) are one rule: a margin of 2,6 points."""
+    comparison = stats.Comparison(stats.SAME, gain, 0.026, 0.01, 0.005, 5)
+    assert comparison.close is close
