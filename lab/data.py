@@ -435,7 +435,9 @@ def _load_cached(dataset: str) -> LoadedDataset:
 def prepared_data(experiment):
     """(x_train, y_train), (x_val, y_val), (x_test, y_test), provenance, for a CNN.
 
-    The dataset is loaded once per process (the two last datasets are kept).
+    The dataset is loaded once per process (the two last datasets are kept). An experiment's `train_sample` keeps
+    only CIFAR-10's training images whose genuine pixels we have, with the copy's pixels or the genuine ones (the
+    validation is the last tenth of those; the test set is the copy's whole); `provenance` is the loaded dataset's.
     """
     loaded = _load_cached(experiment.dataset)
     (x_train, y_train), (x_test, y_test) = loaded
