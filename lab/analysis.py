@@ -365,16 +365,19 @@ class CopyEffect:
 def sample_predictions(experiment, trained_models, pixels: str) -> tuple[np.ndarray, np.ndarray]:
     """The classes that the models of `experiment` (one per seed) predict for the CIFAR-10 test images whose genuine
     pixels we have, with the copy's pixels ("copy") or the genuine ones ("genuine"): seeds × images, and the truth."""
-    _, _, (x_test, y_test), provenance = data.prepared_data(experiment)
+    # the loaded test set alone: `prepared_data` would convert the 50 000 training images too, at each call
+    loaded = data.load_cached(experiment.dataset)
+    (_, (x_test, y_test)), provenance = loaded, loaded.provenance
     sample = data.genuine_sample("test")
     if provenance.genuine or sample is None:
         raise ValueError("the copy's effect needs the JPEG copy and its genuine sample (genuine-sample.npz in "
                          f"{data.DATA_DIR_VARIABLE}/{data.CIFAR10_JPEG_FOLDER}): the test images loaded are "
                          f"{'genuine' if provenance.genuine else 'the copy, without its sample'}")
     index, x_genuine = sample
-    x = data.prepare_images(x_genuine, experiment.normalize) if pixels == "genuine" else x_test[index]
+    x = data.prepare_images(x_genuine if pixels == "genuine" else x_test[index], experiment.normalize)
     # a thousand images make one batch (`predict` would retrace for each model)
-    return np.array([np.asarray(model(x, training=False)).argmax(axis=1) for model in trained_models]), y_test[index]
+    predicted = np.array([np.asarray(model(x, training=False)).argmax(axis=1) for model in trained_models])
+    return predicted, data.prepare_labels(y_test)[index]
 
 
 def copy_effect(experiment, trained_models) -> CopyEffect:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from lab import experiments, references, stats
@@ -27,13 +28,23 @@ class Step:
     """One step of an ablation: the model, and how it compares with the step before."""
 
     name: str
-    seeds: int
-    val_accuracy: float  # means over the seeds
-    test_accuracy: float
     on_validation: stats.Comparison | None  # against the previous step: what decides
     on_test: stats.Comparison | None  # the same on the test images: reported only
-    val_per_seed: tuple[float, ...] = ()  # the accuracies the means are taken over, in seed order
-    test_per_seed: tuple[float, ...] = ()
+    val_per_seed: tuple[float, ...]  # accuracies, in seed order
+    test_per_seed: tuple[float, ...]
+
+    @property
+    def seeds(self) -> int:
+        return len(self.val_per_seed)
+
+    @property
+    def val_accuracy(self) -> float:
+        """The mean over the seeds."""
+        return float(np.mean(self.val_per_seed))
+
+    @property
+    def test_accuracy(self) -> float:
+        return float(np.mean(self.test_per_seed))
 
     @property
     def title(self) -> str:
@@ -50,8 +61,7 @@ def steps(chain, runs_by_name: dict) -> list[Step]:
     for previous, name in zip((None, *chain[:-1]), chain, strict=True):
         runs = stats.as_runs(runs_by_name[name])
         before = runs_by_name[previous] if previous else None
-        result.append(Step(name, len(runs), _mean(runs, "val"), _mean(runs, "test"),
-                           stats.compare(before, runs, "val") if before else None,
+        result.append(Step(name, stats.compare(before, runs, "val") if before else None,
                            stats.compare(before, runs) if before else None,
                            *(tuple(run.accuracy(split) for run in runs) for split in ("val", "test"))))  # fmt: skip
     return result

@@ -428,7 +428,8 @@ def split_validation(x: np.ndarray, y: np.ndarray, fraction: float = 0.1):
 
 
 @functools.lru_cache(maxsize=2)
-def _load_cached(dataset: str) -> LoadedDataset:
+def load_cached(dataset: str) -> LoadedDataset:
+    """`load(dataset)`, once per process (the two last datasets are kept)."""
     return load(dataset)
 
 
@@ -439,7 +440,7 @@ def prepared_data(experiment):
     only CIFAR-10's training images whose genuine pixels we have, with the copy's pixels or the genuine ones (the
     validation is the last tenth of those; the test set is the copy's whole); `provenance` is the loaded dataset's.
     """
-    loaded = _load_cached(experiment.dataset)
+    loaded = load_cached(experiment.dataset)
     (x_train, y_train), (x_test, y_test) = loaded
     if experiment.train_sample:
         x_train, y_train = _train_sample((x_train, y_train), loaded.provenance, experiment.train_sample)

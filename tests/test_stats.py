@@ -170,8 +170,6 @@ def test_within_margin_lists_the_models_validation_cannot_tell_from_the_best(tmp
     assert stats.within_margin(runs, "far") == ["far"]
 
 
-
-
 def test_compare_correct_is_compare_on_the_runs_correctness(tmp_path):
     """The comparison of predictions made outside the stored runs (`analysis.copy_effect`) decides as `compare`."""
     a, b = _runs(tmp_path, "a", [300, 310, 290]), _runs(tmp_path, "b", [340, 330, 345])
