@@ -169,12 +169,12 @@ def test_the_book_s_trainings_leave_out_the_test_time_views():
              if experiment.test_time_flip or experiment.test_time_shift}
     assert views == {"fashion-vgg-cos-mirror", "cifar-vgg-20-aug-cos-views"} and not views & set(runs)
     assert set(runs) | views == set(experiments.EXPERIMENTS)
-    # five seeds for the brief's models and controls (eight for question 5.3's two), three for the chapter's steps
-    # and variants: the seeds each is planned with
+    # five seeds for the brief's models and controls (eight for question 5.3's two and the JPEG copy's two sample
+    # controls), three for the chapter's steps and variants: the seeds each is planned with
     assert all([run.seed for run in seeds] == list(experiments.get(name).seeds) for name, seeds in runs.items())
-    assert {name for name, seeds in runs.items() if len(seeds) == 8} == set(experiments.REPLICATED)
-    assert all(len(seeds) == (3 if name in lab.BEYOND else 5) for name, seeds in runs.items()
-               if name not in experiments.REPLICATED)
+    eight = {*experiments.REPLICATED, "cifar-conv6-bn-20-sample-copy", "cifar-conv6-bn-20-sample-genuine"}
+    assert {name for name, seeds in runs.items() if len(seeds) == 8} == eight
+    assert all(len(seeds) == (3 if name in lab.BEYOND else 5) for name, seeds in runs.items() if name not in eight)
 
 
 def test_question_5_3_s_replication_reads_seeds_5_to_7_of_its_two_models_alone():

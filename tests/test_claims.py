@@ -393,6 +393,11 @@ def test_q_5_1_the_third_block_loses_on_every_seed_within_the_margin():
     deeper = stats.compare(seeds("cifar-conv4-same-dropout"), seeds("cifar-conv6"))
     claim(deeper.result == stats.SAME and deeper.gain < 0, "q-5-1",
           "with the third block the test falls, not beyond the margin ('pas de gain établi')")  # fmt: skip
+    before, after = lab.get("cifar-conv4-same-dropout"), lab.get("cifar-conv6")
+    claim(params.count_params(after) < params.count_params(before), "q-5-1",
+          "the third block leaves fewer parameters ('moins de paramètres'): the classifier's input shrinks")
+    claim(params.count_macs(after) > params.count_macs(before), "q-5-1",
+          "the third block asks more computation per image ('plus de calcul')")
 
 
 def mean_curve(runs, column: str):
