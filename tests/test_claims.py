@@ -434,11 +434,7 @@ def test_q_5_3_the_gain_by_a_hair_is_measured_again_with_three_more_seeds():
           "the book reads seeds 5 to 7 nowhere else")  # fmt: skip
     alone = stats.compare(*lab.replication_runs())
     claim(alone.result == stats.SAME and alone.gain > 0, "q-5-3",
-          "the three new seeds, read alone, gain without an established effect ('lues seules')")
-    claim([[run.seed for run in runs] for runs in lab.replication_runs(pooled=True)] == [[*range(8)]] * 2, "q-5-3",
-          "'sur les 8': the pooled comparison reads the book's five seeds and the three new ones")
-    claim(stats.compare(*replicated).result == stats.BETTER, "q-5-3",
-          "on the eight seeds together the gain is established (said as a second look, not independent)")
+          "the three new seeds, read alone, gain without an established effect ('ne le confirment pas')")
 
 
 def test_q_5_3_batch_normalisation_trains_higher_at_every_epoch_and_validates_less_steadily():
@@ -498,9 +494,6 @@ def test_q_5_6_no_difference_between_leaky_relu_and_relu_is_established_at_equal
     claim(stats.compare(bn20, leaky).result == stats.BETTER, "q-5-6",
           "the brief's step as a whole, from the 20-epoch model, gains beyond the margin ('un gain établi, de trois "
           "changements à la fois'; the conclusion counts it)")  # fmt: skip
-    longer = stats.compare(bn20, relu40)
-    claim(longer.result == stats.SAME and longer.gain > 0, "q-5-6",
-          "the settings alone gain, not established ('Les réglages seuls donnent … : un gain non établi')")
     (_, _), (x_val, _), _, _ = data.prepared_data(lab.get("cifar-conv6-bn-relu-40"))
     silent = [share for run in relu40
               for share in probes.silent_units(lab.trained_model(run.name, run.seed), x_val[:1000]).values()]
@@ -535,10 +528,12 @@ def test_q_5_7_the_most_accurate_costs_twice_the_most_efficient_for_a_smaller_ga
     claim(trade.at_half == "cifar-conv6-bn-20" and compute[forty[1]] == 2 * compute["cifar-conv6-bn-20"]
           == 4 * compute["cifar-conv6-bn"], "q-5-7", "the 20-epoch model is the best at half the computation of "
           "the most accurate, which costs twice its computation, as it costs twice the 10-epoch model's")
+    claim(set(compute.index[compute > compute["cifar-conv6-bn-20"]]) == set(forty), "q-5-7",
+          "beyond the chosen model ('au-delà'), only the two 40-epoch models, at twice its computation")
     last, previous = stats.compare(bn20, leaky, "val"), stats.compare(bn, bn20, "val")
     claim(last.result == previous.result == stats.BETTER and last.gain < previous.gain, "q-5-7",
-          "the last doubling gains less on validation than the one before, both beyond the margin ('ne rapporte que "
-          "..., quand le précédent ... rapportait')")  # fmt: skip
+          "the last doubling gains less on validation than the one before, both beyond the margin ('ne rapporte "
+          "plus que ..., quand le doublement précédent ... rapportait')")  # fmt: skip
     claim(table.loc["cifar-conv6-bn-20", "gap"] < table.loc["cifar-conv6-bn-leaky", "gap"]
           < table.loc["cifar-conv6-bn-relu-40", "gap"], "q-5-7",
           "the chosen model overfits less than LeakyReLU, which overfits less than ReLU ('confirme ce choix')")

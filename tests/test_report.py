@@ -131,8 +131,8 @@ def test_chapter_executes_without_error_or_noise(executed, chapter):
 # none in the PDF, where « ± » counts too.)
 WORD_BUDGETS = {
     "index.qmd": 468, "report/01-fashion-donnees.qmd": 922, "report/02-fashion-premier-modele.qmd": 1680,
-    "report/03-cifar-donnees.qmd": 2161, "report/04-cifar-amelioration.qmd": 1660,
-    "report/05-cifar-modifications.qmd": 2325,
+    "report/03-cifar-donnees.qmd": 2173, "report/04-cifar-amelioration.qmd": 1660,
+    "report/05-cifar-modifications.qmd": 2273,
     "report/06-aller-plus-loin.qmd": 1385, "report/conclusion.qmd": 238, "report/annexe-reproductibilite.qmd": 219,
 }  # fmt: skip
 
@@ -157,8 +157,9 @@ def test_no_chapter_is_longer_than_its_budget(executed):
     # for 11 988 words in the PDF; the multiplicity of comparisons said in the introduction, not the conclusion, and
     # 5.7's shared validation images, paid by 4.1's sentence that the Keras error repeated: 10 983, for 11 992;
     # then 5.7 shows the retained model whole (a listing counts here about twice its words in the PDF: 113 for 51),
-    # paid by secondary numbers left to their tables in 3.8, 5.1, 5.3 and 5.7: 11 058, for 11 994
-    assert sum(WORD_BUDGETS.values()) <= 11_058, "the budgets only go down (the PDF holds at most 12 000 words)"
+    # paid by secondary numbers left to their tables in 3.8, 5.1, 5.3 and 5.7: 11 058, for 11 994; 5.3's pooled
+    # second look and 5.6's settings-only comparison cut, the copy's sample control says its regime: 11 018, for 11 963
+    assert sum(WORD_BUDGETS.values()) <= 11_018, "the budgets only go down (the PDF holds at most 12 000 words)"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
