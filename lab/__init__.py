@@ -111,8 +111,8 @@ def beyond_runs() -> dict[str, list[Run]]:
 
 def replication_runs() -> list[list[Run]]:
     """Question 5.3's replication: the seeds of `experiments.REPLICATION_SEEDS` of its model without, then with
-    BatchNormalization (`experiments.REPLICATED`), read alone (pooled with the book's five, they would be a second
-    look taken after the first, not an independent test)."""
+    BatchNormalization (`experiments.REPLICATED`), read alone (question 5.3 pools them with the book's five too, as
+    a second look decided after the first, so not an independent test)."""
     return [seed_runs(name, experiments.REPLICATION_SEEDS) for name in experiments.REPLICATED]
 
 

@@ -364,6 +364,8 @@ _CONTROLS = (
       for pixels, label in (("copy", "copie JPEG"), ("genuine", "authentique"))),
 )  # fmt: skip
 CONTROLS: dict[str, Experiment] = {experiment.name: experiment for experiment in _CONTROLS}
+# q-3-1's two controls, trained on the copy's pixels, then on the genuine ones (chapter 3 compares them)
+SAMPLE_CONTROLS = tuple(name for name, experiment in CONTROLS.items() if experiment.train_sample)
 # Question 3.9's comparison by number of epochs: the first model on inputs / 255 without, then with its two
 # dropout(0.5), in the brief's 10 epochs and in the 20 of its controls (chapter 3 and the conclusion read both).
 DROPOUT_BY_EPOCHS = {10: ("cifar-norm", "cifar-dropout"), 20: ("cifar-norm-20", "cifar-dropout-20")}

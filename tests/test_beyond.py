@@ -172,7 +172,7 @@ def test_the_book_s_trainings_leave_out_the_test_time_views():
     # five seeds for the brief's models and controls (eight for question 5.3's two and the JPEG copy's two sample
     # controls), three for the chapter's steps and variants: the seeds each is planned with
     assert all([run.seed for run in seeds] == list(experiments.get(name).seeds) for name, seeds in runs.items())
-    eight = {*experiments.REPLICATED, "cifar-conv6-bn-20-sample-copy", "cifar-conv6-bn-20-sample-genuine"}
+    eight = {*experiments.REPLICATED, *experiments.SAMPLE_CONTROLS}
     assert {name for name, seeds in runs.items() if len(seeds) == 8} == eight
     assert all(len(seeds) == (3 if name in lab.BEYOND else 5) for name, seeds in runs.items() if name not in eight)
 

@@ -93,6 +93,7 @@ def test_each_control_changes_one_thing_of_the_model_it_controls():
              "cifar-conv4-same-gap": ("cifar-conv4-gap", {"layers"}),
              "cifar-conv6-bn-20-sample-genuine": ("cifar-conv6-bn-20-sample-copy", {"train_sample"}),
              "cifar-conv6-bn-20-sample-copy": ("cifar-conv6-bn-20", {"train_sample"})}  # fmt: skip
+    assert experiments.SAMPLE_CONTROLS == ("cifar-conv6-bn-20-sample-copy", "cifar-conv6-bn-20-sample-genuine")
     for name, (other, changed) in pairs.items():
         mine, theirs = get(name).config(), get(other).config()
         # the descriptive fields (title, brief, seeds) say how a model is planned, not what it is

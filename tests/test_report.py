@@ -132,8 +132,8 @@ def test_chapter_executes_without_error_or_noise(executed, chapter):
 WORD_BUDGETS = {
     "index.qmd": 468, "report/01-fashion-donnees.qmd": 922, "report/02-fashion-premier-modele.qmd": 1680,
     "report/03-cifar-donnees.qmd": 2173, "report/04-cifar-amelioration.qmd": 1660,
-    "report/05-cifar-modifications.qmd": 2273,
-    "report/06-aller-plus-loin.qmd": 1385, "report/conclusion.qmd": 238, "report/annexe-reproductibilite.qmd": 219,
+    "report/05-cifar-modifications.qmd": 2296,
+    "report/06-aller-plus-loin.qmd": 1388, "report/conclusion.qmd": 240, "report/annexe-reproductibilite.qmd": 219,
 }  # fmt: skip
 
 
@@ -158,8 +158,10 @@ def test_no_chapter_is_longer_than_its_budget(executed):
     # 5.7's shared validation images, paid by 4.1's sentence that the Keras error repeated: 10 983, for 11 992;
     # then 5.7 shows the retained model whole (a listing counts here about twice its words in the PDF: 113 for 51),
     # paid by secondary numbers left to their tables in 3.8, 5.1, 5.3 and 5.7: 11 058, for 11 994; 5.3's pooled
-    # second look and 5.6's settings-only comparison cut, the copy's sample control says its regime: 11 018, for 11 963
-    assert sum(WORD_BUDGETS.values()) <= 11_018, "the budgets only go down (the PDF holds at most 12 000 words)"
+    # second look and 5.6's settings-only comparison cut, the copy's sample control says its regime: 11 018, for 11 963;
+    # 5.3's eight seeds back (reading 19: three alone are too few to settle it), Table 6.4's « taux en cosinus »,
+    # Table 5.3's caption names question 4.1's model as ours: 11 046, for 11 993
+    assert sum(WORD_BUDGETS.values()) <= 11_046, "the budgets only go down (the PDF holds at most 12 000 words)"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
