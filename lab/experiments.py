@@ -362,6 +362,9 @@ _CONTROLS = (
                  title=f"6 conv + BatchNorm, 20 époques, échantillon {label}", train_sample=pixels,
                  **{**CIFAR_SHORT, "epochs": 20, "seeds": EIGHT_SEEDS})
       for pixels, label in (("copy", "copie JPEG"), ("genuine", "authentique"))),
+    # q-3-7: the first model on raw inputs with all the parameters of the Fashion-MNIST model, its 20 epochs too
+    Experiment("cifar-raw-20", layers=FIRST_MODEL, brief=("q-3-7",),
+               title="Premier modèle, entrées brutes, 20 époques", **{**CIFAR_SHORT, "normalize": False, "epochs": 20}),
 )  # fmt: skip
 CONTROLS: dict[str, Experiment] = {experiment.name: experiment for experiment in _CONTROLS}
 # q-3-1's two controls, trained on the copy's pixels, then on the genuine ones (chapter 3 compares them)

@@ -164,6 +164,9 @@ def test_q_3_7_the_first_model_beats_chance_and_overfits():
     fashion, epochs = seeds("fashion-base"), raw[0].config["epochs"]
     claim(epochs < fashion[0].config["epochs"], "q-3-7",
           "CIFAR-10 trains fewer epochs than Fashion-MNIST ('au lieu de')")  # fmt: skip
+    raw20 = seeds("cifar-raw-20")
+    claim(raw20[0].config["epochs"] == fashion[0].config["epochs"] and len(raw20) == 5, "q-3-7",
+          "the control trains the Fashion-MNIST model's epochs, on the five seeds ('En 20 époques (notre contrôle)')")
     claim(stats.seed_mean(fashion, lambda r: analysis.accuracy_at(r, epochs))
           > stats.seed_mean(raw, lambda r: analysis.accuracy_at(r, epochs)) + 0.2, "q-3-7",
           "at equal epochs the same network validates far better on Fashion-MNIST ('bien mieux')")  # fmt: skip

@@ -42,7 +42,8 @@ def types(experiment):
 CONTROL_NAMES = ["fashion-norm", "fashion-dropout-half", "fashion-dense128-alone", "fashion-dense128-alone-norm",
                  "cifar-norm-large-start", "cifar-raw-small-start", "cifar-conv4-gap", "cifar-conv4-same-gap",
                  "cifar-conv4-same-crop", "cifar-norm-20", "cifar-dropout-20", "cifar-conv4-same-20",
-                 "cifar-conv4-same-dropout-20", "cifar-conv6-bn-20-sample-copy", "cifar-conv6-bn-20-sample-genuine"]
+                 "cifar-conv4-same-dropout-20", "cifar-conv6-bn-20-sample-copy", "cifar-conv6-bn-20-sample-genuine",
+                 "cifar-raw-20"]
 
 
 def test_each_step_of_the_chains_changes_one_thing_of_the_previous():
@@ -92,7 +93,8 @@ def test_each_control_changes_one_thing_of_the_model_it_controls():
              "fashion-dense128-alone-norm": ("fashion-dense128-alone", {"normalize"}),
              "cifar-conv4-same-gap": ("cifar-conv4-gap", {"layers"}),
              "cifar-conv6-bn-20-sample-genuine": ("cifar-conv6-bn-20-sample-copy", {"train_sample"}),
-             "cifar-conv6-bn-20-sample-copy": ("cifar-conv6-bn-20", {"train_sample"})}  # fmt: skip
+             "cifar-conv6-bn-20-sample-copy": ("cifar-conv6-bn-20", {"train_sample"}),
+             "cifar-raw-20": ("cifar-raw", {"epochs"})}  # fmt: skip
     assert experiments.SAMPLE_CONTROLS == ("cifar-conv6-bn-20-sample-copy", "cifar-conv6-bn-20-sample-genuine")
     for name, (other, changed) in pairs.items():
         mine, theirs = get(name).config(), get(other).config()

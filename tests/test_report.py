@@ -131,7 +131,7 @@ def test_chapter_executes_without_error_or_noise(executed, chapter):
 # none in the PDF, where « ± » counts too.)
 WORD_BUDGETS = {
     "index.qmd": 468, "report/01-fashion-donnees.qmd": 922, "report/02-fashion-premier-modele.qmd": 1680,
-    "report/03-cifar-donnees.qmd": 2173, "report/04-cifar-amelioration.qmd": 1660,
+    "report/03-cifar-donnees.qmd": 2175, "report/04-cifar-amelioration.qmd": 1660,
     "report/05-cifar-modifications.qmd": 2296,
     "report/06-aller-plus-loin.qmd": 1388, "report/conclusion.qmd": 240, "report/annexe-reproductibilite.qmd": 219,
 }  # fmt: skip
@@ -160,8 +160,9 @@ def test_no_chapter_is_longer_than_its_budget(executed):
     # paid by secondary numbers left to their tables in 3.8, 5.1, 5.3 and 5.7: 11 058, for 11 994; 5.3's pooled
     # second look and 5.6's settings-only comparison cut, the copy's sample control says its regime: 11 018, for 11 963;
     # 5.3's eight seeds back (reading 19: three alone are too few to settle it), Table 6.4's « taux en cosinus »,
-    # Table 5.3's caption names question 4.1's model as ours: 11 046, for 11 993
-    assert sum(WORD_BUDGETS.values()) <= 11_046, "the budgets only go down (the PDF holds at most 12 000 words)"
+    # Table 5.3's caption names question 4.1's model as ours: 11 046, for 11 993; 3.7's control in the 20 epochs of
+    # the « mêmes paramètres », paid by its sentence on 3.9's and 4.6's controls: 11 048, for 11 998
+    assert sum(WORD_BUDGETS.values()) <= 11_048, "the budgets only go down (the PDF holds at most 12 000 words)"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
