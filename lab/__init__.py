@@ -86,13 +86,19 @@ def seed_runs(name: str, wanted=None) -> list[Run]:
 seeds = seed_runs  # the name the chapters call
 
 
+def planned_runs(name: str) -> list[Run]:
+    """The runs of every seed an experiment is planned with (`Experiment.seeds`: the book's seeds, eight for
+    question 5.3's two models and the JPEG copy's sample controls), where stored."""
+    return seed_runs(name, get(name).seeds)
+
+
 def trainings() -> dict[str, list[Run]]:
     """Every training the book reads, by experiment (the introduction counts them, the appendix times them): the
     seeds each experiment is planned with (its book's seeds, and question 5.3's three more), but the test-time
     views, which evaluate the weights of the step before again."""
     trained = [name for name, experiment in EXPERIMENTS.items()
                if not (experiment.test_time_flip or experiment.test_time_shift)]
-    return {name: seed_runs(name, get(name).seeds) for name in trained}
+    return {name: planned_runs(name) for name in trained}
 
 
 def brief_runs(dataset: str) -> dict[str, list[Run]]:
@@ -137,5 +143,6 @@ def results(*names: str, seed: int = 0) -> dict[str, Run]:
 
 
 __all__ = ["BEYOND", "BRIEF", "EXPERIMENTS", "SEEDS", "ConfigurationError", "Run", "StoredResultError", "get",
-           "beyond_runs", "brief_runs", "replication_runs", "result", "results", "seed_runs", "seeds", "trained_model",
+           "beyond_runs", "brief_runs", "planned_runs", "replication_runs", "result", "results", "seed_runs", "seeds",
+           "trained_model",
            "training_allowed", "trainings"]  # fmt: skip

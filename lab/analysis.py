@@ -368,12 +368,7 @@ def sample_predictions(experiment, trained_models, pixels: str) -> tuple[np.ndar
     # the loaded test set alone: `prepared_data` would convert the 50 000 training images too, at each call
     loaded = data.load_cached(experiment.dataset)
     (_, (x_test, y_test)), provenance = loaded, loaded.provenance
-    sample = data.genuine_sample("test")
-    if provenance.genuine or sample is None:
-        raise ValueError("the copy's effect needs the JPEG copy and its genuine sample (genuine-sample.npz in "
-                         f"{data.DATA_DIR_VARIABLE}/{data.CIFAR10_JPEG_FOLDER}): the test images loaded are "
-                         f"{'genuine' if provenance.genuine else 'the copy, without its sample'}")
-    index, x_genuine = sample
+    index, x_genuine = data.copy_sample("test", provenance, "the copy's effect")
     x = data.prepare_images(x_genuine if pixels == "genuine" else x_test[index], experiment.normalize)
     # a thousand images make one batch (`predict` would retrace for each model)
     predicted = np.array([np.asarray(model(x, training=False)).argmax(axis=1) for model in trained_models])

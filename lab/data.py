@@ -317,15 +317,21 @@ def genuine_sample(split: str = "test") -> tuple[np.ndarray, np.ndarray] | None:
     return None
 
 
-def _train_sample(train, provenance: Provenance, pixels: str):
-    """The training images whose genuine pixels we have, with the copy's pixels or the genuine ones."""
-    sample = genuine_sample("train")
+def copy_sample(split: str, provenance: Provenance, purpose: str) -> tuple[np.ndarray, np.ndarray]:
+    """`genuine_sample(split)`, for a computation (`purpose`, said in the error) that compares the JPEG copy's pixels
+    with the genuine ones: refused where the images loaded are genuine, or where no offline folder has the sample."""
+    sample = genuine_sample(split)
     if provenance.genuine or sample is None:
         raise DatasetUnavailableError(
-            f"training on CIFAR-10's sample with the {pixels} pixels needs the JPEG copy and its genuine sample "
-            f"(genuine-sample.npz in ${DATA_DIR_VARIABLE}/{CIFAR10_JPEG_FOLDER}); the training images loaded are "
+            f"{purpose} needs the JPEG copy and its genuine sample (genuine-sample.npz in "
+            f"${DATA_DIR_VARIABLE}/{CIFAR10_JPEG_FOLDER}); the CIFAR-10 images loaded are "
             f"{'genuine' if provenance.genuine else 'the copy, without its sample'}")
-    index, x_genuine = sample
+    return sample
+
+
+def _train_sample(train, provenance: Provenance, pixels: str):
+    """The training images whose genuine pixels we have, with the copy's pixels or the genuine ones."""
+    index, x_genuine = copy_sample("train", provenance, f"training on CIFAR-10's sample with the {pixels} pixels")
     return (x_genuine if pixels == "genuine" else train[0][index]), train[1][index]
 
 

@@ -156,15 +156,23 @@ def training_code(experiment, views: bool = True) -> str:
         schedule
         + f"model.compile(optimizer={optimizer},\n"
         f'              loss={loss}, metrics=["accuracy"])\n'
-        "# valider sur les derniers 10 % des images d'apprentissage,\n"
-        "# les mêmes pour tous les modèles\n"
-        f"history = model.fit(x_fit, y_fit, validation_data=(x_val, y_val), epochs={experiment.epochs},\n"
-        f"                    batch_size={experiment.batch_size}, verbose=2)"
+        + FIT_CODE.format(epochs=experiment.epochs, batch_size=experiment.batch_size)
         + (_views_code(experiment) if views else "")
     )
 
 
-KERAS_IMPORTS = "import keras\nfrom keras import layers\n\n"
+# `lab.train`'s loop: one `fit` per epoch, the images in an order drawn from the seed and the epoch (Keras' own
+# shuffle would not be reproducible, tensorflow/tensorflow#26179)
+FIT_CODE = """epochs, batch_size = {epochs}, {batch_size}
+# un ordre des images par époque, tiré de la graine ; valider sur les derniers
+# 10 % des images d'apprentissage, les mêmes pour tous les modèles
+for epoch in range(epochs):
+    order = np.random.default_rng([seed, epoch]).permutation(len(x_fit))
+    model.fit(x_fit[order], y_fit[order], validation_data=(x_val, y_val), initial_epoch=epoch,
+              epochs=epoch + 1, batch_size=batch_size, shuffle=False, verbose=2)"""
+
+
+KERAS_IMPORTS = "import keras\nimport numpy as np\nfrom keras import layers\n\n"
 
 
 def show(experiment, training: bool = False, imports: bool = False):
@@ -173,6 +181,9 @@ def show(experiment, training: bool = False, imports: bool = False):
     from IPython.display import Markdown
 
     code = model_code(experiment) + ("\n" + training_code(experiment) if training else "")
+    if training:  # the seed fixes the first weights and the dropout masks, and draws the images' order
+        first, last = experiment.seeds[0], experiment.seeds[-1]
+        code = f"keras.utils.set_random_seed(seed)  # poids de départ, dropout ; seed de {first} à {last}\n" + code
     code = (KERAS_IMPORTS if imports else "") + code
     return Markdown(f"```python\n{code}\n```")
 

@@ -124,12 +124,6 @@ def effect(comparison) -> MarkdownText:
     return md(EFFECTS[comparison.result])
 
 
-def verdict(comparison) -> MarkdownText:
-    """`effect` said without its gain and margin (where a table holds them): « écart non établi » rather than a
-    bare « non établi »."""
-    return md({stats.SAME: "écart non établi"}.get(comparison.result, EFFECTS[comparison.result]))
-
-
 def _reads_zero(sd: float, digits: int) -> bool:
     """Whether a non-zero sd, in points of percentage with `digits` decimals, would read « ± 0,0 »."""
     return sd > 0 and round(100 * sd, digits) == 0

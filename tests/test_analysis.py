@@ -386,7 +386,7 @@ def test_copy_effect_needs_the_genuine_sample(cifar, monkeypatch):
     import lab
 
     monkeypatch.setattr(data, "genuine_sample", lambda split: None)
-    with pytest.raises(ValueError, match="genuine-sample.npz"):
+    with pytest.raises(data.DatasetUnavailableError, match="copy's effect needs .*genuine-sample.npz"):
         analysis.copy_effect(lab.get("cifar-raw"), [])
 
 

@@ -122,8 +122,8 @@ def test_q_2_7_scaling_the_inputs_gains_beyond_the_margin_with_and_without_dropo
     scaling = [("fashion-base", "fashion-norm"), ("fashion-dropout", "fashion-dropout-norm")]
     claim(all(stats.compare(seeds(a), seeds(b), split).result == stats.BETTER for a, b in scaling
               for split in ("val", "test")), "q-2-7",
-          "dividing the inputs by 255 gains beyond the margin on the validation ('au gain établi en validation, "
-          "avec ou sans dropout'), and on the test too")  # fmt: skip
+          "dividing the inputs by 255 gains beyond the margin on the validation ('au gain établi en validation'), "
+          "without dropout and with it, and on the test too")  # fmt: skip
 
 
 @pytest.mark.parametrize("name", list(lab.BRIEF))

@@ -54,7 +54,7 @@ def test_leaky_relu_is_a_layer_with_the_experiment_slope():
 
 def test_the_training_code_states_the_settings():
     code = keras_code.training_code(EXPERIMENTS["cifar-conv6-bn-leaky"])
-    assert "learning_rate=0.001" in code and "epochs=40" in code and "batch_size=128" in code
+    assert "learning_rate=0.001" in code and "epochs, batch_size = 40, 128" in code
 
 
 def test_a_spec_that_cannot_be_built_has_no_code():

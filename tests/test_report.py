@@ -130,10 +130,10 @@ def test_chapter_executes_without_error_or_noise(executed, chapter):
 # by 12 for what it changes, the others cut; a margin reads « (marge 0,6) », one word more than « (± 0,6) » here,
 # none in the PDF, where « ± » counts too.)
 WORD_BUDGETS = {
-    "index.qmd": 468, "report/01-fashion-donnees.qmd": 922, "report/02-fashion-premier-modele.qmd": 1680,
+    "index.qmd": 486, "report/01-fashion-donnees.qmd": 922, "report/02-fashion-premier-modele.qmd": 1717,
     "report/03-cifar-donnees.qmd": 2175, "report/04-cifar-amelioration.qmd": 1660,
-    "report/05-cifar-modifications.qmd": 2296,
-    "report/06-aller-plus-loin.qmd": 1388, "report/conclusion.qmd": 240, "report/annexe-reproductibilite.qmd": 219,
+    "report/05-cifar-modifications.qmd": 2160,
+    "report/06-aller-plus-loin.qmd": 1419, "report/conclusion.qmd": 240, "report/annexe-reproductibilite.qmd": 216,
 }  # fmt: skip
 
 
@@ -161,8 +161,12 @@ def test_no_chapter_is_longer_than_its_budget(executed):
     # second look and 5.6's settings-only comparison cut, the copy's sample control says its regime: 11 018, for 11 963;
     # 5.3's eight seeds back (reading 19: three alone are too few to settle it), Table 6.4's « taux en cosinus »,
     # Table 5.3's caption names question 4.1's model as ours: 11 046, for 11 993; 3.7's control in the 20 epochs of
-    # the « mêmes paramètres », paid by its sentence on 3.9's and 4.6's controls: 11 048, for 11 998
-    assert sum(WORD_BUDGETS.values()) <= 11_048, "the budgets only go down (the PDF holds at most 12 000 words)"
+    # the « mêmes paramètres », paid by its sentence on 3.9's and 4.6's controls: 11 048, for 11 998; reading 20:
+    # 2.2 shows the loop that trains (set_random_seed, one fit per epoch) and the appendix no longer repeats it, the
+    # introduction names the paired t-test, 5.3 and the conclusion say BatchNormalization is to be confirmed, chapter
+    # 6 says its gains in sentences and its hypothesis on augmentation, paid by 5.2's gradient listing (the measure
+    # stays, in Table 5.1) and 5.6's figure: 10 995, for 11 901
+    assert sum(WORD_BUDGETS.values()) <= 10_995, "the budgets only go down (the PDF holds at most 12 000 words)"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)

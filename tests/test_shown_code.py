@@ -53,16 +53,16 @@ def test_the_margin_the_appendix_shows_is_lab_s(a, b):
     assert compared.seeds == len(runs[a]) and compared.result != stats.SAME  # both established: a margin that decides
 
 
-def test_the_training_loop_the_appendix_shows_is_lab_train_s():
-    """The appendix's loop draws each epoch's order as `lab.train.batch_order` does, and calls `fit` with the
-    arguments `lab.train` passes (one epoch at a time, Keras' own shuffle off)."""
+def test_the_training_loop_question_2_2_shows_is_lab_train_s():
+    """Question 2.2's loop (every model's training code) draws each epoch's order as `lab.train.batch_order` does,
+    and calls `fit` with the arguments `lab.train` passes (one epoch at a time, Keras' own shuffle off), after the
+    seed is set as `lab.train` sets it."""
     import inspect
-    import re
 
-    from lab import train
+    import lab
+    from lab import keras_code, train
 
-    blocks = re.findall(r"```python\n(.*?)```", APPENDIX.read_text(), re.S)
-    block = next(code for code in blocks if "default_rng" in code)
+    block = keras_code.show(lab.get("fashion-base"), training=True).data
     order_line = next(line.strip() for line in block.splitlines() if line.strip().startswith("order ="))
     for seed, epoch in ((0, 0), (3, 7)):
         drawn = run(order_line, np=np, seed=seed, epoch=epoch, x_fit=np.zeros(50))["order"]
@@ -70,8 +70,9 @@ def test_the_training_loop_the_appendix_shows_is_lab_train_s():
     trained = inspect.getsource(train._train)
     for argument in ("initial_epoch=epoch", "epochs=epoch + 1", "shuffle=False", "validation_data=(x_val, y_val)"):
         assert argument in block and argument in trained, argument
-    assert "keras.utils.set_random_seed(seed)" in block
+    assert block.index("keras.utils.set_random_seed(seed)") < block.index("model = keras.Sequential")
     assert "keras.utils.set_random_seed" in inspect.getsource(train.set_seed)
+    assert "epochs, batch_size = 20, 64" in block and "for epoch in range(epochs):" in block
 
 
 def test_the_fashion_class_list_is_lab_s():
@@ -115,9 +116,14 @@ def test_the_first_model_is_shown_with_its_keras_imports():
     assert "imports=True" in shown_cell(CHAPTER_2, "keras_code.show(")
     experiment = lab.get("fashion-base")
     code = keras_code.show(experiment, training=True, imports=True).data
-    assert code.startswith("```python\n" + keras_code.KERAS_IMPORTS + keras_code.model_code(experiment))
-    model = run(keras_code.KERAS_IMPORTS + keras_code.model_code(experiment))["model"]  # runs with its imports alone
-    assert model.count_params() == lab.result("fashion-base")["params_total"]
+    assert code.startswith("```python\n" + keras_code.KERAS_IMPORTS) and keras_code.model_code(experiment) in code
+    # the whole cell runs with its imports alone, given question 1.6's arrays and a seed (here, a few images)
+    images = np.random.default_rng(0).integers(0, 256, (8, 28, 28, 1)).astype("float32")
+    labels = np.arange(8) % 10
+    shown = run(code.removeprefix("```python\n").removesuffix("\n```"), seed=0, x_fit=images, y_fit=labels,
+                x_val=images[:4], y_val=labels[:4])
+    assert shown["model"].count_params() == lab.result("fashion-base")["params_total"]
+    assert shown["epoch"] == shown["epochs"] - 1 == 19  # every epoch ran
 
 
 def test_the_shown_evaluation_gives_the_stored_validation_and_test_errors():
@@ -348,20 +354,6 @@ def test_the_frequent_errors_and_the_gallery_s_selection_are_lab_s():
                 assert ax.title.get_window_extent(renderer).y1 < image_bottom - 5
     finally:
         plt.close("all")
-
-
-def test_the_gradient_measure_5_2_shows_is_lab_s_probe():
-    """5.2 shows the gradient probe on seed 0's untrained six-convolution network: the sizes lab.probes computes."""
-    import lab
-    from lab import probes
-
-    setup = next(cell.source for cell in to_notebook(CHAPTER_5).cells if cell.cell_type == "code")
-    assert "n_gradient_images = 500" in setup
-    assert "_, (x_val, y_val), (x_test_norm, y_test), _ = data.prepared_data(" in setup
-    _, (x_val, y_val), _, _ = data.prepared_data(lab.get("cifar-conv6-bn"))
-    shown = run(shown_cell(CHAPTER_5, "tf.GradientTape()"), x_val=x_val, y_val=y_val)
-    expected = probes.gradient_sizes(probes.untrained_model(lab.get("cifar-conv6"), 0), x_val[:500], y_val[:500])
-    np.testing.assert_allclose(shown["sizes"], list(expected.values()), rtol=1e-5)
 
 
 def test_table_5_1_shows_the_means_of_the_shown_recalls_precisions_and_counts_of_each_seed():

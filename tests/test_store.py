@@ -483,6 +483,15 @@ def test_seed_runs_reads_the_book_s_seeds_stored_so_far(results_root):
     assert [run.seed for run in lab.seed_runs("fashion-vgg")] == [0, 1, 2]
 
 
+def test_planned_runs_reads_every_seed_an_experiment_is_planned_with(results_root):
+    eight = get("cifar-conv6-bn")  # question 5.3's model: the book's five seeds and three more
+    assert eight.seeds == (0, 1, 2, 3, 4, 5, 6, 7)
+    for seed in (0, 1, 2, 3, 4, 6, 7):  # seed 5 not trained yet
+        store.save(make_record(eight, seed), *make_predictions(seed=seed), root=results_root)
+    assert [run.seed for run in lab.planned_runs("cifar-conv6-bn")] == [0, 1, 2, 3, 4, 6, 7]
+    assert [run.seed for run in lab.seed_runs("cifar-conv6-bn")] == [0, 1, 2, 3, 4]  # the book's five alone
+
+
 def test_brief_runs_are_the_brief_s_models_of_one_data_set_in_its_order(results_root):
     fashion = [name for name, experiment in lab.BRIEF.items() if experiment.dataset == "fashion_mnist"]
     for name in [*fashion, "cifar-raw"]:
