@@ -130,9 +130,9 @@ def test_chapter_executes_without_error_or_noise(executed, chapter):
 # by 12 for what it changes, the others cut; a margin reads « (marge 0,6) », one word more than « (± 0,6) » here,
 # none in the PDF, where « ± » counts too.)
 WORD_BUDGETS = {
-    "index.qmd": 486, "report/01-fashion-donnees.qmd": 922, "report/02-fashion-premier-modele.qmd": 1717,
-    "report/03-cifar-donnees.qmd": 2175, "report/04-cifar-amelioration.qmd": 1660,
-    "report/05-cifar-modifications.qmd": 2160,
+    "index.qmd": 486, "report/01-fashion-donnees.qmd": 922, "report/02-fashion-premier-modele.qmd": 1725,
+    "report/03-cifar-donnees.qmd": 2173, "report/04-cifar-amelioration.qmd": 1654,
+    "report/05-cifar-modifications.qmd": 2158,
     "report/06-aller-plus-loin.qmd": 1419, "report/conclusion.qmd": 240, "report/annexe-reproductibilite.qmd": 216,
 }  # fmt: skip
 
@@ -165,8 +165,9 @@ def test_no_chapter_is_longer_than_its_budget(executed):
     # 2.2 shows the loop that trains (set_random_seed, one fit per epoch) and the appendix no longer repeats it, the
     # introduction names the paired t-test, 5.3 and the conclusion say BatchNormalization is to be confirmed, chapter
     # 6 says its gains in sentences and its hypothesis on augmentation, paid by 5.2's gradient listing (the measure
-    # stays, in Table 5.1) and 5.6's figure: 10 995, for 11 901
-    assert sum(WORD_BUDGETS.values()) <= 10_995, "the budgets only go down (the PDF holds at most 12 000 words)"
+    # stays, in Table 5.1) and 5.6's figure: 10 995, for 11 901; 2.6 says what reloading a model does, paid by 4.1's
+    # imports (shown at 2.2): 10 993, for 11 903
+    assert sum(WORD_BUDGETS.values()) <= 10_993, "the budgets only go down (the PDF holds at most 12 000 words)"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
