@@ -144,5 +144,4 @@ def results(*names: str, seed: int = 0) -> dict[str, Run]:
 
 __all__ = ["BEYOND", "BRIEF", "EXPERIMENTS", "SEEDS", "ConfigurationError", "Run", "StoredResultError", "get",
            "beyond_runs", "brief_runs", "planned_runs", "replication_runs", "result", "results", "seed_runs", "seeds",
-           "trained_model",
-           "training_allowed", "trainings"]  # fmt: skip
+           "trained_model", "training_allowed", "trainings"]  # fmt: skip

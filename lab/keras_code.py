@@ -136,8 +136,8 @@ def _optimizer_code(experiment, rate: str) -> str:
 
 
 def training_code(experiment, views: bool = True) -> str:
-    """The `compile` and `fit` calls with the experiment's settings (as `lab.train` makes them), and
-    (`views`) its averaged prediction over test-time views."""
+    """The `compile` call and the loop of one `fit` per epoch with the experiment's settings (as `lab.train` makes
+    them), and (`views`) its averaged prediction over test-time views."""
     rate = f"{experiment.learning_rate:g}"
     schedule = ""
     if experiment.lr_schedule == "cosine":
@@ -176,8 +176,9 @@ KERAS_IMPORTS = "import keras\nimport numpy as np\nfrom keras import layers\n\n"
 
 
 def show(experiment, training: bool = False, imports: bool = False):
-    """The experiment's Keras code as a Markdown Python block, for a cell whose output shows it; with
-    `imports`, preceded by the imports it needs (`KERAS_IMPORTS`: the book's first Keras model)."""
+    """The experiment's Keras code as a Markdown Python block, for a cell whose output shows it; with `training`,
+    its training too, after the seed is set (`seed`, one of the experiment's); with `imports`, preceded by the
+    imports it needs (`KERAS_IMPORTS`: the book's first Keras model)."""
     from IPython.display import Markdown
 
     code = model_code(experiment) + ("\n" + training_code(experiment) if training else "")

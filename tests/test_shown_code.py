@@ -277,7 +277,12 @@ def test_the_invalid_four_convolution_model_is_lab_s_spec_and_refused_by_keras(c
     )
     assert same.count('padding="same"') == 4
     assert keras_code.model_code(lab.get("cifar-conv4-pool4")) == f"model = keras.Sequential([\n{same}\n])"
-    shown = run(source)  # Keras refuses it: the cell prints the ValueError, and no model is made
+    import keras
+    from keras import layers
+
+    # Keras refuses it: the cell (its imports in the chapter's setup, as shown at 2.2) prints the ValueError, and
+    # no model is made
+    shown = run(source, keras=keras, layers=layers)
     assert "model" not in shown
     assert "Computed output size would be zero or negative" in capsys.readouterr().out
 
