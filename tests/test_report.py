@@ -130,9 +130,9 @@ def test_chapter_executes_without_error_or_noise(executed, chapter):
 # by 12 for what it changes, the others cut; a margin reads « (marge 0,6) », one word more than « (± 0,6) » here,
 # none in the PDF, where « ± » counts too.)
 WORD_BUDGETS = {
-    "index.qmd": 486, "report/01-fashion-donnees.qmd": 922, "report/02-fashion-premier-modele.qmd": 1725,
+    "index.qmd": 486, "report/01-fashion-donnees.qmd": 920, "report/02-fashion-premier-modele.qmd": 1715,
     "report/03-cifar-donnees.qmd": 2173, "report/04-cifar-amelioration.qmd": 1654,
-    "report/05-cifar-modifications.qmd": 2158,
+    "report/05-cifar-modifications.qmd": 2159,
     "report/06-aller-plus-loin.qmd": 1419, "report/conclusion.qmd": 240, "report/annexe-reproductibilite.qmd": 216,
 }  # fmt: skip
 
@@ -166,8 +166,10 @@ def test_no_chapter_is_longer_than_its_budget(executed):
     # introduction names the paired t-test, 5.3 and the conclusion say BatchNormalization is to be confirmed, chapter
     # 6 says its gains in sentences and its hypothesis on augmentation, paid by 5.2's gradient listing (the measure
     # stays, in Table 5.1) and 5.6's figure: 10 995, for 11 901; 2.6 says what reloading a model does, paid by 4.1's
-    # imports (shown at 2.2): 10 993, for 11 903
-    assert sum(WORD_BUDGETS.values()) <= 10_993, "the budgets only go down (the PDF holds at most 12 000 words)"
+    # imports (shown at 2.2): 10 993, for 11 903; reading 21: 2.5 defines dropout whole, 5.7 states its criterion,
+    # 1.3 says why one-hot is refused, paid by 2.2's sentence on the loop (its comment says it) and 5.3's shorter
+    # second look: 10 982, for 11 895
+    assert sum(WORD_BUDGETS.values()) <= 10_982, "the budgets only go down (the PDF holds at most 12 000 words)"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
