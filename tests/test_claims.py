@@ -779,7 +779,7 @@ def test_plus_loin_the_published_results_are_those_the_text_says(dataset):
 @beyond_chapter
 def test_plus_loin_cifar_the_chain_starts_from_the_model_question_5_7_finds_the_most_efficient():
     claim(beyond.CHAINS["cifar10"][0] == analysis.efficiency(lab.brief_runs("cifar10")).at_half, "sec-plus-loin-cifar",
-          "the chain starts from the most efficient model of question 5.7 ('le plus efficace selon la question 5.7')")
+          "the chain starts from the most efficient model of question 5.7 ('retenu à la question 5.7')")
 
 
 @beyond_chapter
