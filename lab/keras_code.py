@@ -181,10 +181,11 @@ def show(experiment, training: bool = False, imports: bool = False):
     imports it needs (`KERAS_IMPORTS`: the book's first Keras model)."""
     from IPython.display import Markdown
 
-    code = model_code(experiment) + ("\n" + training_code(experiment) if training else "")
+    code = model_code(experiment)
     if training:  # the seed fixes the first weights and the dropout masks, and draws the images' order
         first, last = experiment.seeds[0], experiment.seeds[-1]
-        code = f"keras.utils.set_random_seed(seed)  # poids de départ, dropout ; seed de {first} à {last}\n" + code
+        seed_line = f"keras.utils.set_random_seed(seed)  # poids de départ, dropout ; seed de {first} à {last}\n"
+        code = seed_line + code + "\n" + training_code(experiment)
     code = (KERAS_IMPORTS if imports else "") + code
     return Markdown(f"```python\n{code}\n```")
 
