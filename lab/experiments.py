@@ -201,6 +201,12 @@ CONV4 = (
     dense(256), dropout(0.5), dense(128), dropout(0.5), output(),
 )  # fmt: skip
 CONV4_SAME = _with_padding(CONV4, "same")
+# Control of q-4-2, the brief read literally: the two new convolutions at the head, before the first model's two
+# (now 3 × 3); the same 5 × 5 × 32 maps reach the classifier.
+CONV4_HEAD = (
+    conv(16), conv(16), conv(16), pool(), conv(32), pool(), flatten(),
+    dense(256), dropout(0.5), dense(128), dropout(0.5), output(),
+)  # fmt: skip
 CONV4_SAME_DROPOUT = _after_each(CONV4_SAME, "max_pool", dropout(0.25))
 
 
@@ -337,6 +343,9 @@ _CONTROLS = (
                title="Premier modèle, entrées / 255, premiers poids × 255", **CIFAR_SHORT),
     Experiment("cifar-raw-small-start", layers=FIRST_MODEL_SMALL_START, brief=("q-3-8",),
                title="Premier modèle, entrées brutes, premiers poids / 255", **{**CIFAR_SHORT, "normalize": False}),
+    # q-4-2: the brief's sentence read literally (the two new convolutions at the head, `CONV4_HEAD`).
+    Experiment("cifar-conv4-head", layers=CONV4_HEAD, brief=("q-4-2",),
+               title="4 conv 3 × 3, les deux nouvelles en tête", **CIFAR_SHORT),
     # q-4-5: the padding alone, the classifier's input held at 32 features.
     Experiment("cifar-conv4-gap", layers=CONV4_GAP, brief=("q-4-5",),
                title="4 conv, padding valid, moyenne globale", **CIFAR_SHORT),
