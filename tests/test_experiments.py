@@ -41,9 +41,9 @@ def types(experiment):
 
 CONTROL_NAMES = ["fashion-norm", "fashion-dropout-half", "fashion-dense128-alone", "fashion-dense128-alone-norm",
                  "cifar-norm-large-start", "cifar-raw-small-start", "cifar-conv4-head", "cifar-conv4-gap",
-                 "cifar-conv4-same-gap", "cifar-conv4-same-crop", "cifar-norm-20", "cifar-dropout-20",
-                 "cifar-conv4-same-20", "cifar-conv4-same-dropout-20", "cifar-conv6-bn-20-sample-copy",
-                 "cifar-conv6-bn-20-sample-genuine", "cifar-raw-20"]
+                 "cifar-conv4-same-gap", "cifar-conv4-same-crop", "cifar-conv4-same-narrow", "cifar-norm-20",
+                 "cifar-dropout-20", "cifar-conv4-same-20", "cifar-conv4-same-dropout-20",
+                 "cifar-conv6-bn-20-sample-copy", "cifar-conv6-bn-20-sample-genuine", "cifar-raw-20"]
 
 
 def test_each_step_of_the_chains_changes_one_thing_of_the_previous():
