@@ -234,7 +234,20 @@ def table(frame: pd.DataFrame, index: bool = False, **formats):
         frame[column] = [formatter(value) if pd.notna(value) else "" for value in frame[column]]
     frame = frame.astype(object).where(frame.notna(), "")
     frame = frame.map(_not_a_list)
-    return Markdown(frame.to_markdown(index=index, disable_numparse=True))
+    align = ["right" if _numeric_column(frame[column]) else "left" for column in frame.columns]
+    align = (["left"] if index else []) + align
+    return Markdown(frame.to_markdown(index=index, disable_numparse=True, colalign=align))
+
+
+# A number as the tables write it: « 2 768 », « −0,4 », « 56,6 ± 1,4 % », « 3 min 12 s »
+_NUMBER = re.compile(r"[+−-]?\d[\d\s,±%+−-]*")
+_UNITS = re.compile(r"\b(min|s|h)\b")
+
+
+def _numeric_column(cells) -> bool:
+    """Whether every filled cell of a column is a number (aligned right, so that units and decimals line up)."""
+    filled = [str(cell).strip() for cell in cells if str(cell).strip()]
+    return bool(filled) and all(_NUMBER.fullmatch(_UNITS.sub("", cell).strip()) for cell in filled)
 
 
 # A cell that starts as a Markdown list item ("+ Dense(128)", "1. …") would be drawn as a list, its marker lost

@@ -431,16 +431,18 @@ def test_the_training_sample_has_the_same_images_and_labels_with_either_pixels(c
     np.testing.assert_array_equal(copy[2][0], genuine[2][0])  # the same test set: the copy's
 
 
+# two indices and their images: what `data.genuine_sample` returns, stood in for
+GENUINE_SAMPLE = (np.arange(2), np.zeros((2, 32, 32, 3), np.uint8))
+
+
 def test_the_copy_s_sample_is_given_for_the_copy(monkeypatch):
-    kept = (np.arange(2), np.zeros((2, 32, 32, 3), np.uint8))
-    monkeypatch.setattr(data, "genuine_sample", lambda split: kept)
-    assert data.copy_sample("train", data.Provenance("cifar10", "copy", False, "0" * 64), "training") is kept
+    monkeypatch.setattr(data, "genuine_sample", lambda split: GENUINE_SAMPLE)
+    assert data.copy_sample("train", data.Provenance("cifar10", "copy", False, "0" * 64), "training") is GENUINE_SAMPLE
 
 
 @pytest.mark.parametrize("genuine, has_sample", [(True, True), (False, False)])
 def test_the_copy_s_sample_is_refused_for_genuine_images_or_without_the_sample(monkeypatch, genuine, has_sample):
-    kept = (np.arange(2), np.zeros((2, 32, 32, 3), np.uint8))
-    monkeypatch.setattr(data, "genuine_sample", lambda split: kept if has_sample else None)
+    monkeypatch.setattr(data, "genuine_sample", lambda split: GENUINE_SAMPLE if has_sample else None)
     provenance = data.Provenance("cifar10", "keras.datasets", genuine, "0" * 64)
     with pytest.raises(data.DatasetUnavailableError, match="training on it needs the JPEG copy and its genuine sample"):
         data.copy_sample("train", provenance, "training on it")
