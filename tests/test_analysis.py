@@ -243,6 +243,15 @@ def test_a_table_cell_that_starts_as_a_list_item_is_shown_as_written():
     assert cells == ["\\+ Dense(128)", "1\\. bloc", "+3,1 points", "\\- 0,5"]  # a signed number stays as it is
 
 
+def test_a_table_aligns_its_columns_of_numbers_right_and_the_others_left():
+    frame = pd.DataFrame({"couche": ["dense 256", "sortie"], "paramètres": ["205\u00a0056", "1\u00a0290"],
+                          "test": ["56,6 ± 1,4\u00a0%", "−0,4\u00a0%"], "temps": ["3\u00a0min 12\u00a0s", "1\u00a0h"],
+                          "formule": ["(800 + 1) · 256", "129 · 10"], "vide": ["", ""]})
+    rule = report.table(frame).data.splitlines()[1]
+    sides = ["right" if cell.endswith(":") and not cell.startswith(":") else "left" for cell in rule.split("|")[1:-1]]
+    assert sides == ["left", "right", "right", "right", "left", "left"]
+
+
 def test_the_error_table_gives_each_model_its_parameters_and_error_rates_with_the_same_decimals():
     import lab
 
