@@ -79,9 +79,11 @@ def learning_curves(runs: dict, metrics=("loss", "accuracy"), marked_epoch: int 
     axes = fig.subplots(1, len(metrics), squeeze=False)
     palette = PALETTE[: len(runs)]
     for ax, metric in zip(axes[0], metrics, strict=True):
-        for color, (label, run) in zip(palette, runs.items(), strict=True):
-            _curve(ax, run, metric, color=color, label=f"{label} (apprentissage)")
-            _curve(ax, run, f"val_{metric}", color=color, linestyle="--", label=f"{label} (validation)")
+        for i, (color, (label, run)) in enumerate(zip(palette, runs.items(), strict=True)):
+            # the first model's curves on top: a later one's, often the longer run, would hide them where they meet
+            on_top = {"zorder": 2 + len(runs) - i}
+            _curve(ax, run, metric, color=color, label=f"{label} (apprentissage)", **on_top)
+            _curve(ax, run, f"val_{metric}", color=color, linestyle="--", label=f"{label} (validation)", **on_top)
         ax.set(title=titles.get(metric, metric), xlabel="époque")
         _bound_to_later_epochs(ax, runs.values(), metric)
         _french_ticks(ax, percent_y=metric == "accuracy")  # accuracies in %, as the text gives them

@@ -97,9 +97,13 @@ def diff(comparison) -> str:
 
 
 def at_epochs(epochs) -> MarkdownText:
-    """Where the seeds reached something: « à l'époque 4 », or « aux époques 3 et 4 » (each epoch once)."""
+    """Where the seeds reached something: « à l'époque 4 », « aux époques 3 et 4 », or from three epochs on their range,
+    « aux époques 4 à 6 » (a list of three epochs for five seeds read as one epoch per seed: reading 24)."""
     epochs = sorted(set(epochs))
-    return md(f"à l'époque {epochs[0]}" if len(epochs) == 1 else f"aux époques {enumeration(epochs)}")
+    if len(epochs) == 1:
+        return md(f"à l'époque {epochs[0]}")
+    joined = "et" if len(epochs) == 2 else "à"
+    return md(f"aux époques {epochs[0]} {joined} {epochs[-1]}")
 
 
 def gain_range(gains) -> MarkdownText:

@@ -243,6 +243,12 @@ def test_a_table_cell_that_starts_as_a_list_item_is_shown_as_written():
     assert cells == ["\\+ Dense(128)", "1\\. bloc", "+3,1 points", "\\- 0,5"]  # a signed number stays as it is
 
 
+def test_the_epochs_the_seeds_reached_something_are_one_two_or_a_range():
+    assert report.at_epochs([4, 4, 4]) == "à l'époque 4"
+    assert report.at_epochs([10, 9, 10, 9, 9]) == "aux époques 9 et 10"
+    assert report.at_epochs([33, 28, 35, 32, 28]) == "aux époques 28 à 35"
+
+
 def test_a_table_aligns_its_columns_of_numbers_right_and_the_others_left():
     frame = pd.DataFrame({"couche": ["dense 256", "sortie"], "paramètres": ["205\u00a0056", "1\u00a0290"],
                           "test": ["56,6 ± 1,4\u00a0%", "−0,4\u00a0%"], "temps": ["3\u00a0min 12\u00a0s", "1\u00a0h"],

@@ -311,6 +311,14 @@ def test_q_4_4_the_four_convolution_model_is_smaller_and_its_worst_class_the_sam
     claim(gain.close, "q-4-4", "its gain falls short of its margin by less than a tenth of it ('à la limite')")
     claim(lab.result("cifar-conv4")["params_total"] < lab.result("cifar-dropout")["params_total"], "q-4-4",
           "the four-convolution model has fewer parameters")  # fmt: skip
+    before, after = (lab.get(name) for name in ("cifar-dropout", "cifar-conv4"))
+    maps = [int(params.layer_row(params.parameter_table(e), "flatten")["output_shape"].strip("()"))
+            for e in (before, after)]  # fmt: skip
+    kinds = [[layer["type"] for layer in e.layers] for e in (before, after)]
+    claim(kinds[1].count("conv2d") == kinds[0].count("conv2d") + 2 and before.layers[0]["kernel_size"] == 5
+          and after.layers[0]["kernel_size"] == 3 and maps[1] < maps[0], "q-4-4",
+          "it changes three things: two more convolutions, a first 3 × 3 kernel and smaller final maps ('trois "
+          "choses')")  # fmt: skip
     claim(analysis.worst_class(seeds("cifar-conv4")) == analysis.worst_class(seeds("cifar-dropout")), "q-4-4",
           "the worst class stays the worst ('reste')")  # fmt: skip
     pairs = [tuple(analysis.confusions_both_ways(seeds(name)).iloc[0][["first", "second"]])

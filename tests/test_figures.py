@@ -97,6 +97,13 @@ def test_learning_curves_mark_the_epoch_where_the_shorter_runs_ended(runs):
     assert dotted(figures.learning_curves({"a": runs["fashion-base"]})) == [[], []]
 
 
+def test_learning_curves_draw_the_first_model_over_the_later_ones(runs):
+    fig = figures.learning_curves({"a": runs["fashion-base"], "b": runs["fashion-dropout"]})
+    for ax in fig.axes[:2]:
+        order = {line.get_label(): line.get_zorder() for line in ax.get_lines() if line.get_linestyle() != ":"}
+        assert all(order[f"a ({curve})"] > order[f"b ({curve})"] for curve in ("apprentissage", "validation"))
+
+
 def test_the_comparison_shows_the_seeds_spread_and_sets_models_of_equal_cost_apart():
     import pandas as pd
 

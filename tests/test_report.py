@@ -130,8 +130,8 @@ def test_chapter_executes_without_error_or_noise(executed, chapter):
 # by 12 for what it changes, the others cut; a margin reads « (marge 0,6) », one word more than « (± 0,6) » here,
 # none in the PDF, where « ± » counts too.)
 WORD_BUDGETS = {
-    "index.qmd": 473, "report/01-fashion-donnees.qmd": 920, "report/02-fashion-premier-modele.qmd": 1715,
-    "report/03-cifar-donnees.qmd": 2167, "report/04-cifar-amelioration.qmd": 1722,
+    "index.qmd": 473, "report/01-fashion-donnees.qmd": 920, "report/02-fashion-premier-modele.qmd": 1719,
+    "report/03-cifar-donnees.qmd": 2161, "report/04-cifar-amelioration.qmd": 1722,
     "report/05-cifar-modifications.qmd": 1983,
     "report/06-aller-plus-loin.qmd": 1419, "report/conclusion.qmd": 231, "report/annexe-reproductibilite.qmd": 216,
 }  # fmt: skip
@@ -170,8 +170,9 @@ def test_no_chapter_is_longer_than_its_budget(executed):
     # 1.3 says why one-hot is refused, paid by 2.2's sentence on the loop (its comment says it) and 5.3's shorter
     # second look: 10 982, for 11 895; 5.4 says its rise is a total over three epochs (reading 22): 10 980, for 11 893;
     # reading 23: 4.2's literal reading and 4.5's narrowed classifier (two controls), paid by 5.7's retained model
-    # (its listing: the diffs describe it whole) and 5.3's pooled eight seeds: 10 846, for 11 847
-    assert sum(WORD_BUDGETS.values()) <= 10_846, "the budgets only go down (the PDF holds at most 12 000 words)"
+    # (its listing: the diffs describe it whole) and 5.3's pooled eight seeds: 10 846, for 11 847; reading 24: 2.5's
+    # half-rate gain on validation too, 4.4's three changes named, paid by 3.8's claim without a margin: 10 844
+    assert sum(WORD_BUDGETS.values()) <= 10_844, "the budgets only go down (the PDF holds at most 12 000 words)"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
